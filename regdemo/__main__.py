@@ -1,0 +1,5 @@
+import sys
+
+from regdemo.cli import main
+
+sys.exit(main())

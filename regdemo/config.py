@@ -1,0 +1,418 @@
+"""YAML → typed, validated experiment config, and its expansion into runs.
+
+A config file is one experiment: shared settings plus named run variants. Each variant's keys are
+deep-merged over the shared ones and the result is validated by the pydantic schema below. Every
+error becomes one :class:`ConfigError` line ``file:LINE: field.path: reason (got VALUE)`` whose line
+points at the YAML node the bad value came from (the run's override or the shared section).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
+# --smoke keeps everything but these: few epochs, a coarse boundary grid.
+SMOKE_EPOCHS = 20
+SMOKE_RESOLUTION = 60
+
+Key = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """A bad config, reported as one line: ``file:LINE: field.path: reason (got VALUE)``."""
+
+
+class _Strict(BaseModel):
+    # strict: YAML already types its scalars, so "0.1" (a quoted string) is an error, not a float.
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
+
+
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class DatasetConfig(_Strict):
+    kind: Literal[DATASET_KINDS] = "moons"  # type: ignore[valid-type]
+    n_samples: int = Field(100, ge=4)
+    noise: NonNegFloat = 0.25
+    random_state: int = 2
+    validation_split: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _both_sides_have_rows(self) -> DatasetConfig:
+        n_train = math.floor(self.n_samples * (1.0 - self.validation_split))
+        if n_train < 1 or n_train >= self.n_samples:
+            raise _FieldError(
+                ("validation_split",),
+                f"leaves {n_train} training and {self.n_samples - n_train} validation rows of "
+                f"{self.n_samples}; both need at least one",
+                self.validation_split,
+            )
+        return self
+
+
+class RegularizerConfig(_Strict):
+    kind: Literal["none", "l1", "l2", "l1_l2"] = "none"
+    lambda_: NonNegFloat = Field(0.0, alias="lambda")
+    l1: NonNegFloat | None = None
+    l2: NonNegFloat | None = None
+    apply_to_output: bool = False
+
+    @model_validator(mode="after")
+    def _l1_l2_strengths(self) -> RegularizerConfig:
+        for name in ("l1", "l2"):
+            given = getattr(self, name)
+            if self.kind == "l1_l2" and given is None:
+                raise _FieldError((name,), "required when kind is l1_l2", None)
+            if self.kind != "l1_l2" and given is not None:
+                raise _FieldError((name,), f"only used when kind is l1_l2; use lambda for kind {self.kind}", given)
+        return self
+
+    def strengths(self) -> tuple[float, float]:
+        """The Keras ``(l1, l2)`` factors: penalty = l1·Σ|w| + l2·Σw²."""
+        return {
+            "none": (0.0, 0.0),
+            "l1": (self.lambda_, 0.0),
+            "l2": (0.0, self.lambda_),
+            "l1_l2": (self.l1 or 0.0, self.l2 or 0.0),
+        }[self.kind]
+
+    def label(self) -> str:
+        """Short human label, e.g. ``L2 λ=0.001`` or ``none``."""
+        if self.kind == "none":
+            return "no regularization"
+        if self.kind == "l1_l2":
+            return f"L1 λ={self.l1:g} + L2 λ={self.l2:g}"
+        return f"{self.kind.upper()} λ={self.lambda_:g}"
+
+
+class ModelConfig(_Strict):
+    hidden_units: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [128, 128])
+    activation: Literal["relu", "tanh", "sigmoid", "elu", "gelu", "linear"] = "relu"
+    regularizer: RegularizerConfig = RegularizerConfig()
+
+
+class TrainingConfig(_Strict):
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    learning_rate: float = Field(0.01, gt=0, allow_inf_nan=False)
+    epochs: int = Field(2000, ge=1)
+    batch_size: int = Field(32, ge=1)
+    engine: Literal["compiled", "fit"] = "compiled"
+    shuffle: bool = True
+
+
+class BoundaryPlotConfig(_Strict):
+    xlim: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(default_factory=lambda: [-2.0, 3.0])
+    ylim: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(default_factory=lambda: [-1.5, 2.0])
+    resolution: int = Field(300, ge=2, le=2000)
+
+    @field_validator("xlim", "ylim")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if not value[0] < value[1]:
+            raise ValueError("must be [low, high] with low < high")
+        return value
+
+
+class WeightsPlotConfig(_Strict):
+    layers: Literal["first", "all"] = "first"
+    near_zero_tol: float = Field(1e-3, gt=0, allow_inf_nan=False)
+
+
+class PlotsConfig(_Strict):
+    boundary: BoundaryPlotConfig = BoundaryPlotConfig()
+    weights: WeightsPlotConfig = WeightsPlotConfig()
+
+
+class RunConfig(_Strict):
+    """One fully resolved run: what the rest of the package consumes."""
+
+    name: str
+    experiment: str
+    seed: int = 2
+    dataset: DatasetConfig = DatasetConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    plots: PlotsConfig = PlotsConfig()
+
+    @field_validator("name", "experiment")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SAFE_NAME.match(value):
+            raise ValueError("must be made of letters, digits, '.', '_' and '-' only")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data, with the YAML's own key names (``lambda``)."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated config file: its name, source, and resolved runs in file order."""
+
+    name: str
+    source: str
+    runs: list[RunConfig] = field(default_factory=list)
+
+
+class _FieldError(ValueError):
+    """Raised inside validators to point at a sub-field rather than the whole model."""
+
+    def __init__(self, loc: Key, reason: str, value: Any) -> None:
+        super().__init__(reason)
+        self.loc, self.reason, self.value = loc, reason, value
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as ``1e-3`` (PyYAML wants ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def _walk_lines(node: yaml.Node, key: Key, lines: dict[Key, int], source: str) -> None:
+    """Record the 1-based line of every mapping value and sequence item under ``node``."""
+    lines[key] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            name = key_node.value
+            if name in seen:
+                where = _dotted((*key, name))
+                raise ConfigError(f"{source}:{key_node.start_mark.line + 1}: {where}: duplicate key")
+            seen.add(name)
+            _walk_lines(value_node, (*key, name), lines, source)
+            lines[(*key, name)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk_lines(item, (*key, i), lines, source)
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, dict[Key, int]]:
+    """Parse YAML safely; return the data and a map from key paths to line numbers."""
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            lines: dict[Key, int] = {}
+            _walk_lines(node, (), lines, source)
+            return loader.construct_document(node), lines
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{source}:{line}: YAML syntax: {exc.problem or exc}") from None
+
+
+# ---------------------------------------------------------------- merging and errors
+
+
+def _dotted(key: Key) -> str:
+    """``("runs", 1, "model")`` → ``runs[1].model``."""
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``over`` merged in: mappings merge key by key, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+def _schema_at(loc: Key) -> type[BaseModel] | None:
+    """The pydantic model class that holds the field at ``loc`` (for did-you-mean)."""
+    cls: Any = RunConfig
+    for part in loc:
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return None
+        fields = {f.alias or n: f for n, f in cls.model_fields.items()}
+        if part not in fields:
+            return None
+        cls = fields[part].annotation
+    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+
+
+def _reason(err: dict[str, Any], loc: Key) -> str:
+    """Turn one pydantic error into this project's wording."""
+    kind, ctx = err["type"], err.get("ctx", {})
+    if kind == "extra_forbidden":
+        parent = _schema_at(loc[:-1])
+        known = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
+        if loc[:-1] == ():
+            known += ["name", "runs"]
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
+        return "unknown key" + hint
+    simple = {
+        "greater_than_equal": "must be >= {ge}",
+        "greater_than": "must be > {gt}",
+        "less_than": "must be < {lt}",
+        "less_than_equal": "must be <= {le}",
+        "finite_number": "must be finite",
+        "missing": "required",
+        "int_type": "must be an integer",
+        "float_type": "must be a number",
+        "bool_type": "must be true or false",
+        "string_type": "must be a string",
+        "list_type": "must be a list",
+        "model_type": "must be a mapping",
+        "dict_type": "must be a mapping",
+        "too_short": "must have {min_length} items",
+        "too_long": "must have {max_length} items",
+    }
+    if kind == "literal_error":
+        return "must be one of " + ctx.get("expected", "").replace("'", "")
+    if kind in simple:
+        return simple[kind].format(**ctx)
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _locate(loc: Key, layers: list[tuple[Key, dict[Key, int]]]) -> tuple[Key, int]:
+    """The file path and line of ``loc``: the first layer (run override, then shared) that has it."""
+    for prefix, lines in layers:
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines and (cut > 0 or not prefix):
+                return prefix + loc, lines[loc[:cut]]
+    return loc, 1
+
+
+def _validate_run(data: dict[str, Any], layers: list[tuple[Key, dict[Key, int]]], source: str) -> RunConfig:
+    """Validate one merged run; raise a one-line ConfigError for the first problem."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc: Key = tuple(err["loc"])
+        value = err.get("input")
+        original = err.get("ctx", {}).get("error")
+        reason = _reason(err, loc)
+        if isinstance(original, _FieldError):
+            loc, reason, value = loc + original.loc, original.reason, original.value
+        where, line = _locate(loc, layers)
+        got = "" if err["type"] == "missing" or value is None else f" (got {_show(value)})"
+        if where[:1] == ("--set",):
+            raise ConfigError(f"{source}: --set {_dotted(where[1:])}: {reason}{got}") from None
+        raise ConfigError(f"{source}:{line}: {_dotted(where)}: {reason}{got}") from None
+
+
+def parse_set(assignment: str, source: str) -> tuple[Key, Any]:
+    """``"model.regularizer.lambda=0.01"`` → ``(("model", "regularizer", "lambda"), 0.01)``.
+
+    The value is read as YAML, so ``5`` is an int, ``1e-3`` a float and ``[64, 64]`` a list.
+    """
+    path, sep, raw = assignment.partition("=")
+    key = tuple(path.strip().split("."))
+    if not sep or not all(key):
+        raise ConfigError(f"{source}: --set {assignment}: expected key.path=value")
+    if key[0] in ("name", "runs", "experiment"):
+        raise ConfigError(f"{source}: --set {path}: cannot be overridden; edit the file")
+    value, _ = _load_yaml(raw, f"{source}: --set {path}") if raw.strip() else ("", {})
+    return key, value
+
+
+def _nest(key: Key, value: Any) -> dict[str, Any]:
+    for part in reversed(key):
+        value = {part: value}
+    return value
+
+
+def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False) -> Experiment:
+    """Read, merge and validate a config file into an :class:`Experiment`.
+
+    ``sets`` are ``key.path=value`` overrides applied over every run (after its own variant keys);
+    ``smoke`` shrinks epochs and the boundary grid for CI without touching anything else.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    data, lines = _load_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: (top level): must be a mapping (got {_show(data)})")
+    overrides = [parse_set(s, source) for s in sets]
+    shared = {k: v for k, v in data.items() if k not in ("name", "runs")}
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        line = lines.get(("name",), 1)
+        raise ConfigError(
+            f"{source}:{line}: name: must be made of letters, digits, '.', '_' and '-' only (got {_show(name)})"
+        )
+    runs = data.get("runs", [{"name": name}])
+    if not isinstance(runs, list) or not runs:
+        raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {_show(runs)})")
+    resolved: list[RunConfig] = []
+    for i, variant in enumerate(runs):
+        if not isinstance(variant, dict) or "name" not in variant:
+            raise ConfigError(
+                f"{source}:{lines.get(('runs', i), 1)}: {_dotted(('runs', i))}: must be a mapping with a name"
+            )
+        run_lines = {k[2:]: v for k, v in lines.items() if k[:2] == ("runs", i) and len(k) > 2}
+        merged = deep_merge(shared, {k: v for k, v in variant.items() if k != "name"})
+        layers: list[tuple[Key, dict[Key, int]]] = []
+        for key, value in overrides:
+            merged = deep_merge(merged, _nest(key, value))
+            layers.append((("--set",), {key[:cut]: 0 for cut in range(1, len(key) + 1)}))
+        layers += [(("runs", i), run_lines), ((), lines)]
+        merged.update(name=variant["name"], experiment=name)
+        if smoke:
+            _shrink(merged)
+        resolved.append(_validate_run(merged, layers, source))
+    _check_unique(resolved, lines, source)
+    return Experiment(name=resolved[0].experiment, source=source, runs=resolved)
+
+
+def _shrink(merged: dict[str, Any]) -> None:
+    """--smoke: cap epochs and the grid resolution, in place."""
+    training = merged.setdefault("training", {})
+    boundary = merged.setdefault("plots", {}).setdefault("boundary", {})
+    if isinstance(training, dict):
+        epochs = training.get("epochs", TrainingConfig().epochs)
+        training["epochs"] = min(epochs, SMOKE_EPOCHS) if isinstance(epochs, int) else epochs
+    if isinstance(boundary, dict):
+        res = boundary.get("resolution", BoundaryPlotConfig().resolution)
+        boundary["resolution"] = min(res, SMOKE_RESOLUTION) if isinstance(res, int) else res
+
+
+def _check_unique(runs: list[RunConfig], lines: dict[Key, int], source: str) -> None:
+    seen: set[str] = set()
+    for i, run in enumerate(runs):
+        if run.name in seen:
+            line = lines.get(("runs", i, "name"), 1)
+            raise ConfigError(f"{source}:{line}: runs[{i}].name: duplicate run name (got {run.name!r})")
+        seen.add(run.name)
