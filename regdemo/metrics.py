@@ -33,7 +33,7 @@ def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig) -> Grid:
     ys = np.linspace(*cfg.ylim, cfg.resolution, dtype=np.float32)
     xx, yy = np.meshgrid(xs, ys)
     points = np.c_[xx.ravel(), yy.ravel()]
-    prob = keras.ops.convert_to_numpy(model(points, training=False)).reshape(xx.shape)
+    prob = model(points, training=False).numpy().reshape(xx.shape)
     return Grid(xx, yy, prob.astype(np.float64))
 
 
@@ -42,7 +42,7 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, floa
     prob = model(x, training=False)
     data_loss = float(keras.losses.BinaryCrossentropy()(y[:, None], prob))
     pen = float(penalty(model))
-    accuracy = float(np.mean((keras.ops.convert_to_numpy(prob)[:, 0] > 0.5) == (y > 0.5)))
+    accuracy = float(np.mean((prob.numpy()[:, 0] > 0.5) == (y > 0.5)))
     return {"loss": data_loss + pen, "data_loss": data_loss, "penalty": pen, "accuracy": accuracy}
 
 
@@ -83,7 +83,7 @@ def weight_stats(values: np.ndarray, near_zero_tol: float) -> dict[str, float]:
 
 def kernels(model: keras.Model) -> list[tuple[str, np.ndarray]]:
     """``(layer name, kernel)`` for every Dense layer in order; kernel of shape (inputs, units)."""
-    return [(layer.name, keras.ops.convert_to_numpy(layer.kernel)) for layer in dense_layers(model)]
+    return [(layer.name, layer.kernel.numpy()) for layer in dense_layers(model)]
 
 
 def weights_summary(model: keras.Model, near_zero_tol: float) -> dict:

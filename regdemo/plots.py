@@ -48,6 +48,16 @@ class RunView:
     layer_stats: list[dict]
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    """The finite entries of ``values`` (any shape) as a flat array: a diverged run has NaN/inf weights."""
+    flat = np.ravel(values)
+    return flat[np.isfinite(flat)]
+
+
+def _diverged_note(ax: Axes) -> None:
+    ax.text(0.5, 0.5, "diverged: no finite values", transform=ax.transAxes, ha="center", va="center", color="C3")
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (6, 4.5)) -> Axes:
     return ax if ax is not None else plt.figure(figsize=figsize).add_subplot()
 
@@ -67,6 +77,10 @@ def _boundary_legend() -> list[Line2D]:
 def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = None, legend: bool = True) -> Axes:
     """P(class 1) as a filled contour, the p = 0.5 line, train (●) and validation (▲) points."""
     ax = _axes(ax)
+    if not np.isfinite(grid.prob).any():
+        _diverged_note(ax)
+        ax.set_title(title)
+        return ax
     display = DecisionBoundaryDisplay(xx0=grid.xx, xx1=grid.yy, n_classes=2, response=grid.prob)
     display.plot(
         ax=ax, plot_method="contourf", cmap=PROB_CMAP, alpha=0.55, levels=np.linspace(0, 1, 11), vmin=0, vmax=1
@@ -84,12 +98,13 @@ def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = No
 def plot_loss(history: dict[str, np.ndarray], title: str = "", ax: Axes | None = None) -> Axes:
     """Train and validation loss per epoch: data loss solid, total loss (with penalty) dashed."""
     ax = _axes(ax)
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    ax.plot(epochs, history["data_loss"], color="C0", label="train data loss")
-    ax.plot(epochs, history["val_data_loss"], color="C1", label="validation data loss")
-    if np.any(history["penalty"] > 0):
-        ax.plot(epochs, history["loss"], color="C0", ls="--", lw=1, label="train loss + penalty")
-        ax.plot(epochs, history["val_loss"], color="C1", ls="--", lw=1, label="validation loss + penalty")
+    curve = {name: np.where(np.isfinite(v), v, np.nan) for name, v in history.items()}  # gaps, not crashes
+    epochs = np.arange(1, len(curve["loss"]) + 1)
+    ax.plot(epochs, curve["data_loss"], color="C0", label="train data loss")
+    ax.plot(epochs, curve["val_data_loss"], color="C1", label="validation data loss")
+    if np.nanmax(curve["penalty"], initial=0.0) > 0:
+        ax.plot(epochs, curve["loss"], color="C0", ls="--", lw=1, label="train loss + penalty")
+        ax.plot(epochs, curve["val_loss"], color="C1", ls="--", lw=1, label="validation loss + penalty")
     ax.set(xlabel="epoch", ylabel="binary cross-entropy", title=title)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
@@ -106,7 +121,11 @@ def _stats_text(stats: dict) -> str:
 def plot_weight_density(values: np.ndarray, label: str, stats: dict | None = None, ax: Axes | None = None) -> Axes:
     """Density (seaborn KDE) of kernel values, any shape; ``stats`` (from metrics) written on the axes."""
     ax = _axes(ax)
-    sns.kdeplot(x=np.ravel(values), ax=ax, label=label, fill=True, alpha=0.25, warn_singular=False)
+    finite = _finite(values)
+    if finite.size < 2:
+        _diverged_note(ax)
+    else:
+        sns.kdeplot(x=finite, ax=ax, label=label, fill=True, alpha=0.25, warn_singular=False)
     if stats is not None:
         ax.text(0.02, 0.97, _stats_text(stats), transform=ax.transAxes, va="top", fontsize="small", family="monospace")
     ax.set(xlabel="weight value", ylabel="density")
@@ -116,8 +135,15 @@ def plot_weight_density(values: np.ndarray, label: str, stats: dict | None = Non
 def plot_weight_box(values: Sequence[np.ndarray], labels: Sequence[str], ax: Axes | None = None) -> Axes:
     """Horizontal box plots of one or more kernels, any shapes, sharing the density's x axis."""
     ax = _axes(ax)
-    sns.boxplot(data=[np.ravel(v) for v in values], orient="h", ax=ax, fliersize=2)
-    ax.set_yticks(range(len(labels)), labels)
+    ax.boxplot(
+        [_finite(v) for v in values],
+        orientation="horizontal",
+        tick_labels=labels,
+        widths=0.6,
+        flierprops={"markersize": 2},
+        medianprops={"color": "k"},
+    )
+    ax.invert_yaxis()  # first run on top, as in the legend
     ax.set_xlabel("weight value")
     return ax
 

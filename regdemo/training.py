@@ -132,6 +132,14 @@ def train_compiled(
     return History(columns, status, time.perf_counter() - started)
 
 
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Keras' TerminateOnNaN, without its print: a non-finite batch loss stops ``fit``."""
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if not math.isfinite(float((logs or {}).get("loss", 0.0))):
+            self.model.stop_training = True
+
+
 class _Progress(keras.callbacks.Callback):
     def __init__(self, progress: Progress) -> None:
         super().__init__()
@@ -156,7 +164,7 @@ def train_fit(
         loss=keras.losses.BinaryCrossentropy(),
         metrics=["accuracy", keras.metrics.BinaryCrossentropy(name="data_loss")],
     )
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    callbacks: list[keras.callbacks.Callback] = [_StopOnNonFinite()]
     if progress:
         callbacks.append(_Progress(progress))
     started = time.perf_counter()

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny configs that train in well under a second."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Small on purpose: tests check numbers and behaviour, not the lecture's scale.
+TINY = """\
+name: tiny
+seed: 3
+dataset: {kind: moons, n_samples: 60, noise: 0.2, random_state: 1, validation_split: 0.25}
+model:
+  hidden_units: [16, 8]
+  activation: relu
+  regularizer: {kind: none, lambda: 0.0}
+training: {optimizer: adam, learning_rate: 0.01, epochs: 30, batch_size: 16, engine: compiled}
+plots: {boundary: {xlim: [-2, 3], ylim: [-1.5, 2], resolution: 24}}
+runs:
+  - name: none
+  - name: l2
+    model: {regularizer: {kind: l2, lambda: 0.01}}
+  - name: l1
+    model: {regularizer: {kind: l1, lambda: 0.01}}
+"""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tensorflow() -> None:
+    from regdemo.experiment import configure_tensorflow
+
+    configure_tensorflow()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write YAML text to a file under tmp_path and return its path."""
+
+    def write(text: str = TINY, name: str = "exp.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
