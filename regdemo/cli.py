@@ -48,7 +48,7 @@ def _fail(message: str) -> int:
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
+def quiet_native_stderr() -> Iterator[None]:
     """Hide what TensorFlow's C++ start-up writes straight to fd 2 (absl and oneDNN notices).
 
     Python's own errors are not lost: if the block raises, the captured text is replayed.
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         from regdemo.experiment import ExperimentExists, configure_tensorflow, run_experiment
 
         configure_tensorflow()

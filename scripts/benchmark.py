@@ -26,7 +26,6 @@ Absolute times drift on shared machines; compare the ratios, which are measured 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -35,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from regdemo.cli import quiet_native_stderr
 from regdemo.config import BoundaryPlotConfig, RunConfig  # pydantic only: no TensorFlow yet
 
 if TYPE_CHECKING:
@@ -108,26 +108,6 @@ class EndToEnd:
 
 
 # ---------------------------------------------------------------- environment
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Hide what TensorFlow's C++ start-up writes straight to fd 2 (absl/oneDNN notices that ignore
-    TF_CPP_MIN_LOG_LEVEL); if the block raises, the hidden text is written back."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as hidden:
-        os.dup2(hidden.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            hidden.seek(0)
-            sys.stderr.write(hidden.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def machine_info() -> dict[str, Any]:
