@@ -1,13 +1,11 @@
-"""Command line: argument parsing only. ``regdemo run|validate CONFIG``."""
+"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report``."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import importlib.util
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import regdemo
@@ -36,9 +34,24 @@ def _parser() -> argparse.ArgumentParser:
 
     run = config_command("run", "train every run of an experiment and write its results")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="folder experiments go to (default: outputs)")
-    run.add_argument("--force", action="store_true", help="replace an experiment folder that already holds results")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--force", action="store_true", help="retrain and replace runs whose saved config differs")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel worker processes (default: all cores)",
+    )
+    run.add_argument("--dry-run", action="store_true", help="list the runs it would make, and stop")
+    run.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files per run")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
     config_command("validate", "check a config without training")
+    compare_help = "compare saved runs (any experiments): summary.csv and comparison figures, no retraining"
+    compare = sub.add_parser("compare", help=compare_help, description=compare_help)
+    compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders, e.g. outputs/x/*")
+    compare.add_argument("--out", type=Path, required=True, help="folder the comparison is written to")
+    report_help = "write EXPERIMENT_DIR/report.html: one self-contained page with the summary, figures and runs"
+    report = sub.add_parser("report", help=report_help, description=report_help)
+    report.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
     return parser
 
 
@@ -47,31 +60,72 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Hide what TensorFlow's C++ start-up writes straight to fd 2 (absl and oneDNN notices).
+def _list_runs(experiment) -> None:
+    for cfg in experiment.runs:
+        swept = ", ".join(f"{path}={value}" for path, value in cfg.sweep.items())
+        print(f"{cfg.name}" + (f"    ({swept})" if swept else ""))
+    print(f"{len(experiment.runs)} run(s) in experiment {experiment.name}")
 
-    Python's own errors are not lost: if the block raises, the captured text is replayed.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+
+def _run(args: argparse.Namespace, experiment) -> int:
+    if args.dry_run:
+        _list_runs(experiment)
+        return 0
+    if args.workers < 1:
+        return _fail(f"--workers: must be >= 1 (got {args.workers})")
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        return _fail("--tensorboard: needs the tensorboard package: pip install 'regdemo[tensorboard]'")
+    if regdemo.OVERRIDDEN_BACKEND:
+        print(
+            f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
+            file=sys.stderr,
+        )
+    from regdemo.report import compare
+    from regdemo.runner import RunConflict, run_experiment
+
+    try:
+        outcome = run_experiment(
+            experiment,
+            args.out,
+            workers=args.workers,
+            force=args.force,
+            tensorboard=args.tensorboard,
+            show_progress=not args.quiet,
+            summarize=compare,
+        )
+    except RunConflict as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    if outcome.failed:
+        print(
+            f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)} (see their error.txt)", file=sys.stderr
+        )
+    print(f"wrote {outcome.folder}")
+    return 1 if outcome.failed else 0
+
+
+def _saved_results(args: argparse.Namespace) -> int:
+    """``compare`` and ``report``: read saved run folders only (nothing trains)."""
+    from regdemo import report
+
+    try:
+        if args.command == "compare":
+            written = report.compare(args.run_dirs, args.out)
+            print(f"wrote {len(written)} files to {args.out}")
+        else:
+            print(f"wrote {report.write_report(args.experiment_dir)}")
+    except report.RunFolderError as exc:
+        return _fail(str(exc))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command in ("compare", "report"):
+        return _saved_results(args)
     from regdemo.config import ConfigError, load_experiment
 
     try:
@@ -79,24 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     if args.command == "validate":
-        print(f"{args.config}: ok, {len(experiment.runs)} run(s): {', '.join(r.name for r in experiment.runs)}")
+        _list_runs(experiment)
+        print(f"{args.config}: ok")
         return 0
-    if regdemo.OVERRIDDEN_BACKEND:
-        print(
-            f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
-            file=sys.stderr,
-        )
-    with quiet_native_stderr():
-        from regdemo.experiment import ExperimentExists, configure_tensorflow, run_experiment
-
-        configure_tensorflow()
-
-    try:
-        folder = run_experiment(experiment, args.out, force=args.force, show_progress=not args.quiet)
-    except ExperimentExists as exc:
-        return _fail(str(exc))
-    print(f"wrote {folder}")
-    return 0
+    return _run(args, experiment)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import math
 import re
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -66,6 +69,8 @@ class RegularizerConfig(_Strict):
     l1: NonNegFloat | None = None
     l2: NonNegFloat | None = None
     apply_to_output: bool = False
+    # Soft-threshold the L1 part after each optimizer step instead of following its subgradient.
+    proximal: bool = False
 
     @model_validator(mode="after")
     def _l1_l2_strengths(self) -> RegularizerConfig:
@@ -75,6 +80,13 @@ class RegularizerConfig(_Strict):
                 raise _FieldError((name,), "required when kind is l1_l2", None)
             if self.kind != "l1_l2" and given is not None:
                 raise _FieldError((name,), f"only used when kind is l1_l2; use lambda for kind {self.kind}", given)
+        return self
+
+    @model_validator(mode="after")
+    def _proximal_needs_l1(self) -> RegularizerConfig:
+        if self.proximal and self.kind not in ("l1", "l1_l2"):
+            reason = f"only for kind l1 or l1_l2 (it applies the L1 part); kind is {self.kind}"
+            raise _FieldError(("proximal",), reason, True)
         return self
 
     def strengths(self) -> tuple[float, float]:
@@ -87,18 +99,31 @@ class RegularizerConfig(_Strict):
         }[self.kind]
 
     def label(self) -> str:
-        """Short human label, e.g. ``L2 λ=0.001`` or ``none``."""
+        """Short human label, e.g. ``L2 λ=0.001``, ``L1 λ=0.001 (proximal)`` or ``no regularization``."""
         if self.kind == "none":
             return "no regularization"
         if self.kind == "l1_l2":
-            return f"L1 λ={self.l1:g} + L2 λ={self.l2:g}"
-        return f"{self.kind.upper()} λ={self.lambda_:g}"
+            text = f"L1 λ={self.l1:g} + L2 λ={self.l2:g}"
+        else:
+            text = f"{self.kind.upper()} λ={self.lambda_:g}"
+        return text + (" (proximal)" if self.proximal else "")
 
 
 class ModelConfig(_Strict):
     hidden_units: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [128, 128])
     activation: Literal["relu", "tanh", "sigmoid", "elu", "gelu", "linear"] = "relu"
     regularizer: RegularizerConfig = RegularizerConfig()
+    # Dropout rate after each hidden Dense layer (the lecture's remedy: 0.5); 0 adds no Dropout layer.
+    dropout: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)
+
+
+class EarlyStoppingConfig(_Strict):
+    """Keras ``EarlyStopping`` (mode min for losses, max for accuracies; no baseline; from epoch 0)."""
+
+    patience: int = Field(20, ge=0)
+    min_delta: NonNegFloat = 0.0
+    monitor: Literal["val_loss", "val_data_loss", "loss", "data_loss", "val_accuracy", "accuracy"] = "val_loss"
+    restore_best_weights: bool = False
 
 
 class TrainingConfig(_Strict):
@@ -108,17 +133,19 @@ class TrainingConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     engine: Literal["compiled", "fit"] = "compiled"
     shuffle: bool = True
+    early_stopping: EarlyStoppingConfig | None = None  # null or absent: train every epoch
 
 
 class BoundaryPlotConfig(_Strict):
-    xlim: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(default_factory=lambda: [-2.0, 3.0])
-    ylim: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(default_factory=lambda: [-1.5, 2.0])
+    # None: the data's range widened by 1 on each side (what mlxtend and the lecture's grid do)
+    xlim: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    ylim: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
     resolution: int = Field(300, ge=2, le=2000)
 
     @field_validator("xlim", "ylim")
     @classmethod
-    def _increasing(cls, value: list[float]) -> list[float]:
-        if not value[0] < value[1]:
+    def _increasing(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and not value[0] < value[1]:
             raise ValueError("must be [low, high] with low < high")
         return value
 
@@ -138,6 +165,8 @@ class RunConfig(_Strict):
 
     name: str
     experiment: str
+    variant: str = ""  # the runs: entry this run came from
+    sweep: dict[str, Any] = Field(default_factory=dict)  # dotted field path → this run's swept value
     seed: int = 2
     dataset: DatasetConfig = DatasetConfig()
     model: ModelConfig = ModelConfig()
@@ -264,6 +293,8 @@ def _schema_at(loc: Key) -> type[BaseModel] | None:
         if part not in fields:
             return None
         cls = fields[part].annotation
+        # an optional block (``X | None``): look inside it
+        cls = next((a for a in typing.get_args(cls) if isinstance(a, type) and issubclass(a, BaseModel)), cls)
     return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
 
 
@@ -302,16 +333,26 @@ def _reason(err: dict[str, Any], loc: Key) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
-def _locate(loc: Key, layers: list[tuple[Key, dict[Key, int]]]) -> tuple[Key, int]:
-    """The file path and line of ``loc``: the first layer (run override, then shared) that has it."""
-    for prefix, lines in layers:
+@dataclass(frozen=True)
+class _Layer:
+    """One source of a run's values: where its keys sit in the file and how to name them.
+
+    Layers are searched in precedence order (--set, sweep item, run variant, shared section), so an
+    error points at the value that actually won the merge.
+    """
+
+    lines: dict[Key, int]
+    render: Callable[[Key], str]
+    root_counts: bool = False  # may the layer's own root node (key ()) claim an error?
+
+    def find(self, loc: Key) -> tuple[str, int] | None:
         for cut in range(len(loc), -1, -1):
-            if loc[:cut] in lines and (cut > 0 or not prefix):
-                return prefix + loc, lines[loc[:cut]]
-    return loc, 1
+            if loc[:cut] in self.lines and (cut > 0 or self.root_counts):
+                return self.render(loc), self.lines[loc[:cut]]
+        return None
 
 
-def _validate_run(data: dict[str, Any], layers: list[tuple[Key, dict[Key, int]]], source: str) -> RunConfig:
+def _validate_run(data: dict[str, Any], layers: list[_Layer], source: str) -> RunConfig:
     """Validate one merged run; raise a one-line ConfigError for the first problem."""
     try:
         return RunConfig.model_validate(data)
@@ -323,11 +364,10 @@ def _validate_run(data: dict[str, Any], layers: list[tuple[Key, dict[Key, int]]]
         reason = _reason(err, loc)
         if isinstance(original, _FieldError):
             loc, reason, value = loc + original.loc, original.reason, original.value
-        where, line = _locate(loc, layers)
+        where, line = next(filter(None, (layer.find(loc) for layer in layers)), (_dotted(loc), 1))
         got = "" if err["type"] == "missing" or value is None else f" (got {_show(value)})"
-        if where[:1] == ("--set",):
-            raise ConfigError(f"{source}: --set {_dotted(where[1:])}: {reason}{got}") from None
-        raise ConfigError(f"{source}:{line}: {_dotted(where)}: {reason}{got}") from None
+        at = f"{source}:{line}" if line else source
+        raise ConfigError(f"{at}: {where}: {reason}{got}") from None
 
 
 def parse_set(assignment: str, source: str) -> tuple[Key, Any]:
@@ -351,11 +391,70 @@ def _nest(key: Key, value: Any) -> dict[str, Any]:
     return value
 
 
+@dataclass(frozen=True)
+class _SweepAxis:
+    """One swept field: its dotted path, key tuple, values and the line of each value."""
+
+    path: str
+    key: Key
+    values: list[Any]
+    lines: list[int]
+
+
+# Fields a sweep or --set may not touch: they name things rather than configure them.
+_RESERVED = ("name", "runs", "sweep", "experiment", "variant")
+
+
+def _sweep_axes(data: dict[str, Any], lines: dict[Key, int], source: str) -> list[_SweepAxis]:
+    """The ``sweep:`` block as axes, in file order; shape errors are reported here, values later."""
+    sweep = data.get("sweep", {})
+    if not isinstance(sweep, dict):
+        raise ConfigError(f"{source}:{lines.get(('sweep',), 1)}: sweep: must be a mapping (got {_show(sweep)})")
+    axes = []
+    for path, values in sweep.items():
+        line = lines.get(("sweep", path), 1)
+        key = tuple(str(path).split("."))
+        if not all(key) or key[0] in _RESERVED:
+            raise ConfigError(f"{source}:{line}: sweep.{path}: not a field that can be swept")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{source}:{line}: sweep.{path}: must be a non-empty list (got {_show(values)})")
+        item_lines = [lines.get(("sweep", path, j), line) for j in range(len(values))]
+        axes.append(_SweepAxis(str(path), key, values, item_lines))
+    return axes
+
+
+def _format_value(value: Any) -> str:
+    """A swept value as it appears in a run name: ``0.001``, ``l2``, ``128x128``, ``true``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "x".join(_format_value(v) for v in value)
+    return str(value)
+
+
+def sweep_run_name(variant: str | None, point: dict[str, Any]) -> str:
+    """``variant__lambda-0.001__seed-1``: the variant (if several), then ``field-value`` per swept field.
+
+    The field is the last part of its dotted path (``model.regularizer.lambda`` → ``lambda``), or the
+    whole path with dots when two swept paths end alike. Characters outside ``[A-Za-z0-9._-]`` become ``_``.
+    """
+    tails = [path.split(".")[-1] for path in point]
+    parts = [variant] if variant else []
+    for path, value in point.items():
+        field = path.split(".")[-1] if tails.count(path.split(".")[-1]) == 1 else path
+        parts.append(f"{field}-{_format_value(value)}")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(parts))
+
+
 def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False) -> Experiment:
     """Read, merge and validate a config file into an :class:`Experiment`.
 
-    ``sets`` are ``key.path=value`` overrides applied over every run (after its own variant keys);
-    ``smoke`` shrinks epochs and the boundary grid for CI without touching anything else.
+    Every ``runs:`` variant is combined with every point of the ``sweep:`` grid (cartesian product,
+    in file order). Precedence, lowest first: shared keys, the variant's keys, the sweep point,
+    ``sets`` (``key.path=value`` overrides for every run). ``smoke`` then caps epochs and the
+    boundary grid for CI without touching anything else.
     """
     source = str(path)
     try:
@@ -365,8 +464,12 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
     data, lines = _load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: (top level): must be a mapping (got {_show(data)})")
+    for reserved in ("experiment", "variant"):
+        if reserved in data:
+            raise ConfigError(f"{source}:{lines[(reserved,)]}: {reserved}: unknown key (got {_show(data[reserved])})")
     overrides = [parse_set(s, source) for s in sets]
-    shared = {k: v for k, v in data.items() if k not in ("name", "runs")}
+    axes = _sweep_axes(data, lines, source)
+    shared = {k: v for k, v in data.items() if k not in ("name", "runs", "sweep")}
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not SAFE_NAME.match(name):
         line = lines.get(("name",), 1)
@@ -376,24 +479,43 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
     runs = data.get("runs", [{"name": name}])
     if not isinstance(runs, list) or not runs:
         raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {_show(runs)})")
-    resolved: list[RunConfig] = []
+    set_layers = [
+        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {_dotted(loc)}")
+        for key, _ in overrides
+    ]
     for i, variant in enumerate(runs):
         if not isinstance(variant, dict) or "name" not in variant:
             raise ConfigError(
                 f"{source}:{lines.get(('runs', i), 1)}: {_dotted(('runs', i))}: must be a mapping with a name"
             )
+    _check_unique_variants(runs, lines, source)
+    resolved: list[RunConfig] = []
+    for i, variant in enumerate(runs):
+        if "sweep" in variant:
+            line = lines[("runs", i, "sweep")]
+            raise ConfigError(f"{source}:{line}: runs[{i}].sweep: a sweep belongs at the top level")
         run_lines = {k[2:]: v for k, v in lines.items() if k[:2] == ("runs", i) and len(k) > 2}
-        merged = deep_merge(shared, {k: v for k, v in variant.items() if k != "name"})
-        layers: list[tuple[Key, dict[Key, int]]] = []
-        for key, value in overrides:
-            merged = deep_merge(merged, _nest(key, value))
-            layers.append((("--set",), {key[:cut]: 0 for cut in range(1, len(key) + 1)}))
-        layers += [(("runs", i), run_lines), ((), lines)]
-        merged.update(name=variant["name"], experiment=name)
-        if smoke:
-            _shrink(merged)
-        resolved.append(_validate_run(merged, layers, source))
-    _check_unique(resolved, lines, source)
+        base = deep_merge(shared, {k: v for k, v in variant.items() if k != "name"})
+        variant_layers = [
+            _Layer(run_lines, lambda loc, i=i: _dotted(("runs", i, *loc))),
+            _Layer(lines, _dotted, root_counts=True),
+        ]
+        for combo in itertools.product(*(range(len(axis.values)) for axis in axes)):
+            merged, sweep_layers, point = base, [], {}
+            for axis, j in zip(axes, combo, strict=True):
+                merged = deep_merge(merged, _nest(axis.key, axis.values[j]))
+                point[axis.path] = axis.values[j]
+                item_lines = {axis.key[:cut]: axis.lines[j] for cut in range(1, len(axis.key) + 1)}
+                sweep_layers.append(_Layer(item_lines, lambda loc, p=axis.path, j=j: f"sweep.{p}[{j}]"))
+            for key, value in overrides:
+                merged = deep_merge(merged, _nest(key, value))
+            prefix = variant["name"] if len(runs) > 1 else None
+            own_name = sweep_run_name(prefix, point) if axes else variant["name"]
+            merged = {**merged, "name": own_name, "experiment": name, "variant": variant["name"], "sweep": point}
+            if smoke:
+                _shrink(merged)
+            resolved.append(_validate_run(merged, [*set_layers, *reversed(sweep_layers), *variant_layers], source))
+    _check_unique_sweep_names(resolved, lines, source)
     return Experiment(name=resolved[0].experiment, source=source, runs=resolved)
 
 
@@ -409,10 +531,20 @@ def _shrink(merged: dict[str, Any]) -> None:
         boundary["resolution"] = min(res, SMOKE_RESOLUTION) if isinstance(res, int) else res
 
 
-def _check_unique(runs: list[RunConfig], lines: dict[Key, int], source: str) -> None:
-    seen: set[str] = set()
-    for i, run in enumerate(runs):
-        if run.name in seen:
+def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) -> None:
+    """Variant names must be unique (checked before expansion, pointing at the second one)."""
+    seen: set[Any] = set()
+    for i, variant in enumerate(runs):
+        if variant["name"] in seen:
             line = lines.get(("runs", i, "name"), 1)
-            raise ConfigError(f"{source}:{line}: runs[{i}].name: duplicate run name (got {run.name!r})")
-        seen.add(run.name)
+            raise ConfigError(f"{source}:{line}: runs[{i}].name: duplicate run name (got {variant['name']!r})")
+        seen.add(variant["name"])
+
+
+def _check_unique_sweep_names(runs: list[RunConfig], lines: dict[Key, int], source: str) -> None:
+    """Two sweep points may still format to one name (0.1 and 0.10): that is an error, not an overwrite."""
+    names = [run.name for run in runs]
+    for name in names:
+        if names.count(name) > 1:
+            line = lines.get(("sweep",), 1)
+            raise ConfigError(f"{source}:{line}: sweep: two runs would share the name {name!r}")

@@ -1,18 +1,14 @@
-"""One run, many runs: train, measure, draw, and write each run folder; then the experiment's summary.
-
-Results appear whole or not at all: the experiment is built in a hidden staging folder beside its
-destination and renamed into place only when every run and the comparison are written.
-"""
+"""One run: train, measure, draw, and write its folder whole (or a ``failed`` folder saying why)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
+import os
 import platform
 import shutil
 import time
-from collections.abc import Iterator
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,18 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import regdemo
 from regdemo import datasets, metrics, plots
-from regdemo.config import Experiment, RunConfig
+from regdemo.config import RunConfig
 from regdemo.models import build_model
 from regdemo.training import COLUMNS, History, train
 from regdemo.training import Progress as OnEpochs
-
-
-class ExperimentExists(Exception):
-    """The destination folder already holds results and ``--force`` was not given."""
 
 
 @dataclass
@@ -43,13 +34,7 @@ class RunResult:
     history: History
     metrics: dict
     view: plots.RunView
-
-
-def configure_tensorflow() -> None:
-    """Op-level determinism (same config and seed → same numbers on a rerun), and a first op run
-    so that TensorFlow's native start-up happens here rather than inside the first run."""
-    tf.config.experimental.enable_op_determinism()
-    tf.constant(0.0) + 1.0
+    snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]]  # (epoch, kernels) for TensorBoard
 
 
 def versions() -> dict[str, str]:
@@ -62,20 +47,45 @@ def versions() -> dict[str, str]:
     }
 
 
-def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None) -> RunResult:
-    """Train one run from its resolved config and compute all its numbers (nothing is written)."""
+def _snapshotting(model: keras.Model, epochs: int, snapshots: list, on_epochs: OnEpochs | None) -> OnEpochs:
+    """Wrap a progress callback so it also keeps the kernels about every ``epochs / 20`` epochs."""
+    every = max(1, epochs // 20)
+
+    def record(done: int) -> None:
+        if not snapshots or done - snapshots[-1][0] >= every or done == epochs:
+            snapshots.append((done, metrics.kernels(model)))
+        if on_epochs:
+            on_epochs(done)
+
+    return record
+
+
+def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> RunResult:
+    """Train one run from its resolved config and compute all its numbers (nothing is written).
+
+    With ``tensorboard``, the kernels are also kept at each progress report (for histograms).
+    """
     keras.utils.set_random_seed(cfg.seed)
     data = datasets.load(cfg.dataset)
     model = build_model(cfg.model)
+    snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
+    if tensorboard:
+        on_epochs = _snapshotting(model, cfg.training.epochs, snapshots, on_epochs)
     history = train(model, data, cfg.training, cfg.seed, on_epochs)
     final = metrics.final_metrics(model, data)
     weights = metrics.weights_summary(model, cfg.plots.weights.near_zero_tol)
-    grid = metrics.boundary_grid(model, cfg.plots.boundary)
+    grid = metrics.boundary_grid(model, cfg.plots.boundary, np.concatenate([data.x_train, data.x_val]))
     reg = cfg.model.regularizer
     numbers = {
         "run": cfg.name,
+        "variant": cfg.variant,
+        "sweep": cfg.sweep,
         "status": history.status,
         "epochs_run": history.epochs_run,
+        # epochs counted from 1; stopped_epoch null when early stopping did not end the run
+        "early_stopping": {"stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
+        if cfg.training.early_stopping
+        else None,
         "regularizer": {"kind": reg.kind, "l1": reg.strengths()[0], "l2": reg.strengths()[1]},
         "final": final,
         "generalization_gap": final["val_data_loss"] - final["data_loss"],
@@ -92,7 +102,7 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None) -> RunResult:
         kernels=metrics.kernels(model),
         layer_stats=weights["layers"],
     )
-    return RunResult(cfg, model, history, numbers, view)
+    return RunResult(cfg, model, history, numbers, view, snapshots)
 
 
 def _finite(value: object) -> object:
@@ -138,104 +148,71 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     plots.save(plots.loss_figure(view), run_dir / "loss.png")
     plots.save(plots.weights_figure(view, cfg.plots.weights.layers == "all"), run_dir / "weights.png")
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
+    if result.snapshots:
+        write_tensorboard(result, run_dir / "tensorboard")
     text = json.dumps(_finite(result.metrics), indent=2, allow_nan=False)
     (run_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
 
 
-SUMMARY_SETTINGS = {
-    "dataset": lambda c: c.dataset.kind,
-    "n_samples": lambda c: c.dataset.n_samples,
-    "noise": lambda c: c.dataset.noise,
-    "hidden_units": lambda c: "-".join(map(str, c.model.hidden_units)),
-    "activation": lambda c: c.model.activation,
-    "regularizer": lambda c: c.model.regularizer.kind,
-    "l1": lambda c: c.model.regularizer.strengths()[0],
-    "l2": lambda c: c.model.regularizer.strengths()[1],
-    "optimizer": lambda c: c.training.optimizer,
-    "learning_rate": lambda c: c.training.learning_rate,
-    "epochs": lambda c: c.training.epochs,
-    "batch_size": lambda c: c.training.batch_size,
-    "engine": lambda c: c.training.engine,
-    "seed": lambda c: c.seed,
-}
+def write_tensorboard(result: RunResult, log_dir: Path) -> None:
+    """TensorBoard event files, laid out as Keras' TensorBoard callback does (``train/``, ``validation/``):
+    per-epoch loss, data loss, accuracy (and penalty), and kernel histograms at the kept snapshots."""
+    columns = result.history.columns
+    tags = {"train": ("loss", "data_loss", "accuracy", "penalty"), "validation": ("loss", "data_loss", "accuracy")}
+    for side, names in tags.items():
+        writer = tf.summary.create_file_writer(str(log_dir / side))
+        with writer.as_default():
+            prefix = "" if side == "train" else "val_"
+            for epoch in range(result.history.epochs_run):
+                for name in names:
+                    tf.summary.scalar(f"epoch_{name}", columns[prefix + name][epoch], step=epoch + 1)
+            if side == "train":
+                for epoch, kernels in result.snapshots:
+                    for name, kernel in kernels:
+                        tf.summary.histogram(f"kernel/{name}", kernel, step=epoch)
+        writer.close()
 
 
-def summary_row(result: RunResult) -> dict[str, object]:
-    """One summary.csv row: the run's settings, then its final metrics and first-layer weight stats."""
-    m, first = result.metrics, result.metrics["weights"]["layers"][0]
-    return {
-        "run": result.config.name,
-        "status": m["status"],
-        **{key: get(result.config) for key, get in SUMMARY_SETTINGS.items()},
-        "epochs_run": m["epochs_run"],
-        **m["final"],
-        "generalization_gap": m["generalization_gap"],
-        **{f"first_layer_{k}": first[k] for k in ("min", "max", "std", "frac_zero", "frac_near_zero")},
-        "kernels_l1": m["weights"]["kernels"]["l1"],
-        "kernels_l2": m["weights"]["kernels"]["l2"],
-        "train_seconds": m["timing"]["train_seconds"],
-    }
+def write_failed(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
+    """A failed run's folder: its config, the traceback in error.txt, and metrics.json saying so."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    text = "".join(traceback.format_exception(error))
+    (run_dir / "error.txt").write_text(text, encoding="utf-8")
+    message = f"{type(error).__name__}: {error}".strip()
+    numbers = {"run": cfg.name, "status": "failed", "error": message, "variant": cfg.variant, "sweep": cfg.sweep}
+    (run_dir / "metrics.json").write_text(json.dumps(_finite(numbers), indent=2) + "\n", encoding="utf-8")
 
 
-def write_summary(rows: list[dict[str, object]], path: Path) -> None:
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def write_comparison(views: list[plots.RunView], out: Path) -> None:
-    """The experiment's three side-by-side figures."""
-    plots.save(plots.compare_boundaries(views), out / "compare_boundaries.png")
-    plots.save(plots.compare_loss(views), out / "compare_loss.png")
-    plots.save(plots.compare_weights(views), out / "compare_weights.png")
-
-
-@contextlib.contextmanager
-def _staging(target: Path, force: bool) -> Iterator[Path]:
-    """A hidden folder beside ``target`` that replaces it only if the block completes."""
-    if target.exists() and any(target.iterdir()) and not force:
-        raise ExperimentExists(f"{target}: already holds results; use --force to replace them")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)  # left by a killed earlier attempt
-    staging.mkdir()
-    try:
-        yield staging
-        old = target.parent / f".{target.name}.old"
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``, replacing what was there; a kill in between leaves only hidden folders."""
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        target.rename(old)
         staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
+        shutil.rmtree(old)
+    else:
+        staging.rename(target)
+
+
+def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> str:
+    """Train, measure, draw and write one run folder whole; return its status.
+
+    The folder is written under a hidden name and renamed into place only when complete. A run that
+    raises becomes a ``failed`` folder (error.txt) and the experiment goes on; Ctrl-C propagates.
+    """
+    staging = exp_dir / f".{cfg.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        result = execute_run(cfg, on_epochs, tensorboard)
+        write_run(result, staging)
+        status = result.metrics["status"]
+    except Exception as exc:  # any error of one run is that run's result, not the experiment's end
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("epochs"),
-        TimeElapsedColumn(),
-        transient=False,
-    )
-
-
-def run_experiment(experiment: Experiment, out_root: Path, force: bool = False, show_progress: bool = True) -> Path:
-    """Train every run of ``experiment`` and write ``out_root/<name>/`` whole; return that folder."""
-    target = out_root / experiment.name
-    with _staging(target, force) as staging, _progress_bar() if show_progress else contextlib.nullcontext() as bar:
-        results = []
-        for cfg in experiment.runs:
-            task = bar.add_task(cfg.name, total=cfg.training.epochs) if bar else None
-            on_epochs = (lambda done, t=task: bar.update(t, completed=done)) if bar else None
-            result = execute_run(cfg, on_epochs)
-            write_run(result, staging / cfg.name)
-            results.append(result)
-        write_summary([summary_row(r) for r in results], staging / "summary.csv")
-        write_comparison([r.view for r in results], staging)
-    return target
+        write_failed(cfg, staging, exc)
+        status = "failed"
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_into_place(staging, exp_dir / cfg.name)
+    return status

@@ -6,13 +6,17 @@ Everything the plots and the report show is computed here; they only draw it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from regdemo.config import BoundaryPlotConfig
 from regdemo.datasets import Split
-from regdemo.models import dense_layers, penalty
+
+# Keras (and so TensorFlow, ~2-3 s) is imported inside the functions that take a model, so that
+# the report and compare commands, which only read saved numbers, start without it.
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -24,13 +28,21 @@ class Grid:
     prob: np.ndarray
 
 
-def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig) -> Grid:
+def plot_box(cfg: BoundaryPlotConfig, x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The plot box: the configured limits, or the data's range (x of shape (n, 2)) widened by 1 each side."""
+    auto = [(float(x[:, i].min()) - 1.0, float(x[:, i].max()) + 1.0) for i in (0, 1)]
+    return tuple(cfg.xlim) if cfg.xlim else auto[0], tuple(cfg.ylim) if cfg.ylim else auto[1]
+
+
+def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray) -> Grid:
     """P(class 1) over the plot box, from ONE call of the model on all resolution² points.
 
+    ``x`` (n, 2) are the data's points, used for the box when ``cfg`` sets no limits.
     (``model.predict`` would rebuild its data pipeline and batch by 32: ~2800 steps for 90k points.)
     """
-    xs = np.linspace(*cfg.xlim, cfg.resolution, dtype=np.float32)
-    ys = np.linspace(*cfg.ylim, cfg.resolution, dtype=np.float32)
+    xlim, ylim = plot_box(cfg, x)
+    xs = np.linspace(*xlim, cfg.resolution, dtype=np.float32)
+    ys = np.linspace(*ylim, cfg.resolution, dtype=np.float32)
     xx, yy = np.meshgrid(xs, ys)
     points = np.c_[xx.ravel(), yy.ravel()]
     prob = model(points, training=False).numpy().reshape(xx.shape)
@@ -39,6 +51,10 @@ def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig) -> Grid:
 
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Loss (with penalty), data loss, penalty and accuracy on ``x`` (n, 2), ``y`` (n,), whole set at once."""
+    import keras
+
+    from regdemo.models import penalty
+
     prob = model(x, training=False)
     data_loss = float(keras.losses.BinaryCrossentropy()(y[:, None], prob))
     pen = float(penalty(model))
@@ -83,6 +99,8 @@ def weight_stats(values: np.ndarray, near_zero_tol: float) -> dict[str, float]:
 
 def kernels(model: keras.Model) -> list[tuple[str, np.ndarray]]:
     """``(layer name, kernel)`` for every Dense layer in order; kernel of shape (inputs, units)."""
+    from regdemo.models import dense_layers
+
     return [(layer.name, layer.kernel.numpy()) for layer in dense_layers(model)]
 
 

@@ -6,7 +6,9 @@ is part of drawing a density). Figures are written with the Agg backend and no t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,39 +182,202 @@ def loss_figure(view: RunView) -> Figure:
     return fig
 
 
-def compare_boundaries(views: Sequence[RunView]) -> Figure:
-    """All runs' boundaries side by side, one panel per run."""
-    fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 4.2), squeeze=False)
-    for i, (view, ax) in enumerate(zip(views, axes[0], strict=True)):
-        plot_boundary(view.grid, view.data, view.title, ax=ax, legend=i == 0)
-    fig.tight_layout()
-    return fig
-
-
-def compare_loss(views: Sequence[RunView]) -> Figure:
-    """All runs' train/validation curves, one panel per run with a shared loss axis."""
-    fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 3.8), squeeze=False, sharey=True)
-    for view, ax in zip(views, axes[0], strict=True):
-        plot_loss(view.history, view.title, ax=ax)
-    fig.tight_layout()
-    return fig
-
-
-def compare_weights(views: Sequence[RunView]) -> Figure:
-    """All runs' first-layer kernel densities overlaid (the lecture's figure), box plots below."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
-    for view in views:
-        _name, kernel = view.kernels[0]
-        stats = view.layer_stats[0]
-        plot_weight_density(kernel, f"{view.title} (std {stats['std']:.3f}, {stats['frac_zero']:.0%} zero)", ax=top)
-    top.legend(fontsize="small")
-    top.set_title(f"First-layer weights ({view.kernels[0][0]}), all runs")
-    plot_weight_box([v.kernels[0][1] for v in views], [v.name for v in views], ax=bottom)
-    fig.tight_layout()
-    return fig
-
-
 def save(fig: Figure, path: Path) -> None:
     """Write ``fig`` as PNG (no timestamp in the file) and free it."""
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes (as :func:`save` writes it) and free it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- comparison of many runs
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One cell of a comparison grid: a run's view, or (a failed run) a note drawn in its place."""
+
+    title: str
+    view: RunView | None = None
+    note: str = ""
+
+
+def plot_note(text: str, title: str = "", ax: Axes | None = None) -> Axes:
+    """A panel holding only text (e.g. a failed run's error), wrapped to fit."""
+    ax = _axes(ax)
+    lines = textwrap.wrap(text, 38)
+    shown = "\n".join(lines[:8] + (["…"] if len(lines) > 8 else []))
+    ax.text(0.5, 0.5, shown, transform=ax.transAxes, ha="center", va="center", color="C3", fontsize="small")
+    # tick_params, not set_yticks([]): the latter would clear the ticks of every axes sharing y
+    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
+    ax.set_title(title)
+    return ax
+
+
+DrawPanel = Callable[[Panel, Axes, bool], None]
+
+
+def _panel_grid(
+    cells: Sequence[Sequence[Panel | None]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str,
+    draw: DrawPanel,
+    sharey: bool = False,
+) -> Figure:
+    """Panels in rows × columns (``cells[row][col]``, None = empty), row and column labels outside."""
+    n_rows, n_cols = len(cells), max(len(row) for row in cells)
+    size = (3.7 * n_cols + (0.5 if row_labels else 0), 3.4 * n_rows + (0.5 if col_labels else 0) + 0.5)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=size, squeeze=False, sharey=sharey)
+    first = True
+    for r, row in enumerate(cells):
+        for c in range(n_cols):
+            panel, ax = (row[c] if c < len(row) else None), axes[r, c]
+            if panel is None:
+                ax.set_axis_off()
+            elif panel.view is None:
+                plot_note(panel.note, panel.title, ax)
+            else:
+                draw(panel, ax, first)
+                first = False
+            ax.title.set_fontsize(9)
+    for c, label in enumerate(col_labels):
+        axes[0, c].annotate(label, (0.5, 1), (0, 22), "axes fraction", "offset points", ha="center", weight="bold")
+    for r, label in enumerate(row_labels):
+        axes[r, 0].annotate(
+            label, (0, 0.5), (-52, 0), "axes fraction", "offset points", ha="right", va="center", weight="bold"
+        )
+    fig.suptitle(title, fontsize="x-large")
+    fig.tight_layout()
+    return fig
+
+
+def boundary_grid_figure(
+    cells: Sequence[Sequence[Panel | None]], row_labels: Sequence[str], col_labels: Sequence[str], title: str
+) -> Figure:
+    """Decision boundaries in a grid of panels (``cells[row][col]``); the legend on the first one only."""
+
+    def draw(panel: Panel, ax: Axes, first: bool) -> None:
+        plot_boundary(panel.view.grid, panel.view.data, panel.title, ax=ax, legend=first)
+
+    return _panel_grid(cells, row_labels, col_labels, title, draw)
+
+
+def loss_grid_figure(
+    cells: Sequence[Sequence[Panel | None]], row_labels: Sequence[str], col_labels: Sequence[str], title: str
+) -> Figure:
+    """Train/validation curves in a grid of panels sharing the loss axis; the legend on the first one only."""
+
+    def draw(panel: Panel, ax: Axes, first: bool) -> None:
+        plot_loss(panel.view.history, panel.title, ax=ax)
+        if not first:
+            ax.get_legend().remove()
+
+    fig = _panel_grid(cells, row_labels, col_labels, title, draw, sharey=True)
+    views = [p.view for row in cells for p in row if p is not None and p.view is not None]
+    tops = [_finite(np.r_[v.history["data_loss"], v.history["val_data_loss"]]) for v in views]
+    if len(tops := [t.max() for t in tops if t.size]) > 0:
+        # one scale for all panels, from the data losses: a diverging run's blow-up does not flatten the rest
+        top = min(max(tops), 2 * float(np.median(tops)))
+        fig.axes[0].set_ylim(0, 1.05 * top)
+    return fig
+
+
+@dataclass(frozen=True)
+class WeightCurve:
+    """One density of a weights comparison: ``values`` (any shape) pooled from one or more runs' kernels."""
+
+    name: str
+    note: str
+    values: np.ndarray
+
+
+def _clip_spike(ax: Axes, ratio: float = 5.0) -> str:
+    """If one density peaks over ``ratio`` × the next highest (L1's spike at 0), cut the y axis so the
+    others stay readable; return a note saying so ('' when nothing was cut)."""
+    peaks = sorted(max((p.vertices[:, 1].max() for p in c.get_paths()), default=0.0) for c in ax.collections)
+    if len(peaks) < 2 or peaks[-2] <= 0 or peaks[-1] <= ratio * peaks[-2]:
+        return ""
+    ax.set_ylim(0, 2.5 * peaks[-2])
+    return f"highest peak cut off (density {peaks[-1]:.3g})"
+
+
+def weight_groups_figure(panels: Sequence[tuple[str, Sequence[WeightCurve]]], title: str) -> Figure:
+    """Per panel: the curves' densities overlaid, their box plots below (the lecture's figure, in groups)."""
+    fig, axes = plt.subplots(
+        2,
+        len(panels),
+        figsize=(max(8.0, 6.5 * len(panels)), 6.8),
+        squeeze=False,
+        sharex="col",
+        gridspec_kw={"height_ratios": [3, 0.4 + 0.25 * max(max(len(c) for _, c in panels), 1)]},
+    )
+    for col, (panel_title, curves) in enumerate(panels):
+        if not curves:  # every run of the panel failed
+            plot_note("no finished run", panel_title, axes[0, col])
+            axes[1, col].set_axis_off()
+            continue
+        for curve in curves:
+            plot_weight_density(curve.values, f"{curve.name} ({curve.note})", ax=axes[0, col])
+        cut = _clip_spike(axes[0, col])
+        axes[0, col].legend(fontsize="small")
+        axes[0, col].set_title("\n".join(t for t in (panel_title, cut) if t))
+        plot_weight_box([c.values for c in curves], [c.name for c in curves], ax=axes[1, col])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@dataclass(frozen=True)
+class SweepSeries:
+    """One line of a sweep plot: ``x`` of shape (k,); ``mean``/``low``/``high`` map a metric to shape (k,).
+
+    ``runs`` (shape (k,)) counts the runs behind each point; ``low``–``high`` is their spread.
+    """
+
+    label: str
+    x: np.ndarray
+    mean: dict[str, np.ndarray]
+    low: dict[str, np.ndarray]
+    high: dict[str, np.ndarray]
+    runs: np.ndarray
+
+
+def sweep_figure(
+    field: str, series: Sequence[SweepSeries], scale: tuple[str, dict], title: str, xlabel: str = ""
+) -> Figure:
+    """Final data loss and accuracy (train solid ●, validation dashed ▲) against a swept field.
+
+    One colour per series; a band shows the low–high spread where a point has more than one run.
+    ``scale`` is a matplotlib x scale and its arguments, e.g. ``("symlog", {"linthresh": 1e-4})``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    panels = (("data loss (cross-entropy)", "data_loss", "val_data_loss"), ("accuracy", "accuracy", "val_accuracy"))
+    ticks = np.unique(np.concatenate([s.x for s in series]))
+    for ax, (ylabel, train, val) in zip(axes, panels, strict=True):
+        for i, s in enumerate(series):
+            color = f"C{i % 10}"
+            for key, style in ((train, {"ls": "-", "marker": "o"}), (val, {"ls": "--", "marker": "^"})):
+                ax.plot(s.x, s.mean[key], color=color, **style)
+                if (s.runs > 1).any():
+                    ax.fill_between(s.x, s.low[key], s.high[key], color=color, alpha=0.12, lw=0)
+        ax.set_xscale(scale[0], **scale[1])
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set(xlabel=xlabel or field, ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=f"C{i % 10}", label=s.label) for i, s in enumerate(series) if s.label]
+    handles += [
+        Line2D([], [], color="k", ls="-", marker="o", label="train"),
+        Line2D([], [], color="k", ls="--", marker="^", label="validation"),
+    ]
+    axes[0].legend(handles=handles, fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

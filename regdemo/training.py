@@ -8,6 +8,10 @@ Both return a :class:`History` with Keras' meaning for ``loss``/``val_loss``/``a
   taken while the weights change (Keras' running mean); ``loss = data_loss + penalty``.
 - ``val_*``: the validation set with the end-of-epoch weights; ``val_loss`` adds the penalty of those
   weights.
+
+Both engines also apply proximal L1 (a soft-threshold after every optimizer step, :func:`proximal_step`)
+and early stopping with Keras' ``EarlyStopping`` semantics (in the compiled engine as graph ops on
+``tf.Variable`` state, :class:`_GraphEarlyStopping`).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regdemo.config import TrainingConfig
+from regdemo.config import EarlyStoppingConfig, TrainingConfig
 from regdemo.datasets import Split
-from regdemo.models import penalty
+from regdemo.models import penalty, proximal_kernels, proximal_penalty
 
 COLUMNS = ("loss", "val_loss", "data_loss", "val_data_loss", "penalty", "accuracy", "val_accuracy")
 # Epochs per call of the compiled loop: large enough that call overhead vanishes, small enough
@@ -31,15 +35,22 @@ COLUMNS = ("loss", "val_loss", "data_loss", "val_data_loss", "penalty", "accurac
 CHUNK_EPOCHS = 100
 
 Progress = Callable[[int], None]
+Kernels = list[tuple[keras.Variable, float]]
 
 
 @dataclass
 class History:
-    """Per-epoch training record: each column an array of shape (epochs_run,)."""
+    """Per-epoch training record: each column an array of shape (epochs_run,).
+
+    ``stopped_epoch``: the epoch (from 1) after which early stopping ended the run, None if it did not;
+    ``best_epoch``: the epoch (from 1) with the best monitored value, None without early stopping.
+    """
 
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     status: str = "completed"
     seconds: float = 0.0
+    stopped_epoch: int | None = None
+    best_epoch: int | None = None
 
     @property
     def epochs_run(self) -> int:
@@ -50,6 +61,101 @@ def make_optimizer(cfg: TrainingConfig) -> keras.optimizers.Optimizer:
     """The configured Keras optimizer with its learning rate (other settings at Keras' defaults)."""
     cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return cls[cfg.optimizer](learning_rate=cfg.learning_rate)
+
+
+def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -> tf.Tensor:
+    """The step ``optimizer.apply`` just took on ``variable`` per unit gradient: a scalar or ``variable``'s shape.
+
+    Read off Keras 3's update rules (keras/src/optimizers/{sgd,adam,rmsprop}.py, Keras defaults), after
+    ``apply`` has counted the step (``iterations`` = t):
+
+    - SGD:     w −= η·g                                        → η
+    - Adam:    w −= α_t·m/(√v + ε), α_t = η·√(1 − β2^t)/(1 − β1^t)  → α_t/(√v + ε)
+    - RMSprop: w −= η·g/√(v + ε)                               → η/√(v + ε)
+    """
+    dtype = variable.dtype
+    lr = tf.cast(optimizer.learning_rate, dtype)
+    if isinstance(optimizer, keras.optimizers.SGD) and not optimizer.momentum:
+        return lr
+    if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:
+        v = optimizer._velocities[optimizer._get_variable_index(variable)]
+        t = tf.cast(optimizer.iterations, dtype)
+        beta_1_power = tf.pow(tf.cast(optimizer.beta_1, dtype), t)
+        beta_2_power = tf.pow(tf.cast(optimizer.beta_2, dtype), t)
+        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        return alpha / (tf.sqrt(v) + optimizer.epsilon)
+    if isinstance(optimizer, keras.optimizers.RMSprop) and not (optimizer.momentum or optimizer.centered):
+        v = optimizer._velocities[optimizer._get_variable_index(variable)]
+        return lr / tf.sqrt(v + optimizer.epsilon)
+    raise NotImplementedError(f"proximal L1 has no step-size rule for {optimizer.get_config()}")
+
+
+def soft_threshold(w: tf.Tensor, tau: tf.Tensor) -> tf.Tensor:
+    """The proximal operator of τ·|w|, elementwise: sign(w)·max(|w| − τ, 0); ``tau`` broadcasts to w's shape."""
+    return tf.sign(w) * tf.maximum(tf.abs(w) - tau, 0.0)
+
+
+def proximal_step(optimizer: keras.optimizers.Optimizer, kernels: Kernels) -> None:
+    """After ``optimizer.apply``: soft-threshold each kernel with τ = step_size·λ_l1 (proximal gradient, ISTA).
+
+    For Adam and RMSprop τ is per coordinate: the diagonally scaled proximal step of the step the
+    optimizer actually took.
+    """
+    for kernel, l1 in kernels:
+        kernel.assign(soft_threshold(kernel.value, l1 * step_size(optimizer, kernel)))
+
+
+class _GraphEarlyStopping:
+    """Keras 3's ``EarlyStopping`` (keras/src/callbacks/early_stopping.py) as graph ops on ``tf.Variable``s.
+
+    Mode min for losses, max for accuracies, no baseline, from epoch 0. Keras' separate first-epoch
+    save of the best weights is subsumed: with no best yet, the first epoch always improves.
+    """
+
+    def __init__(self, cfg: EarlyStoppingConfig, model: keras.Model) -> None:
+        self.cfg = cfg
+        self.column = COLUMNS.index(cfg.monitor)
+        self.maximize = cfg.monitor.endswith("accuracy")
+        self.weights = list(model.weights) if cfg.restore_best_weights else []  # Keras: model.get_weights()
+        self.best_weights = [tf.Variable(tf.identity(w.value), trainable=False) for w in self.weights]
+        self.best = tf.Variable(0.0)
+        self.has_best = tf.Variable(False)
+        self.wait = tf.Variable(0)
+        self.best_epoch = tf.Variable(0)
+        self.stopped_epoch = tf.Variable(0)  # Keras' convention: 0 = did not stop (it never stops at epoch 0)
+
+    def _improves(self, current: tf.Tensor) -> tf.Tensor:
+        """Keras: ``monitor_op(current − min_delta, best)``, min_delta negated for min; Python floats, then float32."""
+        delta = self.cfg.min_delta if self.maximize else -self.cfg.min_delta
+        shifted = tf.cast(tf.cast(current, tf.float64) - delta, tf.float32)
+        better = shifted > self.best if self.maximize else shifted < self.best
+        return tf.logical_or(tf.logical_not(self.has_best), better)
+
+    def update(self, row: tf.Tensor, epoch: tf.Tensor) -> tf.Tensor:
+        """Keras' ``on_epoch_end`` for one history ``row`` (shape (len(COLUMNS),)); True when training must stop."""
+        current = row[self.column]
+        improved = self._improves(current)
+        wait = self.wait.assign_add(1)
+        self.best.assign(tf.where(improved, current, self.best))
+        self.has_best.assign(True)
+        self.best_epoch.assign(tf.where(improved, epoch, self.best_epoch))
+        wait = self.wait.assign(tf.where(improved, 0, wait))
+        for weight, best in zip(self.weights, self.best_weights, strict=True):
+            best.assign(tf.where(improved, weight.value, best))
+        stop = tf.logical_and(tf.logical_not(improved), tf.logical_and(wait >= self.cfg.patience, epoch > 0))
+        self.stopped_epoch.assign(tf.where(stop, epoch, self.stopped_epoch))
+        return stop
+
+    def finish(self) -> tuple[int | None, int | None]:
+        """Keras' ``on_train_end``: restore the best weights (whether or not it stopped early, as Keras 3 does).
+
+        Returns ``(stopped_epoch, best_epoch)`` counted from 1, None where not applicable.
+        """
+        if self.cfg.restore_best_weights and bool(self.has_best.numpy()):
+            for weight, best in zip(self.weights, self.best_weights, strict=True):
+                weight.assign(best)
+        stopped, best = int(self.stopped_epoch.numpy()), int(self.best_epoch.numpy())
+        return (stopped + 1 if stopped > 0 else None), (best + 1 if self.has_best.numpy() else None)
 
 
 def _accuracy_sum(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
@@ -69,7 +175,8 @@ def train_compiled(
 
     The function runs ``CHUNK_EPOCHS`` epochs per call (graph loops over epochs and batches); each
     epoch draws its own permutation from ``(seed, epoch)`` unless ``cfg.shuffle`` is off. A chunk
-    whose loss is NaN or infinite ends the run, its history cut after the first bad epoch.
+    whose loss is NaN or infinite ends the run, its history cut after the first bad epoch. Early
+    stopping breaks out of the epoch loop and no further chunk is called.
     """
     x_train, y_train = tf.constant(data.x_train), tf.constant(data.y_train[:, None])
     x_val, y_val = tf.constant(data.x_val), tf.constant(data.y_val[:, None])
@@ -79,6 +186,8 @@ def train_compiled(
     optimizer = make_optimizer(cfg)
     variables = model.trainable_variables
     optimizer.build(variables)
+    prox = proximal_kernels(model)
+    stopper = _GraphEarlyStopping(cfg.early_stopping, model) if cfg.early_stopping else None
 
     def train_batch(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         xb, yb = tf.gather(x_train, index), tf.gather(y_train, index)
@@ -88,12 +197,14 @@ def train_compiled(
             batch_penalty = penalty(model)
             total = data_loss + batch_penalty
         optimizer.apply(tape.gradient(total, variables), variables)
+        if prox:
+            proximal_step(optimizer, prox)
         size = tf.cast(tf.shape(index)[0], tf.float32)
         return data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)
 
     @tf.function(reduce_retracing=True)
     def run_epochs(start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
-        rows = tf.TensorArray(tf.float32, size=count)
+        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)  # early stopping may fill fewer rows
         for e in tf.range(count):
             epoch = start + e
             if cfg.shuffle:
@@ -113,6 +224,8 @@ def train_compiled(
                 [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data, mean_penalty, correct, val_acc]
             )
             rows = rows.write(e, row)
+            if stopper is not None and stopper.update(row, epoch):
+                break
         return rows.stack()
 
     started = time.perf_counter()
@@ -123,13 +236,18 @@ def train_compiled(
         bad = _first_bad_epoch(chunk[:, 0])
         chunks.append(chunk if bad is None else chunk[: bad + 1])
         if progress:
-            progress(start + (count if bad is None else bad + 1))
+            progress(start + len(chunks[-1]))
         if bad is not None:
             status = "diverged"
             break
+        if len(chunk) < count:  # early stopping broke out of this chunk
+            break
     table = np.concatenate(chunks)
     columns = {name: table[:, i].astype(np.float64) for i, name in enumerate(COLUMNS)}
-    return History(columns, status, time.perf_counter() - started)
+    history = History(columns, status, time.perf_counter() - started)
+    if stopper is not None:
+        history.stopped_epoch, history.best_epoch = stopper.finish()
+    return history
 
 
 class _StopOnNonFinite(keras.callbacks.Callback):
@@ -138,6 +256,53 @@ class _StopOnNonFinite(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if not math.isfinite(float((logs or {}).get("loss", 0.0))):
             self.model.stop_training = True
+
+
+class _ProximalL1(keras.callbacks.Callback):
+    """``fit``'s proximal L1: soft-threshold after every optimizer step and put λΣ|w| back into the logs.
+
+    The L1 term is not in the model's losses (it must not reach the gradient), so Keras' ``loss`` and
+    ``val_loss`` lack it: on each epoch's end this adds the batch-weighted mean of the pre-step
+    λΣ|w| to ``loss`` (as Keras' running mean does) and the end-of-epoch λΣ|w| to ``val_loss``.
+    Put it first in the callback list: later callbacks (EarlyStopping, History) see the logs it completes.
+    """
+
+    def __init__(self, n_train: int, batch_size: int) -> None:
+        super().__init__()
+        self._n, self._batch = n_train, batch_size
+        self._sum, self._count = 0.0, 0
+        self._step: Callable[[], None] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        kernels, optimizer = proximal_kernels(self.model), self.model.optimizer
+        self._step = tf.function(lambda: proximal_step(optimizer, kernels))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._sum, self._count = 0.0, 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        size = min(self._batch, self._n - batch * self._batch)  # fit's batches: in order, the last one smaller
+        self._sum += float(proximal_penalty(self.model)) * size
+        self._count += size
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._step()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs["loss"] += self._sum / self._count
+        if "val_loss" in logs:
+            logs["val_loss"] += float(proximal_penalty(self.model))
+
+
+def _keras_early_stopping(cfg: EarlyStoppingConfig) -> keras.callbacks.EarlyStopping:
+    """Keras' EarlyStopping with the mode spelled out (min for losses, max for accuracies)."""
+    return keras.callbacks.EarlyStopping(
+        monitor=cfg.monitor,
+        min_delta=cfg.min_delta,
+        patience=cfg.patience,
+        mode="max" if cfg.monitor.endswith("accuracy") else "min",
+        restore_best_weights=cfg.restore_best_weights,
+    )
 
 
 class _Progress(keras.callbacks.Callback):
@@ -165,6 +330,11 @@ def train_fit(
         metrics=["accuracy", keras.metrics.BinaryCrossentropy(name="data_loss")],
     )
     callbacks: list[keras.callbacks.Callback] = [_StopOnNonFinite()]
+    if proximal_kernels(model):
+        callbacks.insert(0, _ProximalL1(len(data.x_train), cfg.batch_size))
+    stopper = _keras_early_stopping(cfg.early_stopping) if cfg.early_stopping else None
+    if stopper:
+        callbacks.append(stopper)
     if progress:
         callbacks.append(_Progress(progress))
     started = time.perf_counter()
@@ -186,7 +356,11 @@ def train_fit(
         columns[name] = np.pad(columns[name], (0, epochs - len(columns[name])), constant_values=np.nan)
     columns["penalty"] = columns["loss"] - columns["data_loss"]
     status = "completed" if _first_bad_epoch(columns["loss"]) is None else "diverged"
-    return History({name: columns[name] for name in COLUMNS}, status, seconds)
+    history = History({name: columns[name] for name in COLUMNS}, status, seconds)
+    if stopper:  # Keras counts epochs from 0 and uses stopped_epoch 0 for "did not stop"
+        history.stopped_epoch = stopper.stopped_epoch + 1 if stopper.stopped_epoch > 0 else None
+        history.best_epoch = stopper.best_epoch + 1 if stopper.best is not None else None
+    return history
 
 
 def train(model: keras.Model, data: Split, cfg: TrainingConfig, seed: int, progress: Progress | None = None) -> History:

@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from regdemo.cli import quiet_native_stderr
 from regdemo.config import BoundaryPlotConfig, RunConfig  # pydantic only: no TensorFlow yet
 
 if TYPE_CHECKING:
@@ -112,10 +111,10 @@ class EndToEnd:
 
 def machine_info() -> dict[str, Any]:
     """CPU count, platform, and the library versions regdemo reports (imports TensorFlow, quietly)."""
-    with quiet_native_stderr():
-        from regdemo.experiment import configure_tensorflow, versions
+    from regdemo.tfsetup import load_tensorflow
 
-        configure_tensorflow()
+    load_tensorflow()
+    from regdemo.experiment import versions
 
     return {
         "cpu_count": os.cpu_count(),
@@ -219,9 +218,10 @@ def time_grid(model: keras.Model) -> GridTiming:
 
     from regdemo.metrics import boundary_grid
 
-    cfg = BoundaryPlotConfig(resolution=GRID_RESOLUTION)
-    warmup, grid = timed(lambda: boundary_grid(model, cfg))
-    runs = [timed(lambda: boundary_grid(model, cfg))[0] for _ in range(GRID_REPEATS)]
+    cfg = BoundaryPlotConfig(xlim=[-2.0, 3.0], ylim=[-1.5, 2.0], resolution=GRID_RESOLUTION)  # the lecture's box
+    unused = np.zeros((1, 2), dtype=np.float32)  # the data only matter when the box is not configured
+    warmup, grid = timed(lambda: boundary_grid(model, cfg, unused))
+    runs = [timed(lambda: boundary_grid(model, cfg, unused))[0] for _ in range(GRID_REPEATS)]
     points = np.c_[grid.xx.ravel(), grid.yy.ravel()]
     predict_s, predicted = timed(lambda: model.predict(points, verbose=0))
     diff = float(np.max(np.abs(predicted.reshape(grid.prob.shape) - grid.prob)))

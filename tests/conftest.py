@@ -33,9 +33,9 @@ runs:
 
 @pytest.fixture(scope="session", autouse=True)
 def _tensorflow() -> None:
-    from regdemo.experiment import configure_tensorflow
+    from regdemo.tfsetup import load_tensorflow
 
-    configure_tensorflow()
+    load_tensorflow()
 
 
 @pytest.fixture

@@ -138,8 +138,9 @@ def test_bad_set_is_reported_like_the_file(write_config, capsys, assignment, mes
 
 
 def test_validate_accepts_a_good_config_and_lists_runs(write_config, capsys) -> None:
-    assert main(["validate", str(write_config())]) == 0
-    assert "3 run(s): none, l2, l1" in capsys.readouterr().out
+    path = write_config()
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["none", "l2", "l1", "3 run(s) in experiment tiny", f"{path}: ok"]
 
 
 def test_missing_file_is_a_one_line_error(tmp_path: Path, capsys) -> None:
@@ -150,3 +151,79 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path, capsys) -> None:
 def test_config_error_is_an_exception_for_library_users(write_config) -> None:
     with pytest.raises(ConfigError, match=r"exp.yaml:8: training.epochs: must be >= 1"):
         load_experiment(write_config(TINY.replace("epochs: 30", "epochs: 0")))
+
+
+SWEPT = (
+    TINY
+    + """\
+sweep:
+  model.regularizer.kind: [l1, l2]
+  model.regularizer.lambda: [0.0, 1e-4, 0.01]
+"""
+)
+
+
+def test_sweep_is_every_variant_times_every_grid_point_with_readable_names(write_config) -> None:
+    exp = load_experiment(write_config(SWEPT))
+    assert len(exp.runs) == 3 * 2 * 3
+    first = exp.runs[0]
+    assert first.name == "none__kind-l1__lambda-0" and first.variant == "none"
+    assert first.sweep == {"model.regularizer.kind": "l1", "model.regularizer.lambda": 0.0}
+    assert [r.name for r in exp.runs[:6]] == [
+        "none__kind-l1__lambda-0",
+        "none__kind-l1__lambda-0.0001",
+        "none__kind-l1__lambda-0.01",
+        "none__kind-l2__lambda-0",
+        "none__kind-l2__lambda-0.0001",
+        "none__kind-l2__lambda-0.01",
+    ]
+    # the sweep wins over the variant's own regularizer; the variant's other keys stay
+    l2_variant = [r for r in exp.runs if r.variant == "l2"]
+    assert [r.model.regularizer.kind for r in l2_variant] == ["l1"] * 3 + ["l2"] * 3
+    assert {r.model.regularizer.lambda_ for r in l2_variant} == {0.0, 1e-4, 0.01}
+
+
+def test_single_variant_sweep_names_have_no_prefix_and_lists_read_well(write_config) -> None:
+    text = TINY.split("runs:")[0] + "sweep:\n  model.hidden_units: [[4], [8, 8]]\n  seed: [1, 2]\n"
+    names = [r.name for r in load_experiment(write_config(text)).runs]
+    assert names == [
+        "hidden_units-4__seed-1",
+        "hidden_units-4__seed-2",
+        "hidden_units-8x8__seed-1",
+        "hidden_units-8x8__seed-2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sweep", "line", "message"),
+    [
+        (
+            "  model.regularizer.lambda: [0.1, -1.0]\n",
+            17,
+            "sweep.model.regularizer.lambda[1]: must be >= 0.0 (got -1.0)",
+        ),
+        (
+            "  model.regulariser.lambda: [0.1]\n",
+            17,
+            "sweep.model.regulariser.lambda[0]: unknown key; did you mean 'regularizer'?",
+        ),
+        ("  seed: 3\n", 17, "sweep.seed: must be a non-empty list (got 3)"),
+        ("  name: [a, b]\n", 17, "sweep.name: not a field that can be swept"),
+        ("  model.regularizer.lambda: [0.1, 0.10]\n", 16, "sweep: two runs would share the name"),
+        ("  training.epochs:\n    - 5\n    - 0\n", 19, "sweep.training.epochs[1]: must be >= 1 (got 0)"),
+    ],
+)
+def test_bad_sweep_is_reported_at_its_line(write_config, capsys, sweep, line, message) -> None:
+    path = write_config(TINY + "sweep:\n" + sweep)
+    assert main(["run", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:{line}: {message}") and err.count("\n") == 1, err
+
+
+def test_dry_run_lists_the_runs_and_writes_nothing(write_config, tmp_path, capsys) -> None:
+    path = write_config(SWEPT)
+    assert main(["run", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "none__kind-l1__lambda-0    (model.regularizer.kind=l1, model.regularizer.lambda=0.0)"
+    assert out[-1] == "18 run(s) in experiment tiny"
+    assert not (tmp_path / "out").exists()

@@ -38,10 +38,18 @@ def test_boundary_grid_is_the_model_on_the_plot_box() -> None:
     keras.utils.set_random_seed(0)
     model = build_model(ModelConfig(hidden_units=[8]))
     cfg = BoundaryPlotConfig(xlim=[-2.0, 3.0], ylim=[-1.5, 2.0], resolution=31)
-    grid = boundary_grid(model, cfg)
+    grid = boundary_grid(model, cfg, np.zeros((1, 2), dtype=np.float32))
     assert grid.xx.shape == grid.yy.shape == grid.prob.shape == (31, 31)
     assert (grid.xx[0, 0], grid.xx[0, -1], grid.yy[0, 0], grid.yy[-1, 0]) == (-2.0, 3.0, -1.5, 2.0)
     assert np.all((grid.prob >= 0) & (grid.prob <= 1))
     corners = np.array([[-2.0, -1.5], [3.0, 2.0]], dtype=np.float32)
     expected = model(corners).numpy().ravel()
     np.testing.assert_allclose([grid.prob[0, 0], grid.prob[-1, -1]], expected, rtol=1e-6)
+
+
+def test_without_limits_the_box_is_the_data_range_plus_one() -> None:
+    keras.utils.set_random_seed(0)
+    model = build_model(ModelConfig(hidden_units=[4]))
+    x = np.array([[0.0, -1.0], [2.0, 0.5], [1.0, 3.0]], dtype=np.float32)
+    grid = boundary_grid(model, BoundaryPlotConfig(resolution=5), x)
+    assert (grid.xx.min(), grid.xx.max(), grid.yy.min(), grid.yy.max()) == (-1.0, 3.0, -2.0, 4.0)

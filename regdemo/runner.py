@@ -1,0 +1,225 @@
+"""Many runs: plan against what is on disk (resume), run them in worker processes, then summarize.
+
+Each run folder appears whole or not at all (see :func:`regdemo.experiment.run_one`); a rerun of the
+same config skips every completed run whose resolved config is identical and finishes the rest.
+The experiment's summary and comparison figures are rebuilt from the run folders at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import queue as queue_module
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from regdemo.config import Experiment, RunConfig
+from regdemo.tfsetup import load_tensorflow
+
+COMPLETE = ("completed", "diverged")  # results; a failed run is retried on the next invocation
+
+
+class RunConflict(Exception):
+    """A run folder holds results of a different config and ``--force`` was not given."""
+
+
+@dataclass
+class Plan:
+    """What an invocation will do: runs to train, and completed runs it keeps."""
+
+    todo: list[RunConfig] = field(default_factory=list)
+    skipped: list[RunConfig] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What an invocation did: the experiment folder and each planned run's status."""
+
+    folder: Path
+    statuses: dict[str, str]
+    skipped: int
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, status in self.statuses.items() if status == "failed"]
+
+
+def _saved(run_dir: Path) -> tuple[dict | None, str | None]:
+    """The resolved config and status stored in a run folder (None where unreadable)."""
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        config = None
+    try:
+        status = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        status = None
+    return config, status
+
+
+def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
+    """Split the runs into those to train and those already complete with an identical config.
+
+    Raises :class:`RunConflict` (before anything is written) when a run folder holds a different
+    config, unless ``force``, in which case that run is retrained and replaced.
+    """
+    result = Plan()
+    for cfg in experiment.runs:
+        run_dir = exp_dir / cfg.name
+        if not run_dir.exists():
+            result.todo.append(cfg)
+            continue
+        config, status = _saved(run_dir)
+        if config != cfg.to_dict() and not force:
+            raise RunConflict(f"{run_dir}: holds a run with a different config; use --force to replace it")
+        (result.skipped if config == cfg.to_dict() and status in COMPLETE else result.todo).append(cfg)
+    return result
+
+
+def clean_leftovers(exp_dir: Path) -> None:
+    """Remove hidden half-written folders that a killed earlier invocation left behind."""
+    for leftover in [*exp_dir.glob(".*.partial-*"), *exp_dir.glob(".*.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- progress display
+
+
+class Display:
+    """One rich display: overall runs done, and what each worker is training (epochs)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<44}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+        )
+        self._overall = self._progress.add_task("runs", total=total)
+        self._slots: dict[object, TaskID] = {}
+
+    def __enter__(self) -> Display:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def epochs(self, worker: object, run: str, done: int, total: int) -> None:
+        if worker not in self._slots:
+            self._slots[worker] = self._progress.add_task("", total=total)
+        slot = self._slots[worker]
+        label = f"  worker {list(self._slots).index(worker) + 1}: {run}"
+        self._progress.update(slot, description=label[:44], completed=done, total=total)
+
+    def run_done(self) -> None:
+        self._progress.advance(self._overall)
+
+
+# ---------------------------------------------------------------- workers
+
+_EPOCHS: multiprocessing.Queue | None = None  # set in each worker process by _init_worker
+
+
+def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
+    """Import TensorFlow once per worker process, with thread pools sized to its share of the cores."""
+    global _EPOCHS
+    load_tensorflow(threads)
+    _EPOCHS = epochs_queue
+
+
+def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> tuple[str, str]:
+    """One task in a worker: run one config, streaming epoch counts to the driver."""
+    from regdemo.experiment import run_one
+
+    pid = os.getpid()
+    status = run_one(cfg, exp_dir, lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs)), tensorboard)
+    return cfg.name, status
+
+
+def _drain(epochs_queue: multiprocessing.Queue, display: Display) -> None:
+    with contextlib.suppress(queue_module.Empty):
+        while True:
+            display.epochs(*epochs_queue.get_nowait())
+
+
+def _run_in_pool(
+    todo: list[RunConfig], exp_dir: Path, workers: int, tensorboard: bool, display: Display
+) -> Iterator[tuple[str, str]]:
+    """Run ``todo`` in ``workers`` spawned processes; yield ``(name, status)`` as runs finish."""
+    context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
+    epochs_queue = context.Queue()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads, epochs_queue))
+    try:
+        pending: dict[Future, RunConfig] = {pool.submit(_work, cfg, exp_dir, tensorboard): cfg for cfg in todo}
+        while pending:
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(epochs_queue, display)
+            for future in done:
+                cfg = pending.pop(future)
+                error = future.exception()
+                yield (cfg.name, "failed") if error else future.result()  # a worker that died: failed
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_here(todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
+    """Run ``todo`` one after another in this process (one worker: no pool to start)."""
+    load_tensorflow()
+    from regdemo.experiment import run_one
+
+    for cfg in todo:
+        progress = lambda done, c=cfg: display.epochs("main", c.name, done, c.training.epochs)  # noqa: E731
+        yield cfg.name, run_one(cfg, exp_dir, progress, tensorboard)
+
+
+def run_experiment(
+    experiment: Experiment,
+    out_root: Path,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    tensorboard: bool = False,
+    show_progress: bool = True,
+    summarize: Callable[[list[Path], Path], object] | None = None,
+    say: Callable[[str], None] = print,
+) -> Outcome:
+    """Train every run of ``experiment`` not already complete in ``out_root/<name>/``, then summarize.
+
+    ``tensorboard`` also writes TensorBoard event files into each run folder (``<run>/tensorboard/``).
+    ``summarize(run_dirs, exp_dir)`` rebuilds summary.csv and the comparison figures from the run
+    folders (all planned runs, skipped ones included, in config order).
+    """
+    exp_dir = out_root / experiment.name
+    work = plan(experiment, exp_dir, force)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(exp_dir)
+    if work.skipped:
+        say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
+    statuses = {cfg.name: _saved(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
+    workers = max(1, min(workers, len(work.todo)))
+    with Display(len(work.todo), show_progress) as display:
+        finished = (
+            _run_in_pool(work.todo, exp_dir, workers, tensorboard, display)
+            if workers > 1
+            else _run_here(work.todo, exp_dir, tensorboard, display)
+        )
+        for name, status in finished:
+            statuses[name] = status
+            display.run_done()
+    if summarize is not None:
+        summarize([exp_dir / cfg.name for cfg in experiment.runs], exp_dir)
+    ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}
+    return Outcome(exp_dir, ordered, len(work.skipped))

@@ -1,0 +1,74 @@
+"""Sweep throughput: the 12-run L2 λ sweep with 1 and with N workers, and the lecture's own way.
+
+    python scripts/bench_sweep.py                 # configs/l2_lambda_sweep.yaml, 1 vs 2 workers
+    python scripts/bench_sweep.py --workers 2 --baseline-epochs 200
+
+Each regdemo figure is the wall time of a whole `regdemo run` (start-up, training, plots, summary and
+comparison figures) in a fresh output folder. The lecture's way (`../shared/bench/lecture_fit_baseline.py`,
+`model.fit` + `model.predict`) is timed at `--baseline-epochs` and scaled to the sweep's epochs and run
+count; it draws no plots, so the ratio flatters it. Targets on 2 cores: N workers ≥ 1.7× one worker,
+and ≥ 40× the lecture's way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = REPO.parent / "shared" / "bench" / "lecture_fit_baseline.py"
+
+
+def time_regdemo(config: Path, workers: int, out: Path) -> float:
+    """Wall seconds of one whole ``regdemo run`` into an empty folder."""
+    cmd = [sys.executable, "-m", "regdemo", "run", str(config), "--workers", str(workers), "--quiet", "--out", str(out)]
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def time_baseline(epochs: int) -> dict:
+    """One run of the lecture's script: its JSON line (import_s, fit_s, predict_s, ...)."""
+    done = subprocess.run([sys.executable, str(BASELINE), "--epochs", str(epochs)], check=True, capture_output=True)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "l2_lambda_sweep.yaml")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--baseline-epochs", type=int, default=200)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    from regdemo.config import load_experiment
+
+    experiment = load_experiment(args.config)
+    runs, epochs = len(experiment.runs), experiment.runs[0].training.epochs
+    with tempfile.TemporaryDirectory() as tmp:
+        one = time_regdemo(args.config, 1, Path(tmp) / "one")
+        many = time_regdemo(args.config, args.workers, Path(tmp) / "many")
+    print(f"{runs} runs x {epochs} epochs ({args.config.name})")
+    print(f"regdemo, 1 worker:   {one:7.1f} s   {60 * runs / one:6.1f} runs/min")
+    rate = 60 * runs / many
+    print(f"regdemo, {args.workers} workers:  {many:7.1f} s   {rate:6.1f} runs/min   {one / many:.2f}x one worker")
+    if BASELINE.exists():
+        base = time_baseline(args.baseline_epochs)
+        per_run = base["import_s"] + base["fit_s"] * epochs / args.baseline_epochs + base["predict_s"]
+        lecture = per_run * runs
+        print(
+            f"lecture's way (fit {base['ms_per_epoch']:.1f} ms/epoch, scaled from {args.baseline_epochs} epochs): "
+            f"{lecture:7.1f} s   {lecture / many:.0f}x slower than regdemo with {args.workers} workers"
+        )
+    else:
+        print(f"lecture's way: {BASELINE} not found, skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Many runs: resume, conflicts, failed runs, worker processes, and a kill in the middle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY
+from regdemo import experiment
+from regdemo.config import load_experiment
+from regdemo.runner import RunConflict, run_experiment
+
+QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
+
+
+def _metrics(run_dir: Path) -> dict:
+    numbers = json.loads((run_dir / "metrics.json").read_text())
+    numbers.pop("timing", None)
+    return numbers
+
+
+def _run(path: Path, out: Path, **kw):
+    return run_experiment(load_experiment(path, kw.pop("sets", [])), out, show_progress=False, say=lambda _: None, **kw)
+
+
+def test_rerun_skips_identical_completed_runs_and_redoes_missing_ones(write_config, tmp_path) -> None:
+    path = write_config(QUICK)
+    first = _run(path, tmp_path)
+    assert first.statuses == {"none": "completed", "l2": "completed", "l1": "completed"} and first.skipped == 0
+    original = _metrics(first.folder / "l2")
+    untouched = (first.folder / "none" / "metrics.json").stat().st_mtime_ns
+    os.rename(first.folder / "l2", tmp_path / "moved-away")
+    (first.folder / ".l1.partial-999").mkdir()  # what a killed run leaves
+    second = _run(path, tmp_path)
+    assert second.skipped == 2 and second.statuses["l2"] == "completed"
+    assert _metrics(second.folder / "l2") == original  # same numbers as the first time
+    assert (first.folder / "none" / "metrics.json").stat().st_mtime_ns == untouched
+    assert not (first.folder / ".l1.partial-999").exists()
+
+
+def test_a_changed_config_is_refused_unless_forced(write_config, tmp_path) -> None:
+    path = write_config(QUICK)
+    _run(path, tmp_path)
+    before = (tmp_path / "tiny" / "l1" / "metrics.json").read_bytes()
+    with pytest.raises(RunConflict, match=r"tiny/none: holds a run with a different config; use --force"):
+        _run(path, tmp_path, sets=["training.epochs=5"])
+    assert (tmp_path / "tiny" / "l1" / "metrics.json").read_bytes() == before
+    forced = _run(path, tmp_path, sets=["training.epochs=5"], force=True)
+    assert forced.skipped == 0 and _metrics(tmp_path / "tiny" / "l1")["epochs_run"] == 5
+
+
+def test_a_run_that_raises_is_recorded_as_failed_and_retried_next_time(write_config, tmp_path, monkeypatch) -> None:
+    path = write_config(QUICK)
+    real = experiment.execute_run
+
+    def flaky(cfg, *args):
+        if cfg.name == "l2":
+            raise RuntimeError("simulated failure in l2")
+        return real(cfg, *args)
+
+    monkeypatch.setattr(experiment, "execute_run", flaky)
+    outcome = _run(path, tmp_path)
+    assert outcome.statuses == {"none": "completed", "l2": "failed", "l1": "completed"} and outcome.failed == ["l2"]
+    failed = tmp_path / "tiny" / "l2"
+    assert sorted(p.name for p in failed.iterdir()) == ["config.yaml", "error.txt", "metrics.json"]
+    assert "RuntimeError: simulated failure in l2" in (failed / "error.txt").read_text()
+    assert _metrics(failed)["error"] == "RuntimeError: simulated failure in l2"
+    monkeypatch.setattr(experiment, "execute_run", real)
+    again = _run(path, tmp_path)
+    assert again.skipped == 2 and again.statuses["l2"] == "completed"
+
+
+def test_two_workers_give_the_same_numbers_as_one(write_config, tmp_path) -> None:
+    path = write_config(QUICK)
+    one = _run(path, tmp_path / "one", workers=1)
+    two = _run(path, tmp_path / "two", workers=2)
+    assert one.statuses == two.statuses
+    for run in ("none", "l2", "l1"):
+        assert _metrics(one.folder / run) == _metrics(two.folder / run)
+
+
+SWEEP12 = (
+    QUICK.split("runs:")[0]
+    + """\
+sweep:
+  model.regularizer.kind: [l1, l2]
+  model.regularizer.lambda: [0.0, 0.001, 0.01, 0.1, 1.0, 3.0]
+"""
+)
+
+
+def _summary_without_timings(folder: Path) -> list[list[str]]:
+    rows = [line.split(",") for line in (folder / "summary.csv").read_text().splitlines()]
+    keep = [i for i, name in enumerate(rows[0]) if "seconds" not in name]
+    return [[row[i] for i in keep] for row in rows]
+
+
+def test_killed_half_way_then_resumed_gives_the_clean_summary(write_config, tmp_path) -> None:
+    """SIGKILL the whole process group mid-sweep; the rerun finishes to the same summary.csv."""
+    path = write_config(SWEEP12)
+    cmd = [sys.executable, "-m", "regdemo", "run", str(path), "--workers", "2", "--quiet"]
+    victim = subprocess.Popen(
+        [*cmd, "--out", str(tmp_path / "killed")],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    exp = tmp_path / "killed" / "tiny"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len([p for p in exp.glob("*") if not p.name.startswith(".")]) < 4:
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    visible = [p for p in exp.iterdir() if not p.name.startswith(".")]
+    assert 4 <= len(visible) < 12, "the kill should land half-way"
+    assert all((p / "metrics.json").exists() and (p / "weights.png").exists() for p in visible)  # whole runs only
+    resumed = subprocess.run([*cmd, "--out", str(tmp_path / "killed")], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"skipping {len(visible)} completed run(s)" in resumed.stdout
+    clean = subprocess.run([*cmd, "--out", str(tmp_path / "clean")], capture_output=True, text=True, check=False)
+    assert clean.returncode == 0, clean.stderr
+    assert not [p for p in exp.iterdir() if p.name.startswith(".")]
+    killed_rows, clean_rows = _summary_without_timings(exp), _summary_without_timings(tmp_path / "clean" / "tiny")
+    assert len(clean_rows) == 13 and killed_rows == clean_rows
+
+
+def test_tensorboard_event_files_hold_the_history_and_kernel_histograms(write_config, tmp_path) -> None:
+    import csv
+
+    import tensorflow as tf
+
+    outcome = _run(write_config(QUICK.replace("epochs: 4", "epochs: 40")), tmp_path, tensorboard=True)
+    run_dir = outcome.folder / "l2"
+    history = list(csv.DictReader((run_dir / "history.csv").open()))
+
+    def events(side: str) -> list:
+        files = list((run_dir / "tensorboard" / side).glob("events.out.tfevents.*"))
+        assert len(files) == 1
+        return [e for e in tf.compat.v1.train.summary_iterator(str(files[0])) if e.summary.value]
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    histograms: dict[str, list[int]] = {}
+    for event in events("train"):
+        for value in event.summary.value:
+            target = histograms if value.metadata.plugin_data.plugin_name == "histograms" else scalars
+            entry = event.step if target is histograms else (event.step, float(tf.make_ndarray(value.tensor)))
+            target.setdefault(value.tag, []).append(entry)
+    assert [step for step, _ in scalars["epoch_loss"]] == list(range(1, 41))
+    assert [v for _, v in scalars["epoch_data_loss"]] == pytest.approx([float(r["data_loss"]) for r in history])
+    assert set(histograms) == {"kernel/hidden_0", "kernel/hidden_1", "kernel/output"}
+    assert histograms["kernel/hidden_0"][-1] == 40 and len(histograms["kernel/hidden_0"]) >= 1
+    val_tags = {v.tag for e in events("validation") for v in e.summary.value}
+    assert val_tags == {"epoch_loss", "epoch_data_loss", "epoch_accuracy"}
