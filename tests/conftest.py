@@ -48,3 +48,40 @@ def write_config(tmp_path: Path):
         return path
 
     return write
+
+
+def initial_weights(cfg) -> list:
+    """Weights of a fresh model for ``cfg`` drawn from seed 0: the shared start of engine comparisons."""
+    import keras
+
+    from regdemo.models import build_model
+
+    keras.utils.set_random_seed(0)
+    return build_model(cfg.model).get_weights()
+
+
+def train_run(cfg, initial: list | None = None, progress=None):
+    """Build the model for ``cfg`` (from ``initial`` weights if given) and train it: (model, data, history)."""
+    import keras
+
+    from regdemo import datasets, training
+    from regdemo.models import build_model
+
+    keras.utils.set_random_seed(cfg.seed)
+    data = datasets.load(cfg.dataset)
+    model = build_model(cfg.model)
+    if initial is not None:
+        model.set_weights(initial)
+    return model, data, training.train(model, data, cfg.training, cfg.seed, progress)
+
+
+def assert_same_training(ours, theirs) -> None:
+    """Two (model, data, history) results hold the same history and weights within float32 tolerance."""
+    import numpy as np
+
+    from regdemo.training import COLUMNS
+
+    for name in COLUMNS:
+        np.testing.assert_allclose(ours[2].columns[name], theirs[2].columns[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    for a, b in zip(ours[0].get_weights(), theirs[0].get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import assert_same_training, initial_weights, train_run
 from regdemo import datasets, metrics, training
 from regdemo.config import ConfigError, ModelConfig, RunConfig, load_experiment
 from regdemo.models import build_model, dense_layers, penalty
@@ -33,20 +34,6 @@ def _cfg(engine="compiled", regularizer=None, optimizer="sgd", lr=0.1, epochs=1,
     )
 
 
-def _initial(cfg: RunConfig) -> list[np.ndarray]:
-    keras.utils.set_random_seed(0)
-    return build_model(cfg.model).get_weights()
-
-
-def _train(cfg: RunConfig, initial: list[np.ndarray]):
-    """Build from ``initial`` weights and train: (model, data, history)."""
-    keras.utils.set_random_seed(cfg.seed)
-    data = datasets.load(cfg.dataset)
-    model = build_model(cfg.model)
-    model.set_weights(initial)
-    return model, data, training.train(model, data, cfg.training, cfg.seed)
-
-
 def _data_gradient(cfg: RunConfig, initial: list[np.ndarray]) -> list[np.ndarray]:
     """Gradient of the mean cross-entropy alone (no penalty) on all training rows, at ``initial``."""
     plain = build_model(ModelConfig(hidden_units=cfg.model.hidden_units, activation=cfg.model.activation))
@@ -65,9 +52,9 @@ def _soft_threshold(w: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
 def test_one_sgd_step_with_proximal_l1_is_the_soft_threshold_of_the_plain_step(engine: str) -> None:
     lr, lam = 0.1, 1.5  # τ = 0.15: zeroes some of the hidden kernel's entries, not all
     cfg = _cfg(engine, {"kind": "l1", "lambda": lam, "proximal": True}, lr=lr)
-    initial = _initial(cfg)
+    initial = initial_weights(cfg)
     grads = _data_gradient(cfg, initial)
-    model, _, _ = _train(cfg, initial)
+    model, _, _ = train_run(cfg, initial)
     after = model.get_weights()  # [hidden kernel, hidden bias, output kernel, output bias]
     plain_step = [w - lr * g for w, g in zip(initial, grads, strict=True)]
     expected_kernel = _soft_threshold(plain_step[0], lr * lam)
@@ -83,9 +70,9 @@ def test_one_sgd_step_with_l2_is_weight_decay_then_the_plain_step(engine: str) -
     """Keras L2(l2) adds l2·Σw², gradient 2·l2·w: SGD decays the kernel by (1 − 2·η·l2), then steps."""
     lr, l2 = 0.1, 0.5  # decay factor 0.9: far outside float tolerance
     cfg = _cfg(engine, {"kind": "l2", "lambda": l2}, lr=lr)
-    initial = _initial(cfg)
+    initial = initial_weights(cfg)
     grads = _data_gradient(cfg, initial)
-    model, _, _ = _train(cfg, initial)
+    model, _, _ = train_run(cfg, initial)
     after = model.get_weights()
     decayed = (1 - 2 * lr * l2) * initial[0] - lr * grads[0]
     np.testing.assert_allclose(after[0], decayed, rtol=1e-5, atol=1e-6)
@@ -111,12 +98,12 @@ def test_adaptive_proximal_threshold_is_per_coordinate(optimizer: str) -> None:
     """One Adam/RMSprop step: w ← soft_threshold(w − step, λ·(step per unit gradient)), coordinate-wise."""
     lr, lam = 0.01, 0.02
     cfg = _cfg("compiled", {"kind": "l1", "lambda": lam, "proximal": True}, optimizer=optimizer, lr=lr)
-    initial = _initial(cfg)
+    initial = initial_weights(cfg)
     g = _data_gradient(cfg, initial)[0].astype(np.float64)
     scale, update = _adaptive_step(optimizer, lr, g)
     expected = _soft_threshold(initial[0] - update, lam * scale)
     assert 0 < np.mean(expected == 0) < 1
-    model, _, _ = _train(cfg, initial)
+    model, _, _ = train_run(cfg, initial)
     # atol 1e-5: τ ∝ 1/|g| here, so float32 round-off in g (summation order) shows up amplified
     np.testing.assert_allclose(model.get_weights()[0], expected, rtol=1e-4, atol=1e-5)
     assert np.array_equal(model.get_weights()[0] == 0, expected == 0)
@@ -140,13 +127,10 @@ def test_compiled_engine_equals_model_fit_with_proximal_l1(optimizer: str, regul
         _cfg(engine, regularizer, optimizer=optimizer, lr=lr, epochs=6, batch_size=16, hidden_units=[16, 16])
         for engine in ENGINES[::-1]
     )
-    initial = _initial(fit_cfg)
-    fit_model, _, fit_hist = _train(fit_cfg, initial)
-    our_model, _, our_hist = _train(compiled_cfg, initial)
-    for name in training.COLUMNS:
-        np.testing.assert_allclose(our_hist.columns[name], fit_hist.columns[name], rtol=1e-5, atol=1e-6, err_msg=name)
-    for ours, theirs in zip(our_model.get_weights(), fit_model.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    initial = initial_weights(fit_cfg)
+    fit_run, our_run = train_run(fit_cfg, initial), train_run(compiled_cfg, initial)
+    assert_same_training(our_run, fit_run)
+    our_model = our_run[0]
     assert np.mean(our_model.get_weights()[0] == 0) > 0.05  # the threshold acted, in both
 
 
@@ -162,13 +146,13 @@ def test_compiled_engine_equals_model_fit_with_proximal_l1(optimizer: str, regul
 def test_proximal_penalty_is_reported_in_full(engine: str, regularizer: dict, l1: float, l2: float) -> None:
     """History and final metrics report l1·Σ|w| + l2·Σw², though only the L2 part is a Keras loss."""
     cfg = _cfg(engine, regularizer, optimizer="adam", lr=0.01, hidden_units=[8, 8])
-    initial = _initial(cfg)
+    initial = initial_weights(cfg)
 
     def by_hand(weights: list[np.ndarray]) -> float:
         kernels = [weights[0].astype(np.float64), weights[2].astype(np.float64)]  # hidden kernels only
         return sum(l1 * np.abs(k).sum() + l2 * np.square(k).sum() for k in kernels)
 
-    model, data, hist = _train(cfg, initial)
+    model, data, hist = train_run(cfg, initial)
     # one epoch = one step: the train-side penalty is that of the weights the step started from
     assert hist.columns["penalty"][0] == pytest.approx(by_hand(initial), rel=1e-5)
     assert hist.columns["loss"][0] == pytest.approx(hist.columns["data_loss"][0] + by_hand(initial), rel=1e-5)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 
-from regdemo import datasets, metrics, training
+from conftest import assert_same_training, initial_weights, train_run
+from regdemo import metrics, training
 from regdemo.config import ConfigError, ModelConfig, RunConfig, load_experiment
 from regdemo.experiment import execute_run
 from regdemo.models import build_model
@@ -35,20 +35,6 @@ def _cfg(engine="compiled", epochs=30, dropout=0.0, early_stopping=None, shuffle
     )
 
 
-def _initial(cfg: RunConfig) -> list[np.ndarray]:
-    keras.utils.set_random_seed(0)
-    return build_model(cfg.model).get_weights()
-
-
-def _train(cfg: RunConfig, initial: list[np.ndarray] | None = None, progress=None):
-    keras.utils.set_random_seed(cfg.seed)
-    data = datasets.load(cfg.dataset)
-    model = build_model(cfg.model)
-    if initial is not None:
-        model.set_weights(initial)
-    return model, data, training.train(model, data, cfg.training, cfg.seed, progress)
-
-
 # ---------------------------------------------------------------- dropout
 
 
@@ -62,9 +48,9 @@ def test_dropout_layer_after_each_hidden_layer_only_when_asked() -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_dropout_changes_training_but_not_evaluation(engine: str) -> None:
     plain_cfg, dropout_cfg = _cfg(engine, epochs=5), _cfg(engine, epochs=5, dropout=0.5)
-    initial = _initial(plain_cfg)  # Dropout has no weights: the same list fits both nets
-    _, data, plain = _train(plain_cfg, initial)
-    model, _, dropped = _train(dropout_cfg, initial)
+    initial = initial_weights(plain_cfg)  # Dropout has no weights: the same list fits both nets
+    _, data, plain = train_run(plain_cfg, initial)
+    model, _, dropped = train_run(dropout_cfg, initial)
     assert not np.allclose(dropped.columns["loss"], plain.columns["loss"], rtol=1e-3)
     # validation and metrics run with training=False: deterministic, and the same net without Dropout
     assert metrics.final_metrics(model, data) == metrics.final_metrics(model, data)
@@ -81,7 +67,7 @@ def test_dropout_changes_training_but_not_evaluation(engine: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_dropout_same_seed_same_history(engine: str) -> None:
     cfg = _cfg(engine, epochs=4, dropout=0.5, shuffle=True)
-    first, second = _train(cfg)[2], _train(cfg)[2]
+    first, second = train_run(cfg)[2], train_run(cfg)[2]
     for name in training.COLUMNS:
         np.testing.assert_array_equal(first.columns[name], second.columns[name])
 
@@ -90,13 +76,9 @@ def test_dropout_compiled_engine_equals_model_fit() -> None:
     """Both engines draw the masks from the Dropout layers' own seed generators, one draw per training call,
     so (measured) they agree to float32 tolerance even with dropout."""
     fit_cfg, compiled_cfg = _cfg("fit", epochs=5, dropout=0.5), _cfg("compiled", epochs=5, dropout=0.5)
-    initial = _initial(fit_cfg)
-    fit_model, _, fit_hist = _train(fit_cfg, initial)
-    our_model, _, our_hist = _train(compiled_cfg, initial)
-    for name in training.COLUMNS:
-        np.testing.assert_allclose(our_hist.columns[name], fit_hist.columns[name], rtol=1e-5, atol=1e-6, err_msg=name)
-    for ours, theirs in zip(our_model.get_weights(), fit_model.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    initial = initial_weights(fit_cfg)
+    fit_run, our_run = train_run(fit_cfg, initial), train_run(compiled_cfg, initial)
+    assert_same_training(our_run, fit_run)
 
 
 # ---------------------------------------------------------------- early stopping
@@ -110,18 +92,15 @@ def test_early_stopping_compiled_engine_equals_keras_callback(monitor: str, rest
     """val_loss is lowest at epoch 4 and rises after it; with patience 5 Keras stops after epoch 9."""
     es = {"patience": 5, "monitor": monitor, "restore_best_weights": restore}
     fit_cfg, compiled_cfg = _cfg("fit", epochs=60, early_stopping=es), _cfg("compiled", epochs=60, early_stopping=es)
-    initial = _initial(fit_cfg)
-    fit_model, data, fit_hist = _train(fit_cfg, initial)
-    our_model, _, our_hist = _train(compiled_cfg, initial)
+    initial = initial_weights(fit_cfg)
+    fit_run, our_run = train_run(fit_cfg, initial), train_run(compiled_cfg, initial)
+    (our_model, data, our_hist), fit_hist = our_run, fit_run[2]
     assert our_hist.epochs_run == fit_hist.epochs_run == our_hist.stopped_epoch == fit_hist.stopped_epoch < 60
     assert our_hist.best_epoch == fit_hist.best_epoch == our_hist.stopped_epoch - 5
     if monitor == "val_loss":
         assert our_hist.best_epoch == 4
-    for name in training.COLUMNS:
-        assert len(our_hist.columns[name]) == our_hist.epochs_run
-        np.testing.assert_allclose(our_hist.columns[name], fit_hist.columns[name], rtol=1e-5, atol=1e-6, err_msg=name)
-    for ours, theirs in zip(our_model.get_weights(), fit_model.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert all(len(our_hist.columns[name]) == our_hist.epochs_run for name in training.COLUMNS)
+    assert_same_training(our_run, fit_run)
     # restored: the final weights are the best epoch's; otherwise the last epoch's
     final = metrics.final_metrics(our_model, data)
     epoch = our_hist.best_epoch if restore else our_hist.epochs_run
@@ -132,10 +111,10 @@ def test_early_stopping_compiled_engine_equals_keras_callback(monitor: str, rest
 
 def test_early_stopping_in_a_later_chunk_stops_calling_chunks() -> None:
     """Patience 120 stops after epoch 4 + 120, inside the second 100-epoch chunk; rows match a run without it."""
-    initial = _initial(_cfg())
+    initial = initial_weights(_cfg())
     seen: list[int] = []
-    _, _, stopped = _train(_cfg(epochs=300, early_stopping={"patience": 120}), initial, seen.append)
-    _, _, full = _train(_cfg(epochs=130), initial)
+    _, _, stopped = train_run(_cfg(epochs=300, early_stopping={"patience": 120}), initial, seen.append)
+    _, _, full = train_run(_cfg(epochs=130), initial)
     assert (stopped.epochs_run, stopped.stopped_epoch, stopped.best_epoch) == (124, 124, 4)
     assert seen == [training.CHUNK_EPOCHS, 124]
     for name in training.COLUMNS:
@@ -158,12 +137,12 @@ def _keras_rule(values: np.ndarray, patience: int, min_delta: float, maximize: b
 def test_min_delta_counts_small_improvements_as_none() -> None:
     """Monitoring the (noisy, falling) training loss: the stop epoch is Keras' rule replayed on a full run."""
     es = {"monitor": "loss", "patience": 3, "min_delta": 0.01}
-    initial = _initial(_cfg())
-    _, _, full = _train(_cfg(epochs=100), initial)
+    initial = initial_weights(_cfg())
+    _, _, full = train_run(_cfg(epochs=100), initial)
     expected = _keras_rule(full.columns["loss"], patience=3, min_delta=0.01, maximize=False)
     assert expected[0] is not None
     assert expected != _keras_rule(full.columns["loss"], patience=3, min_delta=0.0, maximize=False)  # it matters
-    _, _, hist = _train(_cfg(epochs=100, early_stopping=es), initial)
+    _, _, hist = train_run(_cfg(epochs=100, early_stopping=es), initial)
     assert (hist.stopped_epoch, hist.best_epoch) == expected and hist.epochs_run == expected[0]
 
 
