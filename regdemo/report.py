@@ -45,6 +45,7 @@ MAX_WEIGHT_PANELS = 4
 FINAL_KEYS = ("loss", "val_loss", "data_loss", "val_data_loss", "penalty", "accuracy", "val_accuracy")
 SWEEP_METRICS = ("data_loss", "val_data_loss", "accuracy", "val_accuracy")  # what a sweep plot shows
 FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")
+BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
 SUMMARY_SETTINGS: dict[str, Callable[[RunConfig], object]] = {
     "dataset": lambda c: c.dataset.kind,
     "n_samples": lambda c: c.dataset.n_samples,
@@ -293,6 +294,7 @@ def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
         **{f"first_layer_{key}": first.get(key) for key in FIRST_LAYER_KEYS},
         "kernels_l1": _dig(metrics, "weights", "kernels", "l1"),
         "kernels_l2": _dig(metrics, "weights", "kernels", "l2"),
+        **{f"boundary_{key}": _dig(metrics, "boundary", key) for key in BOUNDARY_KEYS},
         "train_seconds": _dig(metrics, "timing", "train_seconds"),
     }
 
