@@ -44,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the runs it would make, and stop")
     run.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files per run")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine (default); ray: Ray tasks (pip install 'regdemo[ray]')",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --backend ray: join this cluster (host:port; default $RAY_ADDRESS, else a local instance)",
+    )
     config_command("validate", "check a config without training")
     compare_help = "compare saved runs (any experiments): summary.csv and comparison figures, no retraining"
     compare = sub.add_parser("compare", help=compare_help, description=compare_help)
@@ -75,13 +86,23 @@ def _run(args: argparse.Namespace, experiment) -> int:
         return _fail(f"--workers: must be >= 1 (got {args.workers})")
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
         return _fail("--tensorboard: needs the tensorboard package: pip install 'regdemo[tensorboard]'")
+    if args.ray_address is not None and args.backend != "ray":
+        return _fail("--ray-address: only with --backend ray")
+    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
+    if args.backend == "ray":
+        if importlib.util.find_spec("ray") is None:
+            return _fail("--backend ray: needs Ray: pip install 'regdemo[ray]'")
+        from regdemo.raybackend import unreachable
+
+        if ray_address and (problem := unreachable(ray_address)):
+            return _fail(f"--ray-address {ray_address}: {problem}")
     if regdemo.OVERRIDDEN_BACKEND:
         print(
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
     from regdemo.report import compare
-    from regdemo.runner import RunConflict, run_experiment
+    from regdemo.runner import BackendUnavailable, RunConflict, run_experiment
 
     try:
         outcome = run_experiment(
@@ -92,8 +113,10 @@ def _run(args: argparse.Namespace, experiment) -> int:
             tensorboard=args.tensorboard,
             show_progress=not args.quiet,
             summarize=compare,
+            backend=args.backend,
+            ray_address=ray_address,
         )
-    except RunConflict as exc:
+    except (RunConflict, BackendUnavailable) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)

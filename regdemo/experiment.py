@@ -7,10 +7,12 @@ import math
 import os
 import platform
 import shutil
+import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import keras
 import numpy as np
@@ -90,6 +92,7 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
         "final": final,
         "generalization_gap": final["val_data_loss"] - final["data_loss"],
         "weights": weights,
+        "boundary": metrics.boundary_complexity(grid),  # from the same grid boundary.png draws
         "timing": {"train_seconds": history.seconds},
         "versions": versions(),
     }
@@ -216,3 +219,48 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
         raise
     _swap_into_place(staging, exp_dir / cfg.name)
     return status
+
+
+# ---------------------------------------------------------------- run folders as data (no shared file system)
+
+
+def run_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
+    """Run one config with :func:`run_one` into a private temporary folder and return that run folder
+    as ``{relative POSIX path: bytes}`` (a failed run is a folder too). For workers that share no
+    file system with the driver: the driver writes the folder with :func:`write_run_files`."""
+    with tempfile.TemporaryDirectory(prefix="regdemo-run-") as tmp:
+        run_one(cfg, Path(tmp), tensorboard=tensorboard)
+        run_dir = Path(tmp) / cfg.name
+        return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def _write_whole(run_dir: Path, fill: Callable[[Path], None]) -> None:
+    """Let ``fill`` build the folder under a hidden staging name, then rename it into ``run_dir``."""
+    staging = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        fill(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_into_place(staging, run_dir)
+
+
+def _unpack(files: dict[str, bytes], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"unsafe path in a run's files: {name!r}")
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+
+
+def write_run_files(files: dict[str, bytes], run_dir: Path) -> None:
+    """Write a run folder returned by :func:`run_to_files` into ``run_dir`` whole (staging, then a rename)."""
+    _write_whole(run_dir, lambda staging: _unpack(files, staging))
+
+
+def write_failed_whole(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
+    """:func:`write_failed`, but whole: staged under a hidden name, then renamed into ``run_dir``."""
+    _write_whole(run_dir, lambda staging: write_failed(cfg, staging, error))

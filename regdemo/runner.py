@@ -32,6 +32,10 @@ class RunConflict(Exception):
     """A run folder holds results of a different config and ``--force`` was not given."""
 
 
+class BackendUnavailable(Exception):
+    """The chosen backend cannot start or connect (e.g. no Ray cluster lets us join); one line."""
+
+
 @dataclass
 class Plan:
     """What an invocation will do: runs to train, and completed runs it keeps."""
@@ -177,12 +181,24 @@ def _run_in_pool(
 
 def _run_here(todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
     """Run ``todo`` one after another in this process (one worker: no pool to start)."""
+    if not todo:
+        return  # nothing to train: don't pay for TensorFlow
     load_tensorflow()
     from regdemo.experiment import run_one
 
     for cfg in todo:
         progress = lambda done, c=cfg: display.epochs("main", c.name, done, c.training.epochs)  # noqa: E731
         yield cfg.name, run_one(cfg, exp_dir, progress, tensorboard)
+
+
+def _run_on_ray(
+    todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool
+) -> Iterator[tuple[str, str]]:
+    """Run ``todo`` as Ray tasks (a local instance with ``workers`` CPUs, or the cluster at ``address``);
+    yield ``(name, status)`` as runs finish. The driver writes every run folder (see regdemo.raybackend)."""
+    from regdemo.raybackend import run_on_ray
+
+    yield from run_on_ray(todo, exp_dir, address, workers, tensorboard)
 
 
 def run_experiment(
@@ -195,12 +211,16 @@ def run_experiment(
     show_progress: bool = True,
     summarize: Callable[[list[Path], Path], object] | None = None,
     say: Callable[[str], None] = print,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> Outcome:
     """Train every run of ``experiment`` not already complete in ``out_root/<name>/``, then summarize.
 
     ``tensorboard`` also writes TensorBoard event files into each run folder (``<run>/tensorboard/``).
     ``summarize(run_dirs, exp_dir)`` rebuilds summary.csv and the comparison figures from the run
     folders (all planned runs, skipped ones included, in config order).
+    ``backend`` ``"ray"`` runs them as Ray tasks instead of local processes: on a local instance with
+    ``workers`` CPUs, or on the cluster at ``ray_address``; planning, statuses and summary are the same.
     """
     exp_dir = out_root / experiment.name
     work = plan(experiment, exp_dir, force)
@@ -211,11 +231,12 @@ def run_experiment(
     statuses = {cfg.name: _saved(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
     workers = max(1, min(workers, len(work.todo)))
     with Display(len(work.todo), show_progress) as display:
-        finished = (
-            _run_in_pool(work.todo, exp_dir, workers, tensorboard, display)
-            if workers > 1
-            else _run_here(work.todo, exp_dir, tensorboard, display)
-        )
+        if backend == "ray":
+            finished = _run_on_ray(work.todo, exp_dir, ray_address, workers, tensorboard)
+        elif workers > 1:
+            finished = _run_in_pool(work.todo, exp_dir, workers, tensorboard, display)
+        else:
+            finished = _run_here(work.todo, exp_dir, tensorboard, display)
         for name, status in finished:
             statuses[name] = status
             display.run_done()

@@ -1,0 +1,251 @@
+"""The Ray backend: same summary as the local pool, retries of dying workers, resume, Ctrl-C, loopback only.
+
+One Ray instance (2 CPUs, 127.0.0.1 only) serves the module; the tests join it with --ray-address.
+One more test lets the command start (and, on Ctrl-C, stop) its own local instance.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY
+from regdemo.cli import main
+
+# CI installs the extra, so there a missing Ray is a failure, not a skip.
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None and not os.environ.get("CI"),
+    reason="needs Ray: pip install 'regdemo[ray]'",
+)
+QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
+SWEEP4 = (
+    QUICK.split("runs:")[0]
+    + """\
+sweep:
+  model.regularizer.kind: [l1, l2]
+  model.regularizer.lambda: [0.001, 0.01]
+"""
+)
+DYING = QUICK.split("runs:")[0] + "runs:\n  - name: steady\n  - name: dies_once\n  - name: dies_always\n"
+# Started as its own process so that the tests' drivers join it (and leave it running) as users would.
+CLUSTER = """\
+import sys, ray
+from regdemo.raybackend import connect
+connect(None, 2)
+print("address", ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()  # until the tests close our stdin
+ray.shutdown()
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A Ray instance on loopback for the module: its address, and the folder of crash markers its workers read."""
+    from regdemo.raybackend import CRASH_DIR_ENV
+
+    crash_dir = tmp_path_factory.mktemp("crash")
+    # loopback only and gone with the module: no token, so that the in-process drivers can join it as they are
+    env = {**os.environ, CRASH_DIR_ENV: str(crash_dir), "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        line = proc.stdout.readline().split()
+        assert line[:1] == ["address"], "the Ray instance did not start"
+        yield line[1], crash_dir
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def ray_sweep(cluster, tmp_path_factory) -> Path:
+    """SWEEP4 (4 runs) run once through --backend ray on the module's instance."""
+    import ray
+
+    root = tmp_path_factory.mktemp("ray_sweep")
+    config = root / "sweep.yaml"
+    config.write_text(SWEEP4, encoding="utf-8")
+    assert (
+        main(
+            ["run", str(config), "--out", str(root / "out"), "--quiet", "--backend", "ray", "--ray-address", cluster[0]]
+        )
+        == 0
+    )
+    assert not ray.is_initialized()  # the driver disconnected
+    return root / "out" / "tiny"
+
+
+def _rows_without_timings(folder: Path) -> list[dict[str, str]]:
+    with (folder / "summary.csv").open(newline="") as f:
+        return [{k: v for k, v in row.items() if "seconds" not in k} for row in csv.DictReader(f)]
+
+
+def _metrics(run_dir: Path) -> dict:
+    numbers = json.loads((run_dir / "metrics.json").read_text())
+    numbers.pop("timing")
+    return numbers
+
+
+@needs_ray
+def test_ray_gives_the_same_summary_and_files_as_the_local_pool(ray_sweep, write_config, tmp_path) -> None:
+    local_out = tmp_path / "local"
+    assert main(["run", str(write_config(SWEEP4)), "--out", str(local_out), "--quiet", "--workers", "2"]) == 0
+    local = local_out / "tiny"
+    ray_rows, local_rows = _rows_without_timings(ray_sweep), _rows_without_timings(local)
+    assert len(ray_rows) == 4 and all(row["status"] == "completed" for row in ray_rows)
+    assert ray_rows == local_rows
+    for run in (row["run"] for row in local_rows):
+        assert sorted(p.name for p in (ray_sweep / run).iterdir()) == sorted(p.name for p in (local / run).iterdir())
+        assert _metrics(ray_sweep / run) == _metrics(local / run)
+    assert not [p for p in ray_sweep.iterdir() if p.name.startswith(".")]
+
+
+@needs_ray
+def test_resume_submits_only_the_runs_not_yet_complete(ray_sweep, cluster, tmp_path, monkeypatch, capsys) -> None:
+    from regdemo import raybackend
+
+    exp = tmp_path / "tiny"
+    shutil.copytree(ray_sweep, exp)
+    shutil.rmtree(exp / "kind-l2__lambda-0.001")
+    kept = (exp / "kind-l1__lambda-0.01" / "metrics.json").stat().st_mtime_ns
+    submitted, connects = [], []
+    real_submit, real_connect = raybackend._submit, raybackend.connect
+    monkeypatch.setattr(raybackend, "_submit", lambda cfg, tb: submitted.append(cfg.name) or real_submit(cfg, tb))
+    monkeypatch.setattr(raybackend, "connect", lambda *a: connects.append(a) or real_connect(*a))
+    config = tmp_path / "sweep.yaml"
+    config.write_text(SWEEP4, encoding="utf-8")
+    cmd = ["run", str(config), "--out", str(tmp_path), "--quiet", "--backend", "ray", "--ray-address", cluster[0]]
+    assert main(cmd) == 0
+    assert "skipping 3 completed run(s) with identical config; 1 to run" in capsys.readouterr().out
+    assert submitted == ["kind-l2__lambda-0.001"] and len(connects) == 1
+    assert (exp / "kind-l1__lambda-0.01" / "metrics.json").stat().st_mtime_ns == kept
+    assert _rows_without_timings(exp) == _rows_without_timings(ray_sweep)
+    assert main(cmd) == 0
+    assert "skipping 4 completed run(s) with identical config; 0 to run" in capsys.readouterr().out
+    assert submitted == ["kind-l2__lambda-0.001"] and len(connects) == 1  # nothing submitted, Ray not even joined
+
+
+@needs_ray
+def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(cluster, write_config, tmp_path, capsys) -> None:
+    from regdemo.raybackend import MAX_RETRIES
+
+    address, crash_dir = cluster
+    (crash_dir / "dies_once.crash-once").touch()
+    (crash_dir / "dies_always.crash").touch()
+    cmd = ["run", str(write_config(DYING)), "--out", str(tmp_path), "--quiet", "--backend", "ray"]
+    assert main([*cmd, "--ray-address", address]) == 1
+    assert "1 run(s) failed: dies_always" in capsys.readouterr().err
+    attempts = {
+        name: len((crash_dir / f"{name}.attempts").read_text().split()) for name in ("dies_once", "dies_always")
+    }
+    assert attempts == {"dies_once": 2, "dies_always": 1 + MAX_RETRIES}
+    exp = tmp_path / "tiny"
+    assert _metrics(exp / "steady")["status"] == "completed"
+    assert _metrics(exp / "dies_once")["status"] == "completed"
+    failed = exp / "dies_always"
+    assert sorted(p.name for p in failed.iterdir()) == ["config.yaml", "error.txt", "metrics.json"]
+    error = json.loads((failed / "metrics.json").read_text())["error"]
+    assert error.startswith("WorkerCrashedError") and error in (failed / "error.txt").read_text()
+    rows = {row["run"]: row["status"] for row in _rows_without_timings(exp)}
+    assert rows == {"steady": "completed", "dies_once": "completed", "dies_always": "failed"}
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _listening_hosts(pids: set[int]) -> set[str]:
+    """The local addresses (hex, as in /proc/net/tcp*) on which these processes listen."""
+    listening = {}
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                listening[fields[9]] = fields[1].split(":")[0]
+    hosts = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        hosts |= {listening[link[8:-1]] for link in links if link.startswith("socket:[") and link[8:-1] in listening}
+    return hosts
+
+
+LOOPBACK_HEX = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
+
+
+@needs_ray
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc")
+def test_own_instance_listens_on_loopback_only_and_ctrl_c_stops_it_cleanly(write_config, tmp_path) -> None:
+    config = write_config(
+        SWEEP4.replace("epochs: 4", "epochs: 200").replace("[0.001, 0.01]", "[0.0, 0.001, 0.01, 0.1]")
+    )
+    cmd = [sys.executable, "-m", "regdemo", "run", str(config), "--out", str(tmp_path), "--quiet", "--backend", "ray"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    victim = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, text=True, env=env)
+    exp = tmp_path / "tiny"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not [p for p in exp.glob("*") if not p.name.startswith(".")]:
+        time.sleep(0.05)
+    ray_processes = _descendants(victim.pid)
+    hosts = _listening_hosts(ray_processes)
+    os.killpg(victim.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = victim.communicate(timeout=60)
+    assert hosts and hosts <= LOOPBACK_HEX, hosts
+    assert victim.returncode == 130, err
+    assert "interrupted: completed runs are kept" in err
+    visible = [p for p in exp.iterdir() if not p.name.startswith(".")]
+    assert 1 <= len(visible) < 8, "the interrupt should land half-way"
+    assert all((p / "metrics.json").exists() and (p / "weights.png").exists() for p in visible)  # whole runs only
+    assert not [p for p in exp.iterdir() if p.name.startswith(".")]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and [pid for pid in ray_processes if Path(f"/proc/{pid}").exists()]:
+        time.sleep(0.1)
+    assert not [pid for pid in ray_processes if Path(f"/proc/{pid}").exists()], "the local Ray instance outlived it"
+
+
+def test_backend_ray_without_ray_is_one_line_and_writes_nothing(write_config, tmp_path, monkeypatch, capsys) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main(["run", str(write_config(QUICK)), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 2
+    assert capsys.readouterr().err == "--backend ray: needs Ray: pip install 'regdemo[ray]'\n"
+    assert not (tmp_path / "out").exists()
+
+
+@needs_ray
+def test_bad_ray_address_is_one_line_and_writes_nothing(write_config, tmp_path, capsys) -> None:
+    config = str(write_config(QUICK))
+    out = ["--out", str(tmp_path / "out")]
+    assert main(["run", config, *out, "--backend", "ray", "--ray-address", "127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.startswith("--ray-address 127.0.0.1:1: cannot connect (")
+    assert main(["run", config, *out, "--ray-address", "127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err == "--ray-address: only with --backend ray\n"
+    assert not (tmp_path / "out").exists()
