@@ -204,21 +204,20 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
     The folder is written under a hidden name and renamed into place only when complete. A run that
     raises becomes a ``failed`` folder (error.txt) and the experiment goes on; Ctrl-C propagates.
     """
-    staging = exp_dir / f".{cfg.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        result = execute_run(cfg, on_epochs, tensorboard)
-        write_run(result, staging)
-        status = result.metrics["status"]
-    except Exception as exc:  # any error of one run is that run's result, not the experiment's end
-        shutil.rmtree(staging, ignore_errors=True)
-        write_failed(cfg, staging, exc)
-        status = "failed"
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _swap_into_place(staging, exp_dir / cfg.name)
-    return status
+    statuses: list[str] = []
+
+    def fill(staging: Path) -> None:
+        try:
+            result = execute_run(cfg, on_epochs, tensorboard)
+            write_run(result, staging)
+            statuses.append(result.metrics["status"])
+        except Exception as exc:  # any error of one run is that run's result, not the experiment's end
+            shutil.rmtree(staging, ignore_errors=True)
+            write_failed(cfg, staging, exc)
+            statuses.append("failed")
+
+    _write_whole(exp_dir / cfg.name, fill)
+    return statuses[0]
 
 
 # ---------------------------------------------------------------- run folders as data (no shared file system)
