@@ -119,6 +119,17 @@ def _finite(value: object) -> object:
     return value
 
 
+def _write_config(cfg: RunConfig, run_dir: Path) -> None:
+    """config.yaml: the fully resolved run config (what resume compares against)."""
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def _write_metrics(numbers: dict, run_dir: Path) -> None:
+    """metrics.json, with non-finite numbers as null (JSON has no NaN)."""
+    text = json.dumps(_finite(numbers), indent=2, allow_nan=False)
+    (run_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
+
+
 def write_history(history: History, path: Path) -> None:
     """history.csv: a header, then one row per epoch (epoch numbers from 1)."""
     table = np.column_stack([np.arange(1, history.epochs_run + 1), *(history.columns[c] for c in COLUMNS)])
@@ -136,7 +147,7 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     """Write one run folder: config, history, metrics, model, the numbers behind the plots, three PNGs."""
     cfg, view = result.config, result.view
     run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    _write_config(cfg, run_dir)
     write_history(result.history, run_dir / "history.csv")
     result.model.save(run_dir / "model.keras")
     np.savez_compressed(
@@ -153,8 +164,7 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
     if result.snapshots:
         write_tensorboard(result, run_dir / "tensorboard")
-    text = json.dumps(_finite(result.metrics), indent=2, allow_nan=False)
-    (run_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
+    _write_metrics(result.metrics, run_dir)
 
 
 def write_tensorboard(result: RunResult, log_dir: Path) -> None:
@@ -179,12 +189,12 @@ def write_tensorboard(result: RunResult, log_dir: Path) -> None:
 def write_failed(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
     """A failed run's folder: its config, the traceback in error.txt, and metrics.json saying so."""
     run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    _write_config(cfg, run_dir)
     text = "".join(traceback.format_exception(error))
     (run_dir / "error.txt").write_text(text, encoding="utf-8")
     message = f"{type(error).__name__}: {error}".strip()
     numbers = {"run": cfg.name, "status": "failed", "error": message, "variant": cfg.variant, "sweep": cfg.sweep}
-    (run_dir / "metrics.json").write_text(json.dumps(_finite(numbers), indent=2) + "\n", encoding="utf-8")
+    _write_metrics(numbers, run_dir)
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
