@@ -167,7 +167,8 @@ def run_on_ray(
     """Run ``todo`` as Ray tasks; yield ``(name, status)`` as their folders are written.
 
     With no ``address`` a local instance with ``workers`` CPUs lives for the duration of the call.
-    On any exit (Ctrl-C included) outstanding tasks are cancelled and the driver disconnects.
+    On any exit (Ctrl-C included) the local instance is shut down, or a cluster's outstanding tasks
+    are cancelled and the driver disconnects.
     """
     if not todo:
         return
@@ -182,7 +183,11 @@ def run_on_ray(
                 cfg = pending.pop(ref)
                 yield cfg.name, _collect(ref, cfg, exp_dir)
     finally:
-        for ref in pending:
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
+        # Our own instance dies whole with ray.shutdown(). Cancelling its tasks first races with
+        # their completion (Ctrl-C reaches its workers too) and can abort Ray's core worker
+        # ("Tried to complete task that was not pending", Ray 2.x), so only a cluster's are cancelled.
+        if address is not None:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
         ray.shutdown()
