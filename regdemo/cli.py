@@ -101,7 +101,6 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    from regdemo.report import compare
     from regdemo.runner import BackendUnavailable, RunConflict, run_experiment
 
     try:
@@ -112,7 +111,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             force=args.force,
             tensorboard=args.tensorboard,
             show_progress=not args.quiet,
-            summarize=compare,
+            summarize=True,
             backend=args.backend,
             ray_address=ray_address,
         )

@@ -637,8 +637,9 @@ def _page_title(what: str, page: Page, number: int, count: int) -> str:
     return f"{title}   (page {number} of {count})" if count > 1 else title
 
 
-def comparison_figures(runs: Sequence[LoadedRun]) -> Iterator[tuple[str, Figure]]:
-    """Every comparison figure as ``(file name, figure)``, drawn one at a time.
+def comparison_figures(runs: Sequence[LoadedRun]) -> Iterator[tuple[str, Callable[[], Figure]]]:
+    """Every comparison figure as ``(file name, draw)``; ``draw()`` makes the figure, so the names are
+    known without drawing anything.
 
     compare_boundaries[_k].png and compare_loss[_k].png (pages of :func:`grid_pages`),
     compare_weights.png, and sweep_<field>.png for every :func:`numeric_fields` field.
@@ -651,13 +652,15 @@ def comparison_figures(runs: Sequence[LoadedRun]) -> Iterator[tuple[str, Figure]
         for number, (page, name) in enumerate(zip(pages, page_names(stem, len(pages)), strict=True), 1):
             flat = not page.col_labels
             cells = [[None if i is None else _panel(runs[i], flat) for i in row] for row in page.cells]
-            yield name, draw(cells, page.row_labels, page.col_labels, _page_title(what, page, number, len(pages)))
+            title = _page_title(what, page, number, len(pages))
+            yield name, functools.partial(draw, cells, page.row_labels, page.col_labels, title)
     title, panels = weight_panels(runs)
-    yield "compare_weights.png", plots.weight_groups_figure(panels, title)
+    yield "compare_weights.png", functools.partial(plots.weight_groups_figure, panels, title)
     for field in numeric_fields(runs):
         series = sweep_series(runs, field)
         scale = x_scale(field, np.concatenate([s.x for s in series]) if series else [0.0])
-        yield sweep_file(field), plots.sweep_figure(field, series, scale, _sweep_title(field, series, runs))
+        title = _sweep_title(field, series, runs)
+        yield sweep_file(field), functools.partial(plots.sweep_figure, field, series, scale, title)
 
 
 # ---------------------------------------------------------------- writing
@@ -686,10 +689,31 @@ def write_summary(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     return atomic_write(path, write)
 
 
-def _stale(out: Path, written: Sequence[Path]) -> list[Path]:
+def _stale(out: Path, names: Sequence[str]) -> list[Path]:
     """Comparison files in ``out`` from an earlier, larger comparison (extra pages, old sweep plots)."""
     mine = [*out.glob("compare_boundaries_*.png"), *out.glob("compare_loss_*.png"), *out.glob("sweep_*.png")]
-    return [path for path in mine if path not in written]
+    return [path for path in mine if path.name not in names]
+
+
+def compare_share(run_dirs: Sequence[Path], out: Path, shares: int = 1, share: int = 0) -> list[Path]:
+    """Write share ``share`` (of ``shares``) of what :func:`compare` writes; return its files.
+
+    Share 0 writes summary.csv and removes stale files; the figures are dealt out round robin, so
+    ``shares`` processes draw them in parallel. Every share checks every folder before writing.
+    """
+    runs = load_runs(run_dirs)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    figures = list(comparison_figures(runs))
+    written = []
+    if share == 0:
+        written.append(write_summary(summary_rows(runs), out / "summary.csv"))
+        for path in _stale(out, [name for name, _ in figures]):
+            path.unlink()
+    for name, draw in figures[share::shares]:
+        written.append(atomic_write(out / name, lambda tmp, draw=draw: plots.save(draw(), tmp)))
+    return written
 
 
 def compare(run_dirs: Sequence[Path], out: Path) -> list[Path]:
@@ -698,16 +722,7 @@ def compare(run_dirs: Sequence[Path], out: Path) -> list[Path]:
     Every folder is checked first (:class:`RunFolderError`: nothing is written); each file is written
     atomically; comparison files left from an earlier comparison with more pages are removed.
     """
-    runs = load_runs(run_dirs)
-    if out.exists() and not out.is_dir():
-        raise RunFolderError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_summary(summary_rows(runs), out / "summary.csv")]
-    for name, fig in comparison_figures(runs):
-        written.append(atomic_write(out / name, lambda tmp, fig=fig: plots.save(fig, tmp)))
-    for path in _stale(out, written):
-        path.unlink()
-    return written
+    return compare_share(run_dirs, out)
 
 
 # ---------------------------------------------------------------- report.html
@@ -846,7 +861,7 @@ def write_report(experiment_dir: Path) -> Path:
         raise RunFolderError(f"{experiment_dir}: not a regdemo experiment folder (no run folders with metrics.json)")
     runs = load_runs(run_dirs)
     rows = summary_rows(runs)
-    figures = [(name, plots.png_bytes(fig)) for name, fig in comparison_figures(runs)]
+    figures = [(name, plots.png_bytes(draw())) for name, draw in comparison_figures(runs)]
     name = runs[0].config.experiment if len({r.config.experiment for r in runs}) == 1 else experiment_dir.name
     page = render_report(name, rows, report_columns(rows, sweep_fields(runs)), figures, [run_section(r) for r in runs])
     return atomic_write(experiment_dir / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))

@@ -7,14 +7,18 @@ The experiment's summary and comparison figures are rebuilt from the run folders
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
 import queue as queue_module
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,11 +140,21 @@ class Display:
 _EPOCHS: multiprocessing.Queue | None = None  # set in each worker process by _init_worker
 
 
+def _exit_now() -> None:
+    """A worker's last act: leave without the interpreter's teardown, which takes TensorFlow ~1.2 s
+    per process while the driver waits. By then every run folder is renamed into place and
+    multiprocessing has flushed the result queue (its exit function runs before atexit handlers)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
     """Import TensorFlow once per worker process, with thread pools sized to its share of the cores."""
     global _EPOCHS
     load_tensorflow(threads)
     _EPOCHS = epochs_queue
+    atexit.register(_exit_now)  # registered last, so it runs first
 
 
 def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> tuple[str, str]:
@@ -152,31 +166,57 @@ def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> tuple[str, str]:
     return cfg.name, status
 
 
+def _summary_share(run_dirs: list[Path], exp_dir: Path, shares: int, share: int) -> list[Path]:
+    """One share of the experiment's summary.csv and comparison figures (see regdemo.report)."""
+    from regdemo.report import compare_share
+
+    return compare_share(run_dirs, exp_dir, shares, share)
+
+
 def _drain(epochs_queue: multiprocessing.Queue, display: Display) -> None:
     with contextlib.suppress(queue_module.Empty):
         while True:
             display.epochs(*epochs_queue.get_nowait())
 
 
-def _run_in_pool(
-    todo: list[RunConfig], exp_dir: Path, workers: int, tensorboard: bool, display: Display
-) -> Iterator[tuple[str, str]]:
-    """Run ``todo`` in ``workers`` spawned processes; yield ``(name, status)`` as runs finish."""
-    context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
-    epochs_queue = context.Queue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads, epochs_queue))
-    try:
-        pending: dict[Future, RunConfig] = {pool.submit(_work, cfg, exp_dir, tensorboard): cfg for cfg in todo}
+class Workers:
+    """``n`` spawned worker processes, each with TensorFlow loaded once: they train runs, then draw
+    the experiment's summary between them. Leaving the block stops them (queued runs are dropped)."""
+
+    def __init__(self, n: int) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
+        self.n = n
+        self.epochs: multiprocessing.Queue = context.Queue()
+        threads = max(1, (os.cpu_count() or 1) // n)
+        self.pool = ProcessPoolExecutor(
+            n, mp_context=context, initializer=_init_worker, initargs=(threads, self.epochs)
+        )
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(
+        self, todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display
+    ) -> Iterator[tuple[str, str]]:
+        """Run ``todo``; yield ``(name, status)`` as runs finish."""
+        pending: dict[Future, RunConfig] = {self.pool.submit(_work, cfg, exp_dir, tensorboard): cfg for cfg in todo}
         while pending:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(epochs_queue, display)
+            _drain(self.epochs, display)
             for future in done:
                 cfg = pending.pop(future)
                 error = future.exception()
                 yield (cfg.name, "failed") if error else future.result()  # a worker that died: failed
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def summarize(self, run_dirs: list[Path], exp_dir: Path) -> None:
+        """summary.csv and the comparison figures, drawn by all workers at once."""
+        try:
+            list(self.pool.map(functools.partial(_summary_share, run_dirs, exp_dir, self.n), range(self.n)))
+        except BrokenProcessPool:  # a worker died during the runs (its runs are failed): draw them here
+            _summary_share(run_dirs, exp_dir, 1, 0)
 
 
 def _run_here(todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
@@ -209,7 +249,7 @@ def run_experiment(
     force: bool = False,
     tensorboard: bool = False,
     show_progress: bool = True,
-    summarize: Callable[[list[Path], Path], object] | None = None,
+    summarize: bool = False,
     say: Callable[[str], None] = print,
     backend: str = "local",
     ray_address: str | None = None,
@@ -217,8 +257,8 @@ def run_experiment(
     """Train every run of ``experiment`` not already complete in ``out_root/<name>/``, then summarize.
 
     ``tensorboard`` also writes TensorBoard event files into each run folder (``<run>/tensorboard/``).
-    ``summarize(run_dirs, exp_dir)`` rebuilds summary.csv and the comparison figures from the run
-    folders (all planned runs, skipped ones included, in config order).
+    ``summarize`` then rebuilds summary.csv and the comparison figures from the run folders (all
+    planned runs, skipped ones included, in config order; by the workers, when there are several).
     ``backend`` ``"ray"`` runs them as Ray tasks instead of local processes: on a local instance with
     ``workers`` CPUs, or on the cluster at ``ray_address``; planning, statuses and summary are the same.
     """
@@ -230,17 +270,21 @@ def run_experiment(
         say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
     statuses = {cfg.name: _saved(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
     workers = max(1, min(workers, len(work.todo)))
-    with Display(len(work.todo), show_progress) as display:
+    run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
+    with Display(len(work.todo), show_progress) as display, contextlib.ExitStack() as stack:
+        pool = stack.enter_context(Workers(workers)) if backend == "local" and workers > 1 else None
         if backend == "ray":
             finished = _run_on_ray(work.todo, exp_dir, ray_address, workers, tensorboard)
-        elif workers > 1:
-            finished = _run_in_pool(work.todo, exp_dir, workers, tensorboard, display)
+        elif pool:
+            finished = pool.run(work.todo, exp_dir, tensorboard, display)
         else:
             finished = _run_here(work.todo, exp_dir, tensorboard, display)
         for name, status in finished:
             statuses[name] = status
             display.run_done()
-    if summarize is not None:
-        summarize([exp_dir / cfg.name for cfg in experiment.runs], exp_dir)
+        if summarize and pool:
+            pool.summarize(run_dirs, exp_dir)
+        elif summarize:
+            _summary_share(run_dirs, exp_dir, 1, 0)
     ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}
     return Outcome(exp_dir, ordered, len(work.skipped))

@@ -404,7 +404,7 @@ def experiment_for(name: str, scale: str, workdir: Path) -> Any:
 
 def run_all(out: Path, scale: str, workers: int, quiet: bool) -> dict[str, list[dict[str, Any]]]:
     """Run (or reuse) every config into ``out``; return each one's summary rows, keyed by config name."""
-    from regdemo.report import compare, load_runs, summary_rows
+    from regdemo.report import load_runs, summary_rows
     from regdemo.runner import run_experiment
 
     say: Callable[[str], None] = (lambda _: None) if quiet else (lambda text: print(text, file=sys.stderr))
@@ -413,9 +413,7 @@ def run_all(out: Path, scale: str, workers: int, quiet: bool) -> dict[str, list[
         for name in CONFIGS:
             experiment = experiment_for(name, scale, Path(tmp))
             say(f"{experiment.name}: {len(experiment.runs)} runs")
-            outcome = run_experiment(
-                experiment, out, workers=workers, show_progress=not quiet, summarize=compare, say=say
-            )
+            outcome = run_experiment(experiment, out, workers=workers, show_progress=not quiet, summarize=True, say=say)
             results[name] = summary_rows(load_runs([outcome.folder / cfg.name for cfg in experiment.runs]))
     return results
 

@@ -218,6 +218,22 @@ def test_more_than_36_runs_paginate_and_stale_pages_go(tiny_exp, tmp_path) -> No
     assert {p.name for p in out.iterdir()} == ISSUE_2_FILES
 
 
+def test_compare_in_shares_writes_what_one_compare_writes(tiny_exp, tmp_path) -> None:
+    _, exp = tiny_exp
+    many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]  # two pages each
+    whole, shared = tmp_path / "whole", tmp_path / "shared"
+    report.compare(many, whole)
+    (shared / "sweep_stale.png").parent.mkdir()
+    (shared / "sweep_stale.png").write_bytes(b"left by an earlier comparison")
+    parts = [report.compare_share(many, shared, 3, k) for k in (2, 0, 1)]
+    assert parts[1][0].name == "summary.csv"  # share 0 writes the summary
+    names = [p.name for part in parts for p in part]
+    assert len(names) == len(set(names)) == 6  # summary, 2 + 2 pages, weights (no numeric sweep field)
+    assert sorted(names) == sorted(p.name for p in shared.iterdir()) == sorted(p.name for p in whole.iterdir())
+    for name in names:
+        assert (shared / name).read_bytes() == (whole / name).read_bytes(), name
+
+
 @pytest.fixture(scope="module")
 def sweep_exp(tiny_exp, tmp_path_factory) -> Path:
     """12 fake runs: kind [l1, l2] × λ [0, 0.001, 0.01] × seed [1, 2], with known final numbers."""

@@ -79,11 +79,14 @@ def test_a_run_that_raises_is_recorded_as_failed_and_retried_next_time(write_con
 
 def test_two_workers_give_the_same_numbers_as_one(write_config, tmp_path) -> None:
     path = write_config(QUICK)
-    one = _run(path, tmp_path / "one", workers=1)
-    two = _run(path, tmp_path / "two", workers=2)
+    one = _run(path, tmp_path / "one", workers=1, summarize=True)
+    two = _run(path, tmp_path / "two", workers=2, summarize=True)  # the workers draw the summary too
     assert one.statuses == two.statuses
     for run in ("none", "l2", "l1"):
         assert _metrics(one.folder / run) == _metrics(two.folder / run)
+    assert _summary_without_timings(one.folder) == _summary_without_timings(two.folder)
+    figures = sorted(p.name for p in one.folder.glob("*.png"))
+    assert figures == sorted(p.name for p in two.folder.glob("*.png")) and "compare_weights.png" in figures
 
 
 SWEEP12 = (
