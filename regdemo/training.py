@@ -202,30 +202,44 @@ def train_compiled(
         size = tf.cast(tf.shape(index)[0], tf.float32)
         return data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)
 
-    @tf.function(reduce_retracing=True)
+    def run_epoch(e: tf.Tensor, start: tf.Tensor, rows: tf.TensorArray) -> tuple[tf.TensorArray, tf.Tensor]:
+        """One epoch: its batches, then validation; writes row ``e`` and says whether to stop."""
+        epoch = start + e
+        if cfg.shuffle:
+            order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([seed, epoch])))
+        else:
+            order = tf.range(n)
+
+        def batch_step(b: tf.Tensor, sums: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            index = order[b * batch : tf.minimum((b + 1) * batch, n)]
+            return b + 1, sums + tf.stack(train_batch(index))
+
+        _, sums = tf.while_loop(lambda b, _: b < n_batches, batch_step, (tf.constant(0), tf.zeros(3)))
+        val_pred = model(x_val, training=False)
+        val_data = loss_fn(y_val, val_pred)
+        val_penalty = penalty(model)
+        data_loss, mean_penalty, correct = sums[0] / n, sums[1] / n, sums[2] / n
+        val_acc = _accuracy_sum(y_val, val_pred) / tf.cast(tf.shape(y_val)[0], tf.float32)
+        row = tf.stack(
+            [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data, mean_penalty, correct, val_acc]
+        )
+        stop = stopper.update(row, epoch) if stopper is not None else tf.constant(False)
+        return rows.write(e, row), stop
+
+    # Graph loops written out (tf.while_loop), not left to AutoGraph: its source-to-source conversion
+    # costs ~0.6 s on a process's first run, a large share of a short sweep's start-up.
+    @tf.function(reduce_retracing=True, autograph=False)
     def run_epochs(start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+        def epoch_step(e: tf.Tensor, stop: tf.Tensor, rows: tf.TensorArray) -> tuple:
+            rows, stop = run_epoch(e, start, rows)
+            return e + 1, stop, rows
+
         rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)  # early stopping may fill fewer rows
-        for e in tf.range(count):
-            epoch = start + e
-            if cfg.shuffle:
-                order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([seed, epoch])))
-            else:
-                order = tf.range(n)
-            sums = tf.zeros(3)
-            for b in tf.range(n_batches):
-                index = order[b * batch : tf.minimum((b + 1) * batch, n)]
-                sums += tf.stack(train_batch(index))
-            val_pred = model(x_val, training=False)
-            val_data = loss_fn(y_val, val_pred)
-            val_penalty = penalty(model)
-            data_loss, mean_penalty, correct = sums[0] / n, sums[1] / n, sums[2] / n
-            val_acc = _accuracy_sum(y_val, val_pred) / tf.cast(tf.shape(y_val)[0], tf.float32)
-            row = tf.stack(
-                [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data, mean_penalty, correct, val_acc]
-            )
-            rows = rows.write(e, row)
-            if stopper is not None and stopper.update(row, epoch):
-                break
+        _, _, rows = tf.while_loop(
+            lambda e, stop, _: tf.logical_and(e < count, tf.logical_not(stop)),
+            epoch_step,
+            (tf.constant(0), tf.constant(False), rows),
+        )
         return rows.stack()
 
     started = time.perf_counter()

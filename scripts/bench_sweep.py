@@ -1,19 +1,21 @@
 """Sweep throughput: the 12-run L2 λ sweep with 1 and with N workers, and the lecture's own way.
 
     python scripts/bench_sweep.py                 # configs/l2_lambda_sweep.yaml, 1 vs 2 workers
-    python scripts/bench_sweep.py --workers 2 --baseline-epochs 200
+    python scripts/bench_sweep.py --workers 2 --repeat 3 --baseline-epochs 200
 
 Each regdemo figure is the wall time of a whole `regdemo run` (start-up, training, plots, summary and
 comparison figures) in a fresh output folder. The lecture's way (`../shared/bench/lecture_fit_baseline.py`,
 `model.fit` + `model.predict`) is timed at `--baseline-epochs` and scaled to the sweep's epochs and run
-count; it draws no plots, so the ratio flatters it. Targets on 2 cores: N workers ≥ 1.7× one worker,
-and ≥ 40× the lecture's way.
+count; it draws no plots, so the ratio flatters it. With `--repeat` the 1-worker and N-worker runs
+alternate and their medians are compared (timings on a 2-core machine wander by several percent).
+Targets on 2 cores: N workers ≥ 1.7× one worker, and ≥ 40× the lecture's way.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,15 +30,16 @@ def time_regdemo(config: Path, workers: int, out: Path) -> tuple[float, float]:
     """One whole ``regdemo run`` into an empty folder: (wall seconds, steady-state seconds per run).
 
     Steady state: the time between the first and the last run folder appearing (each folder is renamed
-    into place when its run is complete), per run after the first: start-up and the closing summary
-    are left out, so it is the rate the workers train, measure and draw at.
+    into place when its run is complete), per run finished after the first wave (``workers`` runs
+    start together, so they finish together): start-up and the closing summary are left out, so it
+    is the rate the workers train, measure and draw at.
     """
     cmd = [sys.executable, "-m", "regdemo", "run", str(config), "--workers", str(workers), "--quiet", "--out", str(out)]
     started = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     done = sorted((p / "metrics.json").stat().st_mtime for p in next(out.iterdir()).iterdir() if p.is_dir())
-    return wall, (done[-1] - done[0]) / (len(done) - 1)
+    return wall, (done[-1] - done[0]) / (len(done) - workers)
 
 
 def time_baseline(epochs: int) -> dict:
@@ -49,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "l2_lambda_sweep.yaml")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="alternate the timings this many times")
     parser.add_argument("--baseline-epochs", type=int, default=200)
     args = parser.parse_args()
 
@@ -57,19 +61,27 @@ def main() -> int:
 
     experiment = load_experiment(args.config)
     runs, epochs = len(experiment.runs), experiment.runs[0].training.epochs
+    timings: dict[int, list[tuple[float, float]]] = {1: [], args.workers: []}
     with tempfile.TemporaryDirectory() as tmp:
-        one, one_steady = time_regdemo(args.config, 1, Path(tmp) / "one")
-        many, many_steady = time_regdemo(args.config, args.workers, Path(tmp) / "many")
+        for rep in range(args.repeat):
+            for workers in timings:
+                timings[workers].append(time_regdemo(args.config, workers, Path(tmp) / f"{workers}-{rep}"))
+    (one, one_steady), (many, many_steady) = (
+        (statistics.median(w for w, _ in t), statistics.median(s for _, s in t)) for t in timings.values()
+    )
+    spread = {w: f"{min(x for x, _ in t):.1f}-{max(x for x, _ in t):.1f} s" for w, t in timings.items()}
     print(
-        f"{runs} runs x {epochs} epochs ({args.config.name}); end to end, and steady state (start-up and summary aside)"
+        f"{runs} runs x {epochs} epochs ({args.config.name}); end to end, and steady state (start-up and summary "
+        f"aside); medians of {args.repeat}"
     )
     print(
         f"regdemo, 1 worker:   {one:7.1f} s   {60 * runs / one:6.1f} runs/min   steady {60 / one_steady:6.1f} runs/min"
+        f"   (range {spread[1]})"
     )
     print(
         f"regdemo, {args.workers} workers:  {many:7.1f} s   {60 * runs / many:6.1f} runs/min   "
         f"steady {60 / many_steady:6.1f} runs/min   ({one / many:.2f}x one worker end to end, "
-        f"{one_steady / many_steady:.2f}x steady)"
+        f"{one_steady / many_steady:.2f}x steady; range {spread[args.workers]})"
     )
     if BASELINE.exists():
         base = time_baseline(args.baseline_epochs)
