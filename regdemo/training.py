@@ -202,9 +202,9 @@ def train_compiled(
         size = tf.cast(tf.shape(index)[0], tf.float32)
         return data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)
 
-    def run_epoch(e: tf.Tensor, start: tf.Tensor, rows: tf.TensorArray) -> tuple[tf.TensorArray, tf.Tensor]:
-        """One epoch: its batches, then validation; writes row ``e`` and says whether to stop."""
-        epoch = start + e
+    def run_epoch(epoch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Epoch number ``epoch`` of the run: its batches, then validation → (history row of shape
+        (len(COLUMNS),), whether early stopping ends the run here)."""
         if cfg.shuffle:
             order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([seed, epoch])))
         else:
@@ -223,16 +223,15 @@ def train_compiled(
         row = tf.stack(
             [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data, mean_penalty, correct, val_acc]
         )
-        stop = stopper.update(row, epoch) if stopper is not None else tf.constant(False)
-        return rows.write(e, row), stop
+        return row, stopper.update(row, epoch) if stopper is not None else tf.constant(False)
 
     # Graph loops written out (tf.while_loop), not left to AutoGraph: its source-to-source conversion
     # costs ~0.6 s on a process's first run, a large share of a short sweep's start-up.
     @tf.function(reduce_retracing=True, autograph=False)
     def run_epochs(start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
         def epoch_step(e: tf.Tensor, stop: tf.Tensor, rows: tf.TensorArray) -> tuple:
-            rows, stop = run_epoch(e, start, rows)
-            return e + 1, stop, rows
+            row, stop = run_epoch(start + e)
+            return e + 1, stop, rows.write(e, row)
 
         rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)  # early stopping may fill fewer rows
         _, _, rows = tf.while_loop(
