@@ -15,9 +15,10 @@ import multiprocessing
 import os
 import queue as queue_module
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,9 @@ def _exit_now() -> None:
 def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
     """Import TensorFlow once per worker process, with thread pools sized to its share of the cores."""
     global _EPOCHS
+    # Ctrl-C reaches the whole process group; the driver answers it by stopping the workers. A worker
+    # that took it itself would only abandon its current run and start the next one queued to it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     load_tensorflow(threads)
     _EPOCHS = epochs_queue
     atexit.register(_exit_now)  # registered last, so it runs first
@@ -180,12 +184,16 @@ def _drain(epochs_queue: multiprocessing.Queue, display: Display) -> None:
 
 
 class Workers:
-    """``n`` spawned worker processes, each with TensorFlow loaded once: they train runs, then draw
-    the experiment's summary between them. Leaving the block stops them (queued runs are dropped)."""
+    """``n`` spawned worker processes, each with TensorFlow loaded once: they train the runs of the
+    experiment in ``exp_dir``, then draw its summary between them.
 
-    def __init__(self, n: int) -> None:
+    Leaving the block normally lets them exit; leaving it on an exception (Ctrl-C included) stops
+    them at once, drops the queued runs and removes the half-written folders of the runs in flight.
+    """
+
+    def __init__(self, n: int, exp_dir: Path) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
-        self.n = n
+        self.n, self.exp_dir = n, exp_dir
         self.epochs: multiprocessing.Queue = context.Queue()
         threads = max(1, (os.cpu_count() or 1) // n)
         self.pool = ProcessPoolExecutor(
@@ -195,14 +203,21 @@ class Workers:
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            terminate = getattr(self.pool, "terminate_workers", None)  # Python 3.14+
+            if terminate is not None:
+                terminate()
+            else:
+                for process in list(self.pool._processes.values()):
+                    process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if exc_type is not None:
+            clean_leftovers(self.exp_dir)
 
-    def run(
-        self, todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display
-    ) -> Iterator[tuple[str, str]]:
+    def run(self, todo: list[RunConfig], tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
         """Run ``todo``; yield ``(name, status)`` as runs finish."""
-        pending: dict[Future, RunConfig] = {self.pool.submit(_work, cfg, exp_dir, tensorboard): cfg for cfg in todo}
+        pending = {self.pool.submit(_work, cfg, self.exp_dir, tensorboard): cfg for cfg in todo}
         while pending:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(self.epochs, display)
@@ -211,12 +226,12 @@ class Workers:
                 error = future.exception()
                 yield (cfg.name, "failed") if error else future.result()  # a worker that died: failed
 
-    def summarize(self, run_dirs: list[Path], exp_dir: Path) -> None:
+    def summarize(self, run_dirs: list[Path]) -> None:
         """summary.csv and the comparison figures, drawn by all workers at once."""
         try:
-            list(self.pool.map(functools.partial(_summary_share, run_dirs, exp_dir, self.n), range(self.n)))
+            list(self.pool.map(functools.partial(_summary_share, run_dirs, self.exp_dir, self.n), range(self.n)))
         except BrokenProcessPool:  # a worker died during the runs (its runs are failed): draw them here
-            _summary_share(run_dirs, exp_dir, 1, 0)
+            _summary_share(run_dirs, self.exp_dir, 1, 0)
 
 
 def _run_here(todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
@@ -272,18 +287,18 @@ def run_experiment(
     workers = max(1, min(workers, len(work.todo)))
     run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
     with Display(len(work.todo), show_progress) as display, contextlib.ExitStack() as stack:
-        pool = stack.enter_context(Workers(workers)) if backend == "local" and workers > 1 else None
+        pool = stack.enter_context(Workers(workers, exp_dir)) if backend == "local" and workers > 1 else None
         if backend == "ray":
             finished = _run_on_ray(work.todo, exp_dir, ray_address, workers, tensorboard)
         elif pool:
-            finished = pool.run(work.todo, exp_dir, tensorboard, display)
+            finished = pool.run(work.todo, tensorboard, display)
         else:
             finished = _run_here(work.todo, exp_dir, tensorboard, display)
         for name, status in finished:
             statuses[name] = status
             display.run_done()
         if summarize and pool:
-            pool.summarize(run_dirs, exp_dir)
+            pool.summarize(run_dirs)
         elif summarize:
             _summary_share(run_dirs, exp_dir, 1, 0)
     ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY
+from conftest import TINY, descendants
 from regdemo.cli import main
 
 # CI installs the extra, so there a missing Ray is a failure, not a skip.
@@ -166,21 +166,6 @@ def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(cluster, w
     assert rows == {"steady": "completed", "dies_once": "completed", "dies_always": "failed"}
 
 
-def _descendants(pid: int) -> set[int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _listening_hosts(pids: set[int]) -> set[str]:
     """The local addresses (hex, as in /proc/net/tcp*) on which these processes listen."""
     listening = {}
@@ -215,7 +200,7 @@ def test_own_instance_listens_on_loopback_only_and_ctrl_c_stops_it_cleanly(write
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not [p for p in exp.glob("*") if not p.name.startswith(".")]:
         time.sleep(0.05)
-    ray_processes = _descendants(victim.pid)
+    ray_processes = descendants(victim.pid)
     hosts = _listening_hosts(ray_processes)
     os.killpg(victim.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = victim.communicate(timeout=60)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY
+from conftest import TINY, cmdline, descendants
 from regdemo import experiment
 from regdemo.config import load_experiment
 from regdemo.runner import RunConflict, run_experiment
@@ -132,6 +132,41 @@ def test_killed_half_way_then_resumed_gives_the_clean_summary(write_config, tmp_
     assert not [p for p in exp.iterdir() if p.name.startswith(".")]
     killed_rows, clean_rows = _summary_without_timings(exp), _summary_without_timings(tmp_path / "clean" / "tiny")
     assert len(clean_rows) == 13 and killed_rows == clean_rows
+
+
+TWO_QUICK_THREE_LONG = (
+    QUICK.split("runs:")[0]
+    + """\
+runs:
+  - name: quick_a
+  - name: quick_b
+  - name: long_a
+    training: {epochs: 40000}
+  - name: long_b
+    training: {epochs: 40000}
+  - name: long_c
+    training: {epochs: 40000}
+"""
+)
+
+
+def test_ctrl_c_stops_the_runs_in_flight_at_once_and_leaves_only_whole_runs(write_config, tmp_path) -> None:
+    """Ctrl-C while two workers train long runs: they stop (they neither finish them nor start the queued
+    one), exit 130, and only the completed runs are left, with no half-written folder and no worker alive."""
+    path = write_config(TWO_QUICK_THREE_LONG)
+    cmd = [sys.executable, "-m", "regdemo", "run", str(path), "--workers", "2", "--quiet", "--out", str(tmp_path)]
+    victim = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    exp = tmp_path / "tiny"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((exp / "quick_a").exists() and (exp / "quick_b").exists()):
+        time.sleep(0.02)
+    workers = {pid for pid in descendants(victim.pid) if b"spawn_main" in cmdline(pid)}
+    os.killpg(victim.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == 130, err
+    assert "interrupted: completed runs are kept" in err
+    assert sorted(p.name for p in exp.iterdir()) == ["quick_a", "quick_b"]
+    assert len(workers) == 2 and not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
 
 def test_tensorboard_event_files_hold_the_history_and_kernel_histograms(write_config, tmp_path) -> None:
