@@ -95,9 +95,11 @@ def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
 
 
 def clean_leftovers(exp_dir: Path) -> None:
-    """Remove hidden half-written folders that a killed earlier invocation left behind."""
+    """Remove what a killed process left half-written: hidden run folders and summary temporaries."""
     for leftover in [*exp_dir.glob(".*.partial-*"), *exp_dir.glob(".*.old-*")]:
         shutil.rmtree(leftover, ignore_errors=True)
+    for temporary in exp_dir.glob(".*.tmp.*"):  # regdemo.report.atomic_write's names
+        temporary.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- progress display

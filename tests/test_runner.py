@@ -15,7 +15,7 @@ import pytest
 from conftest import TINY, cmdline, descendants
 from regdemo import experiment
 from regdemo.config import load_experiment
-from regdemo.runner import RunConflict, run_experiment
+from regdemo.runner import RunConflict, clean_leftovers, run_experiment
 
 QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
 
@@ -167,6 +167,16 @@ def test_ctrl_c_stops_the_runs_in_flight_at_once_and_leaves_only_whole_runs(writ
     assert "interrupted: completed runs are kept" in err
     assert sorted(p.name for p in exp.iterdir()) == ["quick_a", "quick_b"]
     assert len(workers) == 2 and not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path) -> None:
+    for folder in (".l2.partial-41", ".l1.old-42", "l2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "metrics.json").write_text("{}")
+    for name in (".summary.43.tmp.csv", ".compare_loss.44.tmp.png", "summary.csv", "compare_loss.png"):
+        (tmp_path / name).write_text("x")
+    clean_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare_loss.png", "l2", "summary.csv"]
 
 
 def test_tensorboard_event_files_hold_the_history_and_kernel_histograms(write_config, tmp_path) -> None:
