@@ -131,8 +131,10 @@ class Display:
         if worker not in self._slots:
             self._slots[worker] = self._progress.add_task("", total=total)
         slot = self._slots[worker]
-        label = f"  worker {list(self._slots).index(worker) + 1}: {run}"
-        self._progress.update(slot, description=label[:44], completed=done, total=total)
+        label = f"  worker {list(self._slots).index(worker) + 1}: {run}"[:44]
+        if self._progress.tasks[slot].description != label:  # a new run: its own bar and clock
+            self._progress.reset(slot, total=total, description=label)
+        self._progress.update(slot, completed=done)
 
     def run_done(self) -> None:
         self._progress.advance(self._overall)
