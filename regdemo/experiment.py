@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import platform
 import shutil
 import tempfile
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-import yaml
 
 import regdemo
-from regdemo import datasets, metrics, plots
+from regdemo import datasets, metrics, plots, storage
 from regdemo.config import RunConfig
 from regdemo.models import build_model
 from regdemo.training import COLUMNS, History, train
@@ -108,28 +102,6 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
     return RunResult(cfg, model, history, numbers, view, snapshots)
 
 
-def _finite(value: object) -> object:
-    """JSON has no NaN/Infinity: diverged numbers become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _write_config(cfg: RunConfig, run_dir: Path) -> None:
-    """config.yaml: the fully resolved run config (what resume compares against)."""
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-
-
-def _write_metrics(numbers: dict, run_dir: Path) -> None:
-    """metrics.json, with non-finite numbers as null (JSON has no NaN)."""
-    text = json.dumps(_finite(numbers), indent=2, allow_nan=False)
-    (run_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
-
-
 def write_history(history: History, path: Path) -> None:
     """history.csv: a header, then one row per epoch (epoch numbers from 1)."""
     table = np.column_stack([np.arange(1, history.epochs_run + 1), *(history.columns[c] for c in COLUMNS)])
@@ -147,7 +119,7 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     """Write one run folder: config, history, metrics, model, the numbers behind the plots, three PNGs."""
     cfg, view = result.config, result.view
     run_dir.mkdir(parents=True)
-    _write_config(cfg, run_dir)
+    storage.write_config(cfg, run_dir)
     write_history(result.history, run_dir / "history.csv")
     result.model.save(run_dir / "model.keras")
     np.savez_compressed(
@@ -164,7 +136,7 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
     if result.snapshots:
         write_tensorboard(result, run_dir / "tensorboard")
-    _write_metrics(result.metrics, run_dir)
+    storage.write_metrics(result.metrics, run_dir)
 
 
 def write_tensorboard(result: RunResult, log_dir: Path) -> None:
@@ -186,28 +158,6 @@ def write_tensorboard(result: RunResult, log_dir: Path) -> None:
         writer.close()
 
 
-def write_failed(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
-    """A failed run's folder: its config, the traceback in error.txt, and metrics.json saying so."""
-    run_dir.mkdir(parents=True)
-    _write_config(cfg, run_dir)
-    text = "".join(traceback.format_exception(error))
-    (run_dir / "error.txt").write_text(text, encoding="utf-8")
-    message = f"{type(error).__name__}: {error}".strip()
-    numbers = {"run": cfg.name, "status": "failed", "error": message, "variant": cfg.variant, "sweep": cfg.sweep}
-    _write_metrics(numbers, run_dir)
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``, replacing what was there; a kill in between leaves only hidden folders."""
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old)
-    else:
-        staging.rename(target)
-
-
 def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> str:
     """Train, measure, draw and write one run folder whole; return its status.
 
@@ -223,10 +173,10 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
             statuses.append(result.metrics["status"])
         except Exception as exc:  # any error of one run is that run's result, not the experiment's end
             shutil.rmtree(staging, ignore_errors=True)
-            write_failed(cfg, staging, exc)
+            storage.write_failed(cfg, staging, exc)
             statuses.append("failed")
 
-    _write_whole(exp_dir / cfg.name, fill)
+    storage.write_whole(exp_dir / cfg.name, fill)
     return statuses[0]
 
 
@@ -236,40 +186,9 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
 def run_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
     """Run one config with :func:`run_one` into a private temporary folder and return that run folder
     as ``{relative POSIX path: bytes}`` (a failed run is a folder too). For workers that share no
-    file system with the driver: the driver writes the folder with :func:`write_run_files`."""
+    file system with the driver: the driver writes the folder with
+    :func:`regdemo.storage.write_run_files`."""
     with tempfile.TemporaryDirectory(prefix="regdemo-run-") as tmp:
         run_one(cfg, Path(tmp), tensorboard=tensorboard)
         run_dir = Path(tmp) / cfg.name
         return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
-
-
-def _write_whole(run_dir: Path, fill: Callable[[Path], None]) -> None:
-    """Let ``fill`` build the folder under a hidden staging name, then rename it into ``run_dir``."""
-    staging = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        fill(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _swap_into_place(staging, run_dir)
-
-
-def _unpack(files: dict[str, bytes], folder: Path) -> None:
-    folder.mkdir(parents=True)
-    for name, data in files.items():
-        rel = PurePosixPath(name)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise ValueError(f"unsafe path in a run's files: {name!r}")
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(data)
-
-
-def write_run_files(files: dict[str, bytes], run_dir: Path) -> None:
-    """Write a run folder returned by :func:`run_to_files` into ``run_dir`` whole (staging, then a rename)."""
-    _write_whole(run_dir, lambda staging: _unpack(files, staging))
-
-
-def write_failed_whole(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
-    """:func:`write_failed`, but whole: staged under a hidden name, then renamed into ``run_dir``."""
-    _write_whole(run_dir, lambda staging: write_failed(cfg, staging, error))

@@ -2,7 +2,7 @@
 
 Workers share no file system with the driver: a task trains one run into a private temporary folder
 (:func:`regdemo.experiment.run_to_files`) and returns the files; the driver writes each folder whole
-(:func:`regdemo.experiment.write_run_files`), so a run folder appears whole or not at all, as with the
+(:func:`regdemo.storage.write_run_files`), so a run folder appears whole or not at all, as with the
 local pool. A task whose worker process (or node) dies is retried by Ray up to :data:`MAX_RETRIES`
 times, then recorded as a ``failed`` run; a run that raises is already a ``failed`` folder (not
 retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
@@ -21,9 +21,10 @@ from pathlib import Path
 import ray
 import ray.exceptions
 
+from regdemo import storage
 from regdemo.config import RunConfig
 from regdemo.runner import BackendUnavailable
-from regdemo.tfsetup import load_tensorflow, quiet_native_stderr
+from regdemo.tfsetup import load_tensorflow
 
 MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -141,14 +142,12 @@ def connect(address: str | None, workers: int) -> None:
 
 def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> str:
     """Write one finished task's run folder (or, if its worker died past the retries, a failed one)."""
-    from regdemo import experiment
-
     try:
         files = ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker or node died MAX_RETRIES + 1 times
-        experiment.write_failed_whole(cfg, exp_dir / cfg.name, exc)
+        storage.write_failed_whole(cfg, exp_dir / cfg.name, exc)
         return "failed"
-    experiment.write_run_files(files, exp_dir / cfg.name)
+    storage.write_run_files(files, exp_dir / cfg.name)
     return json.loads(files["metrics.json"])["status"]
 
 
@@ -176,8 +175,6 @@ def run_on_ray(
     pending: dict[ray.ObjectRef, RunConfig] = {}
     try:
         pending = {_submit(cfg, tensorboard): cfg for cfg in todo}
-        with quiet_native_stderr():  # the driver writes the folders: load TensorFlow while the tasks start
-            from regdemo import experiment  # noqa: F401
         while pending:
             for ref in _ready(list(pending)):
                 cfg = pending.pop(ref)

@@ -34,6 +34,7 @@ from regdemo import datasets, plots
 from regdemo.config import DatasetConfig, RunConfig
 from regdemo.datasets import Split
 from regdemo.metrics import Grid
+from regdemo.storage import atomic_write
 
 # Fields that replicate a run rather than change it: never a plotted axis; averaged over in sweep plots.
 REPLICATE_FIELDS = ("seed", "dataset.random_state")
@@ -664,17 +665,6 @@ def comparison_figures(runs: Sequence[LoadedRun]) -> Iterator[tuple[str, Callabl
 
 
 # ---------------------------------------------------------------- writing
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary name beside ``path`` (same suffix), then rename it into place."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_summary(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:

@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import os
 import queue as queue_module
-import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from regdemo.config import Experiment, RunConfig
+from regdemo.storage import clean_leftovers
 from regdemo.tfsetup import load_tensorflow
 
 COMPLETE = ("completed", "diverged")  # results; a failed run is retried on the next invocation
@@ -92,14 +92,6 @@ def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
             raise RunConflict(f"{run_dir}: holds a run with a different config; use --force to replace it")
         (result.skipped if config == cfg.to_dict() and status in COMPLETE else result.todo).append(cfg)
     return result
-
-
-def clean_leftovers(exp_dir: Path) -> None:
-    """Remove what a killed process left half-written: hidden run folders and summary temporaries."""
-    for leftover in [*exp_dir.glob(".*.partial-*"), *exp_dir.glob(".*.old-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
-    for temporary in exp_dir.glob(".*.tmp.*"):  # regdemo.report.atomic_write's names
-        temporary.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- progress display

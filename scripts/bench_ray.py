@@ -117,8 +117,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from regdemo import experiment as experiment_module
-    from regdemo import raybackend
+    from regdemo import raybackend, storage
     from regdemo.config import load_experiment
     from regdemo.tfsetup import load_tensorflow
 
@@ -128,8 +127,8 @@ def main() -> int:
         config.write_text(CONFIG.replace("{seeds}", str(list(range(1, args.seeds + 1)))), encoding="utf-8")
         experiment = load_experiment(config)
         n = len(experiment.runs)
-        writes = Timer(experiment_module.write_run_files)
-        experiment_module.write_run_files = writes
+        writes = Timer(storage.write_run_files)
+        storage.write_run_files = writes
         connects = Timer(raybackend.connect)
         raybackend.connect = connects
         ray_wall = run_backend(experiment, Path(tmp) / "ray", "ray", args.workers)
