@@ -543,8 +543,9 @@ def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) 
 
 def _check_unique_sweep_names(runs: list[RunConfig], lines: dict[Key, int], source: str) -> None:
     """Two sweep points may still format to one name (0.1 and 0.10): that is an error, not an overwrite."""
-    names = [run.name for run in runs]
-    for name in names:
-        if names.count(name) > 1:
+    seen: set[str] = set()
+    for run in runs:  # a set, not names.count: sweeps reach thousands of runs
+        if run.name in seen:
             line = lines.get(("sweep",), 1)
-            raise ConfigError(f"{source}:{line}: sweep: two runs would share the name {name!r}")
+            raise ConfigError(f"{source}:{line}: sweep: two runs would share the name {run.name!r}")
+        seen.add(run.name)

@@ -88,9 +88,10 @@ def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
             result.todo.append(cfg)
             continue
         config, status = _saved(run_dir)
-        if config != cfg.to_dict() and not force:
+        same = config == cfg.to_dict()
+        if not same and not force:
             raise RunConflict(f"{run_dir}: holds a run with a different config; use --force to replace it")
-        (result.skipped if config == cfg.to_dict() and status in COMPLETE else result.todo).append(cfg)
+        (result.skipped if same and status in COMPLETE else result.todo).append(cfg)
     return result
 
 
