@@ -182,18 +182,17 @@ def loss_figure(view: RunView) -> Figure:
     return fig
 
 
-def save(fig: Figure, path: Path) -> None:
-    """Write ``fig`` as PNG (no timestamp in the file) and free it."""
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-
-
 def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes (as :func:`save` writes it) and free it."""
+    """``fig`` as PNG bytes (no timestamp in them, so a redraw is byte-identical) and free it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+def save(fig: Figure, path: Path) -> None:
+    """Write ``fig`` to ``path`` as :func:`png_bytes` makes it (one encoding for files and report.html)."""
+    path.write_bytes(png_bytes(fig))
 
 
 # ---------------------------------------------------------------- comparison of many runs

@@ -1,7 +1,7 @@
 """Loading TensorFlow once per process: quietly, deterministically, with a chosen thread count.
 
 Kept apart so that only the processes that train pay for TensorFlow (~3 s to import): the
-``compare`` and ``report`` commands, and the driver of a worker pool, never load it.
+``compare`` and ``report`` commands, and the driver of a worker pool or of Ray tasks, never load it.
 """
 
 from __future__ import annotations
