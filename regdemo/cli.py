@@ -101,7 +101,8 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    from regdemo.runner import BackendUnavailable, RunConflict, run_experiment
+    from regdemo.errors import BackendUnavailable, RunConflict
+    from regdemo.runner import run_experiment
 
     try:
         outcome = run_experiment(
@@ -131,6 +132,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
 def _saved_results(args: argparse.Namespace) -> int:
     """``compare`` and ``report``: read saved run folders only (nothing trains)."""
     from regdemo import report
+    from regdemo.errors import RunFolderError
 
     try:
         if args.command == "compare":
@@ -138,7 +140,7 @@ def _saved_results(args: argparse.Namespace) -> int:
             print(f"wrote {len(written)} files to {args.out}")
         else:
             print(f"wrote {report.write_report(args.experiment_dir)}")
-    except report.RunFolderError as exc:
+    except RunFolderError as exc:
         return _fail(str(exc))
     return 0
 
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.command in ("compare", "report"):
         return _saved_results(args)
-    from regdemo.config import ConfigError, load_experiment
+    from regdemo.config import load_experiment
+    from regdemo.errors import ConfigError
 
     try:
         experiment = load_experiment(args.config, args.sets, args.smoke)

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from regdemo.errors import ConfigError
+
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
 # --smoke keeps everything but these: few epochs, a coarse boundary grid.
@@ -29,10 +31,6 @@ SMOKE_EPOCHS = 20
 SMOKE_RESOLUTION = 60
 
 Key = tuple[str | int, ...]
-
-
-class ConfigError(Exception):
-    """A bad config, reported as one line: ``file:LINE: field.path: reason (got VALUE)``."""
 
 
 class _Strict(BaseModel):

@@ -6,8 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.datasets import make_blobs, make_circles, make_moons
-from sklearn.utils import check_random_state
 
 from regdemo.config import DatasetConfig
 
@@ -55,6 +53,11 @@ def make_dataset(cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
     TensorFlow Playground's shapes. ``noise`` is the standard deviation of Gaussian jitter
     (for ``gaussians``: the spread of each blob).
     """
+    # scikit-learn is imported here, not at the top: readers of saved runs need only Split, and a
+    # worker pool's driver should not pay for scikit-learn.
+    from sklearn.datasets import make_blobs, make_circles, make_moons
+    from sklearn.utils import check_random_state
+
     n, noise, seed = cfg.n_samples, cfg.noise, cfg.random_state
     if cfg.kind == "moons":
         x, y = make_moons(n_samples=n, noise=noise, random_state=seed)

@@ -1,4 +1,9 @@
-"""One run: train, measure, draw, and write its folder whole (or a ``failed`` folder saying why)."""
+"""One run: build and train it from its config, measure, draw, and write its folder whole (or a
+``failed`` folder saying why).
+
+:func:`prepare` and :func:`train_run` are the one way a config becomes a trained model: the CLI's
+runs, the tests and the benchmarks all go through them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +20,41 @@ import numpy as np
 import tensorflow as tf
 
 import regdemo
-from regdemo import datasets, metrics, plots, storage
+from regdemo import datasets, metrics, plots, rundir, storage
 from regdemo.config import RunConfig
+from regdemo.datasets import Split
+from regdemo.history import History
 from regdemo.models import build_model
-from regdemo.training import COLUMNS, History, train
 from regdemo.training import Progress as OnEpochs
+from regdemo.training import train
+
+
+@dataclass
+class Trained:
+    """A model trained from a run's config, the data it was trained on, and its history."""
+
+    model: keras.Model
+    data: Split
+    history: History
+
+
+def prepare(cfg: RunConfig, initial_weights: Sequence[np.ndarray] | None = None) -> tuple[keras.Model, Split]:
+    """Seed everything with ``cfg.seed`` (``keras.utils.set_random_seed``), load the dataset and build
+    the model, in that order (the order fixes the initial weights); ``initial_weights`` replace them."""
+    keras.utils.set_random_seed(cfg.seed)
+    data = datasets.load(cfg.dataset)
+    model = build_model(cfg.model)
+    if initial_weights is not None:
+        model.set_weights(list(initial_weights))
+    return model, data
+
+
+def train_run(
+    cfg: RunConfig, on_epochs: OnEpochs | None = None, initial_weights: Sequence[np.ndarray] | None = None
+) -> Trained:
+    """:func:`prepare`, then train with the configured engine."""
+    model, data = prepare(cfg, initial_weights)
+    return Trained(model, data, train(model, data, cfg.training, cfg.seed, on_epochs))
 
 
 @dataclass
@@ -61,9 +97,7 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
 
     With ``tensorboard``, the kernels are also kept at each progress report (for histograms).
     """
-    keras.utils.set_random_seed(cfg.seed)
-    data = datasets.load(cfg.dataset)
-    model = build_model(cfg.model)
+    model, data = prepare(cfg)
     snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
     if tensorboard:
         on_epochs = _snapshotting(model, cfg.training.epochs, snapshots, on_epochs)
@@ -102,41 +136,26 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
     return RunResult(cfg, model, history, numbers, view, snapshots)
 
 
-def write_history(history: History, path: Path) -> None:
-    """history.csv: a header, then one row per epoch (epoch numbers from 1)."""
-    table = np.column_stack([np.arange(1, history.epochs_run + 1), *(history.columns[c] for c in COLUMNS)])
-    np.savetxt(
-        path,
-        table,
-        delimiter=",",
-        header=",".join(("epoch", *COLUMNS)),
-        comments="",
-        fmt=["%d"] + ["%.9g"] * len(COLUMNS),
-    )
-
-
 def write_run(result: RunResult, run_dir: Path) -> None:
-    """Write one run folder: config, history, metrics, model, the numbers behind the plots, three PNGs."""
+    """Write one run folder (see :mod:`regdemo.rundir`): config, history, model, plot data, three PNGs,
+    TensorBoard files if kept, and metrics.json last."""
     cfg, view = result.config, result.view
     run_dir.mkdir(parents=True)
-    storage.write_config(cfg, run_dir)
-    write_history(result.history, run_dir / "history.csv")
-    result.model.save(run_dir / "model.keras")
-    np.savez_compressed(
-        run_dir / "plot_data.npz",
-        grid_x=view.grid.xx,
-        grid_y=view.grid.yy,
-        grid_prob=view.grid.prob,
-        **{f"kernel_{name}": kernel for name, kernel in view.kernels},
-    )
+    rundir.write_config(cfg, run_dir)
+    rundir.write_history(result.history.columns, run_dir)
+    result.model.save(run_dir / rundir.MODEL)
+    rundir.write_plot_data(view.grid, view.data, view.kernels, run_dir)
     started = time.perf_counter()
-    plots.save(plots.boundary_figure(view), run_dir / "boundary.png")
-    plots.save(plots.loss_figure(view), run_dir / "loss.png")
-    plots.save(plots.weights_figure(view, cfg.plots.weights.layers == "all"), run_dir / "weights.png")
+    for name, figure in (
+        (rundir.BOUNDARY_PNG, plots.boundary_figure(view)),
+        (rundir.LOSS_PNG, plots.loss_figure(view)),
+        (rundir.WEIGHTS_PNG, plots.weights_figure(view, cfg.plots.weights.layers == "all")),
+    ):
+        rundir.write_png(plots.png_bytes(figure), run_dir, name)
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
     if result.snapshots:
-        write_tensorboard(result, run_dir / "tensorboard")
-    storage.write_metrics(result.metrics, run_dir)
+        write_tensorboard(result, run_dir / rundir.TENSORBOARD)
+    rundir.write_metrics(result.metrics, run_dir)
 
 
 def write_tensorboard(result: RunResult, log_dir: Path) -> None:
@@ -173,7 +192,7 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
             statuses.append(result.metrics["status"])
         except Exception as exc:  # any error of one run is that run's result, not the experiment's end
             shutil.rmtree(staging, ignore_errors=True)
-            storage.write_failed(cfg, staging, exc)
+            rundir.write_failed(cfg, staging, exc)
             statuses.append("failed")
 
     storage.write_whole(exp_dir / cfg.name, fill)
@@ -187,8 +206,7 @@ def run_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
     """Run one config with :func:`run_one` into a private temporary folder and return that run folder
     as ``{relative POSIX path: bytes}`` (a failed run is a folder too). For workers that share no
     file system with the driver: the driver writes the folder with
-    :func:`regdemo.storage.write_run_files`."""
+    :func:`regdemo.rundir.write_folder_files`."""
     with tempfile.TemporaryDirectory(prefix="regdemo-run-") as tmp:
         run_one(cfg, Path(tmp), tensorboard=tensorboard)
-        run_dir = Path(tmp) / cfg.name
-        return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+        return rundir.folder_files(Path(tmp) / cfg.name)

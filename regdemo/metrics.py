@@ -12,6 +12,7 @@ import numpy as np
 
 from regdemo.config import BoundaryPlotConfig
 from regdemo.datasets import Split
+from regdemo.history import COLUMNS
 
 # Keras (and so TensorFlow, ~2-3 s) is imported inside the functions that take a model, so that
 # the report and compare commands, which only read saved numbers, start without it.
@@ -26,6 +27,23 @@ class Grid:
     xx: np.ndarray
     yy: np.ndarray
     prob: np.ndarray
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the plots need from one run (all computed here or read back from its folder).
+
+    ``history`` maps column names to arrays of shape (epochs_run,); ``kernels`` is
+    ``[(layer name, kernel of shape (inputs, units))]``; ``layer_stats`` the matching stats dicts.
+    """
+
+    name: str
+    title: str
+    grid: Grid
+    data: Split
+    history: dict[str, np.ndarray]
+    kernels: list[tuple[str, np.ndarray]]
+    layer_stats: list[dict]
 
 
 def plot_box(cfg: BoundaryPlotConfig, x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -63,18 +81,10 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, floa
 
 
 def final_metrics(model: keras.Model, data: Split) -> dict[str, float]:
-    """The ``final`` block of metrics.json: train and validation with the final weights."""
-    train = evaluate(model, data.x_train, data.y_train)
-    val = evaluate(model, data.x_val, data.y_val)
-    return {
-        "loss": train["loss"],
-        "val_loss": val["loss"],
-        "data_loss": train["data_loss"],
-        "val_data_loss": val["data_loss"],
-        "penalty": train["penalty"],
-        "accuracy": train["accuracy"],
-        "val_accuracy": val["accuracy"],
-    }
+    """The ``final`` block of metrics.json: train and validation with the final weights, keyed as the
+    history's columns (``val_*`` from the validation rows)."""
+    sides = {"": evaluate(model, data.x_train, data.y_train), "val_": evaluate(model, data.x_val, data.y_val)}
+    return {name: sides["val_" if name.startswith("val_") else ""][name.removeprefix("val_")] for name in COLUMNS}
 
 
 def weight_stats(values: np.ndarray, near_zero_tol: float) -> dict[str, float]:

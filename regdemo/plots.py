@@ -10,7 +10,6 @@ import io
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -25,29 +24,12 @@ from matplotlib.lines import Line2D
 from sklearn.inspection import DecisionBoundaryDisplay
 
 from regdemo.datasets import Split
-from regdemo.metrics import Grid
+from regdemo.metrics import Grid, RunView
 
 TRAIN_STYLE = {"marker": "o", "edgecolor": "k", "linewidths": 0.6, "s": 28}
 VAL_STYLE = {"marker": "^", "edgecolor": "k", "linewidths": 0.9, "s": 46}
 CLASS_COLORS = ("#2166ac", "#b2182b")  # class 0 blue, class 1 red, as the probability colormap
 PROB_CMAP = "RdBu_r"
-
-
-@dataclass(frozen=True)
-class RunView:
-    """What the plots need from one trained run (all computed upstream).
-
-    ``history`` maps column names to arrays of shape (epochs_run,); ``kernels`` is
-    ``[(layer name, kernel of shape (inputs, units))]``; ``layer_stats`` the matching stats dicts.
-    """
-
-    name: str
-    title: str
-    grid: Grid
-    data: Split
-    history: dict[str, np.ndarray]
-    kernels: list[tuple[str, np.ndarray]]
-    layer_stats: list[dict]
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -188,11 +170,6 @@ def png_bytes(fig: Figure) -> bytes:
     fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
-
-
-def save(fig: Figure, path: Path) -> None:
-    """Write ``fig`` to ``path`` as :func:`png_bytes` makes it (one encoding for files and report.html)."""
-    path.write_bytes(png_bytes(fig))
 
 
 # ---------------------------------------------------------------- comparison of many runs

@@ -2,7 +2,7 @@
 
 Workers share no file system with the driver: a task trains one run into a private temporary folder
 (:func:`regdemo.experiment.run_to_files`) and returns the files; the driver writes each folder whole
-(:func:`regdemo.storage.write_run_files`), so a run folder appears whole or not at all, as with the
+(:func:`regdemo.rundir.write_folder_files`), so a run folder appears whole or not at all, as with the
 local pool. A task whose worker process (or node) dies is retried by Ray up to :data:`MAX_RETRIES`
 times, then recorded as a ``failed`` run; a run that raises is already a ``failed`` folder (not
 retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
@@ -11,7 +11,6 @@ retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -21,9 +20,9 @@ from pathlib import Path
 import ray
 import ray.exceptions
 
-from regdemo import storage
+from regdemo import rundir
 from regdemo.config import RunConfig
-from regdemo.runner import BackendUnavailable
+from regdemo.errors import BackendUnavailable
 from regdemo.tfsetup import load_tensorflow
 
 MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried
@@ -145,10 +144,9 @@ def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> str:
     try:
         files = ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker or node died MAX_RETRIES + 1 times
-        storage.write_failed_whole(cfg, exp_dir / cfg.name, exc)
+        rundir.write_failed_whole(cfg, exp_dir / cfg.name, exc)
         return "failed"
-    storage.write_run_files(files, exp_dir / cfg.name)
-    return json.loads(files["metrics.json"])["status"]
+    return rundir.write_folder_files(files, exp_dir / cfg.name)
 
 
 def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:

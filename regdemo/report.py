@@ -1,40 +1,30 @@
 """Saved runs → summary.csv, comparison figures and report.html, from the run folders alone.
 
-Nothing here trains or rebuilds a model: a run is read back from what ``experiment`` wrote
-(config.yaml, metrics.json, history.csv, plot_data.npz and the PNGs) and its dataset is regenerated
-from the resolved config (deterministic). A failed run (config.yaml, error.txt and a metrics.json
-with ``status: failed``) is a run too: it gets a summary row and a note in place of its plots.
-
-The module is in three parts: reading run folders (I/O), pure functions from loaded runs to rows,
-layouts and figures, then writing (every file atomically: a temporary name, then ``os.replace``).
+Nothing here trains or rebuilds a model: runs are read back, and files written, by
+:mod:`regdemo.rundir`. A failed run is a run too: it gets a summary row and a note in place of its plots.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import functools
 import html
 import json
 import math
-import os
-import re
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from matplotlib.figure import Figure
-from pydantic import ValidationError
 
 import regdemo
-from regdemo import datasets, plots
-from regdemo.config import DatasetConfig, RunConfig
-from regdemo.datasets import Split
-from regdemo.metrics import Grid
-from regdemo.storage import atomic_write
+from regdemo import plots, rundir
+from regdemo.config import RunConfig
+from regdemo.errors import RunFolderError
+from regdemo.history import COLUMNS
+from regdemo.rundir import LoadedRun
 
 # Fields that replicate a run rather than change it: never a plotted axis; averaged over in sweep plots.
 REPLICATE_FIELDS = ("seed", "dataset.random_state")
@@ -43,7 +33,6 @@ LOG_FIELDS = ("lambda", "l1", "l2", "learning_rate")
 MAX_SIDE = 6  # at most MAX_SIDE × MAX_SIDE panels per figure; more go to further pages
 MAX_CURVES = 8  # densities overlaid in one weights panel
 MAX_WEIGHT_PANELS = 4
-FINAL_KEYS = ("loss", "val_loss", "data_loss", "val_data_loss", "penalty", "accuracy", "val_accuracy")
 SWEEP_METRICS = ("data_loss", "val_data_loss", "accuracy", "val_accuracy")  # what a sweep plot shows
 FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")
 BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
@@ -84,182 +73,6 @@ REPORT_COLUMNS = (
     "first_layer_frac_near_zero",
     "error",
 )
-RUN_PLOTS = ("boundary.png", "loss.png", "weights.png")
-
-
-class RunFolderError(Exception):
-    """A folder given as a run (or experiment) is not one; the message is one line naming it."""
-
-
-@dataclass(frozen=True)
-class LoadedRun:
-    """One run read back from its folder.
-
-    ``history`` maps history.csv's columns to arrays of shape (epochs_run,) ({} for a failed run);
-    ``view`` is what the plots draw, rebuilt from the saved files (None for a failed run).
-    """
-
-    path: Path
-    label: str
-    config: RunConfig
-    metrics: dict[str, Any]
-    history: dict[str, np.ndarray]
-    view: plots.RunView | None
-
-    @property
-    def status(self) -> str:
-        return str(self.metrics.get("status", "completed"))
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    @property
-    def variant(self) -> str:
-        """The ``runs:`` entry this run came from (metrics.json's, else config.yaml's, else the run's name)."""
-        return str(self.metrics.get("variant") or getattr(self.config, "variant", "") or self.config.name)
-
-    @property
-    def sweep(self) -> dict[str, Any]:
-        """Dotted field path → this run's swept value ({} when nothing was swept)."""
-        return dict(self.metrics.get("sweep") or getattr(self.config, "sweep", None) or {})
-
-    @property
-    def error(self) -> str:
-        return str(self.metrics.get("error", "")) if self.failed else ""
-
-
-# ---------------------------------------------------------------- reading run folders
-
-
-def is_run_dir(path: Path) -> bool:
-    """A run folder is a visible folder holding metrics.json."""
-    return path.is_dir() and not path.name.startswith(".") and (path / "metrics.json").is_file()
-
-
-def find_runs(experiment_dir: Path) -> list[Path]:
-    """The run folders of an experiment: in summary.csv's order when there is one, then by name."""
-    found = sorted(p for p in experiment_dir.iterdir() if is_run_dir(p)) if experiment_dir.is_dir() else []
-    summary = experiment_dir / "summary.csv"
-    listed = []
-    if summary.is_file():
-        with summary.open(newline="", encoding="utf-8") as f:
-            listed = [row.get("run", "") for row in csv.DictReader(f)]
-    rank = {name: i for i, name in enumerate(listed)}
-    return sorted(found, key=lambda p: rank.get(p.name, len(rank)))
-
-
-def check_run_dir(path: Path) -> None:
-    """Raise :class:`RunFolderError` unless ``path`` is a run folder."""
-    if not is_run_dir(path):
-        raise RunFolderError(f"{path}: not a regdemo run folder (no metrics.json)")
-    if not (path / "config.yaml").is_file():
-        raise RunFolderError(f"{path}: not a regdemo run folder (no config.yaml)")
-
-
-def _null_to_nan(value: Any) -> Any:
-    """metrics.json writes a diverged run's non-finite numbers as null: read them back as NaN."""
-    if value is None:
-        return math.nan
-    if isinstance(value, dict):
-        return {k: _null_to_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_null_to_nan(v) for v in value]
-    return value
-
-
-def read_history(path: Path) -> dict[str, np.ndarray]:
-    """history.csv → ``{column: array of shape (epochs_run,)}`` (the ``epoch`` column left out)."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    table = np.array(rows[1:], dtype=np.float64).reshape(len(rows) - 1, len(rows[0]))
-    return {name: table[:, i] for i, name in enumerate(rows[0]) if name != "epoch"}
-
-
-def read_plot_data(path: Path, layer_names: Sequence[str]) -> tuple[Grid, list[tuple[str, np.ndarray]]]:
-    """plot_data.npz → the boundary grid (each array (resolution, resolution)) and the kernels.
-
-    Kernels come as ``[(layer name, kernel of shape (inputs, units))]`` in ``layer_names`` order
-    (metrics.json's), any others after them in the file's order.
-    """
-    with np.load(path) as saved:
-        grid = Grid(saved["grid_x"], saved["grid_y"], saved["grid_prob"])
-        stored = [name.removeprefix("kernel_") for name in saved.files if name.startswith("kernel_")]
-        order = [n for n in layer_names if n in stored] + [n for n in stored if n not in layer_names]
-        kernels = [(name, saved[f"kernel_{name}"]) for name in order]
-    return grid, kernels
-
-
-@functools.lru_cache(maxsize=32)
-def _dataset(cfg: DatasetConfig) -> Split:
-    return datasets.load(cfg)
-
-
-def _read_config(path: Path) -> RunConfig:
-    try:
-        return RunConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as exc:
-        reason = " ".join(str(exc).split())
-        raise RunFolderError(f"{path.parent}: unreadable run folder: config.yaml: {reason[:300]}") from None
-
-
-def _read_metrics(path: Path) -> dict[str, Any]:
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunFolderError(f"{path.parent}: unreadable run folder: metrics.json: {exc}") from None
-    if not isinstance(metrics, dict):
-        raise RunFolderError(f"{path.parent}: unreadable run folder: metrics.json is not a mapping")
-    return metrics
-
-
-def load_run(run_dir: Path, label: str | None = None) -> LoadedRun:
-    """Read one run folder back: config, metrics, history and the plots' view (no model is loaded).
-
-    ``label`` names the run in figures and tables (default: its name).
-    """
-    check_run_dir(run_dir)
-    config = _read_config(run_dir / "config.yaml")
-    metrics = _read_metrics(run_dir / "metrics.json")
-    label = label or config.name
-    if metrics.get("status") == "failed":
-        return LoadedRun(run_dir, label, config, metrics, {}, None)
-    for needed in ("history.csv", "plot_data.npz"):
-        if not (run_dir / needed).is_file():
-            raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
-    history = read_history(run_dir / "history.csv")
-    layer_stats = _null_to_nan(metrics.get("weights", {}).get("layers", []))
-    grid, kernels = read_plot_data(run_dir / "plot_data.npz", [layer["name"] for layer in layer_stats])
-    view = plots.RunView(
-        name=label,
-        title=f"{label} ({config.model.regularizer.label()})",
-        grid=grid,
-        data=_dataset(config.dataset),
-        history=history,
-        kernels=kernels,
-        layer_stats=layer_stats,
-    )
-    return LoadedRun(run_dir, label, config, metrics, history, view)
-
-
-def unique_labels(run_dirs: Sequence[Path]) -> list[str]:
-    """Run names; if two collide (runs of different experiments), ``experiment/run`` for all of them."""
-    for name in (lambda p: p.name, lambda p: f"{p.parent.name}/{p.name}", str):
-        labels = [name(p) for p in run_dirs]
-        if len(set(labels)) == len(labels):
-            return labels
-    return [str(p) for p in run_dirs]
-
-
-def load_runs(run_dirs: Sequence[Path]) -> list[LoadedRun]:
-    """Load several run folders (each once, in the given order), labelled uniquely.
-
-    Every folder is checked before any is read, so bad input fails before anything is done.
-    """
-    for path in run_dirs:
-        check_run_dir(Path(path))
-    unique = list(dict.fromkeys(Path(os.path.abspath(p)) for p in run_dirs))
-    return [load_run(path, label) for path, label in zip(unique, unique_labels(unique), strict=True)]
 
 
 # ---------------------------------------------------------------- the summary (pure)
@@ -290,7 +103,7 @@ def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
     first = _dig(metrics, "weights", "layers", 0) or {}
     return {
         "epochs_run": metrics.get("epochs_run"),
-        **{key: _dig(metrics, "final", key) for key in FINAL_KEYS},
+        **{key: _dig(metrics, "final", key) for key in COLUMNS},
         "generalization_gap": metrics.get("generalization_gap"),
         **{f"first_layer_{key}": first.get(key) for key in FIRST_LAYER_KEYS},
         "kernels_l1": _dig(metrics, "weights", "kernels", "l1"),
@@ -617,16 +430,6 @@ def weight_panels(runs: Sequence[LoadedRun]) -> tuple[str, list[tuple[str, list[
 # ---------------------------------------------------------------- comparison figures
 
 
-def page_names(stem: str, count: int) -> list[str]:
-    """``stem.png``, ``stem_2.png``, … for ``count`` pages."""
-    return [f"{stem}.png" if k == 1 else f"{stem}_{k}.png" for k in range(1, count + 1)]
-
-
-def sweep_file(field: str) -> str:
-    """``sweep_<field>.png``, with anything but letters, digits, '.', '_' and '-' replaced by '_'."""
-    return f"sweep_{re.sub(r'[^A-Za-z0-9._-]', '_', field)}.png"
-
-
 def _panel(run: LoadedRun, flat: bool) -> plots.Panel:
     if run.view is None:
         return plots.Panel(f"{run.label}: failed", None, run.error)
@@ -650,39 +453,21 @@ def comparison_figures(runs: Sequence[LoadedRun]) -> Iterator[tuple[str, Callabl
         ("Decision boundaries", "compare_boundaries", plots.boundary_grid_figure),
         ("Train/validation loss", "compare_loss", plots.loss_grid_figure),
     ):
-        for number, (page, name) in enumerate(zip(pages, page_names(stem, len(pages)), strict=True), 1):
+        for number, (page, name) in enumerate(zip(pages, rundir.page_names(stem, len(pages)), strict=True), 1):
             flat = not page.col_labels
             cells = [[None if i is None else _panel(runs[i], flat) for i in row] for row in page.cells]
             title = _page_title(what, page, number, len(pages))
             yield name, functools.partial(draw, cells, page.row_labels, page.col_labels, title)
     title, panels = weight_panels(runs)
-    yield "compare_weights.png", functools.partial(plots.weight_groups_figure, panels, title)
+    yield rundir.COMPARE_WEIGHTS, functools.partial(plots.weight_groups_figure, panels, title)
     for field in numeric_fields(runs):
         series = sweep_series(runs, field)
         scale = x_scale(field, np.concatenate([s.x for s in series]) if series else [0.0])
         title = _sweep_title(field, series, runs)
-        yield sweep_file(field), functools.partial(plots.sweep_figure, field, series, scale, title)
+        yield rundir.sweep_file(field), functools.partial(plots.sweep_figure, field, series, scale, title)
 
 
 # ---------------------------------------------------------------- writing
-
-
-def write_summary(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """summary.csv (atomically): a header from the first row, then the rows; None is an empty cell."""
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    return atomic_write(path, write)
-
-
-def _stale(out: Path, names: Sequence[str]) -> list[Path]:
-    """Comparison files in ``out`` from an earlier, larger comparison (extra pages, old sweep plots)."""
-    mine = [*out.glob("compare_boundaries_*.png"), *out.glob("compare_loss_*.png"), *out.glob("sweep_*.png")]
-    return [path for path in mine if path.name not in names]
 
 
 def compare_share(run_dirs: Sequence[Path], out: Path, shares: int = 1, share: int = 0) -> list[Path]:
@@ -691,18 +476,18 @@ def compare_share(run_dirs: Sequence[Path], out: Path, shares: int = 1, share: i
     Share 0 writes summary.csv and removes stale files; the figures are dealt out round robin, so
     ``shares`` processes draw them in parallel. Every share checks every folder before writing.
     """
-    runs = load_runs(run_dirs)
+    runs = rundir.load_runs(run_dirs)
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     figures = list(comparison_figures(runs))
     written = []
     if share == 0:
-        written.append(write_summary(summary_rows(runs), out / "summary.csv"))
-        for path in _stale(out, [name for name, _ in figures]):
+        written.append(rundir.write_summary(summary_rows(runs), out))
+        for path in rundir.stale_comparison_files(out, [name for name, _ in figures]):
             path.unlink()
     for name, draw in figures[share::shares]:
-        written.append(atomic_write(out / name, lambda tmp, draw=draw: plots.save(draw(), tmp)))
+        written.append(rundir.write_figure(plots.png_bytes(draw()), out, name))
     return written
 
 
@@ -839,19 +624,18 @@ def render_report(
 
 def run_section(run: LoadedRun) -> RunSection:
     """Read one run's plots and config text for the report (a failed run has only its error)."""
-    images = [(name, (run.path / name).read_bytes()) for name in RUN_PLOTS if (run.path / name).is_file()]
-    config_text = (run.path / "config.yaml").read_text(encoding="utf-8")
-    return RunSection(run.label, run.status, run.error, config_text, [] if run.failed else images)
+    images = [] if run.failed else rundir.read_plots(run.path)
+    return RunSection(run.label, run.status, run.error, rundir.read_text(run.path, rundir.CONFIG), images)
 
 
 def write_report(experiment_dir: Path) -> Path:
     """Write ``experiment_dir/report.html`` (atomically) from the experiment's run folders; return it."""
-    run_dirs = find_runs(experiment_dir)
+    run_dirs = rundir.find_runs(experiment_dir)
     if not run_dirs:
         raise RunFolderError(f"{experiment_dir}: not a regdemo experiment folder (no run folders with metrics.json)")
-    runs = load_runs(run_dirs)
+    runs = rundir.load_runs(run_dirs)
     rows = summary_rows(runs)
     figures = [(name, plots.png_bytes(draw())) for name, draw in comparison_figures(runs)]
     name = runs[0].config.experiment if len({r.config.experiment for r in runs}) == 1 else experiment_dir.name
     page = render_report(name, rows, report_columns(rows, sweep_fields(runs)), figures, [run_section(r) for r in runs])
-    return atomic_write(experiment_dir / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return rundir.write_report(page, experiment_dir)

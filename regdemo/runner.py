@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import json
 import multiprocessing
 import os
 import queue as queue_module
@@ -22,23 +21,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from regdemo import rundir
 from regdemo.config import Experiment, RunConfig
+from regdemo.errors import RunConflict
 from regdemo.storage import clean_leftovers
 from regdemo.tfsetup import load_tensorflow
-
-COMPLETE = ("completed", "diverged")  # results; a failed run is retried on the next invocation
-
-
-class RunConflict(Exception):
-    """A run folder holds results of a different config and ``--force`` was not given."""
-
-
-class BackendUnavailable(Exception):
-    """The chosen backend cannot start or connect (e.g. no Ray cluster lets us join); one line."""
 
 
 @dataclass
@@ -62,19 +52,6 @@ class Outcome:
         return [name for name, status in self.statuses.items() if status == "failed"]
 
 
-def _saved(run_dir: Path) -> tuple[dict | None, str | None]:
-    """The resolved config and status stored in a run folder (None where unreadable)."""
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        config = None
-    try:
-        status = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
-        status = None
-    return config, status
-
-
 def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
     """Split the runs into those to train and those already complete with an identical config.
 
@@ -87,11 +64,11 @@ def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
         if not run_dir.exists():
             result.todo.append(cfg)
             continue
-        config, status = _saved(run_dir)
+        config, status = rundir.saved_state(run_dir)
         same = config == cfg.to_dict()
         if not same and not force:
             raise RunConflict(f"{run_dir}: holds a run with a different config; use --force to replace it")
-        (result.skipped if same and status in COMPLETE else result.todo).append(cfg)
+        (result.skipped if same and status in rundir.COMPLETE else result.todo).append(cfg)
     return result
 
 
@@ -280,7 +257,7 @@ def run_experiment(
     clean_leftovers(exp_dir)
     if work.skipped:
         say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
-    statuses = {cfg.name: _saved(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
+    statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
     workers = max(1, min(workers, len(work.todo)))
     run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
     with Display(len(work.todo), show_progress) as display, contextlib.ExitStack() as stack:

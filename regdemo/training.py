@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -27,34 +26,15 @@ import tensorflow as tf
 
 from regdemo.config import EarlyStoppingConfig, TrainingConfig
 from regdemo.datasets import Split
+from regdemo.history import COLUMNS, History
 from regdemo.models import penalty, proximal_kernels, proximal_penalty
 
-COLUMNS = ("loss", "val_loss", "data_loss", "val_data_loss", "penalty", "accuracy", "val_accuracy")
 # Epochs per call of the compiled loop: large enough that call overhead vanishes, small enough
 # that the progress bar moves several times a second.
 CHUNK_EPOCHS = 100
 
 Progress = Callable[[int], None]
 Kernels = list[tuple[keras.Variable, float]]
-
-
-@dataclass
-class History:
-    """Per-epoch training record: each column an array of shape (epochs_run,).
-
-    ``stopped_epoch``: the epoch (from 1) after which early stopping ended the run, None if it did not;
-    ``best_epoch``: the epoch (from 1) with the best monitored value, None without early stopping.
-    """
-
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
-    status: str = "completed"
-    seconds: float = 0.0
-    stopped_epoch: int | None = None
-    best_epoch: int | None = None
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.columns["loss"])
 
 
 def make_optimizer(cfg: TrainingConfig) -> keras.optimizers.Optimizer:

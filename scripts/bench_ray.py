@@ -90,14 +90,14 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
 
 def time_reporting(exp_dir: Path, run_dirs: list[Path]) -> dict[str, float]:
     """Seconds to load the runs, write summary.csv, ``compare`` and ``write_report`` (and the page's MB)."""
-    from regdemo import report
+    from regdemo import report, rundir
 
     timings = {}
     started = time.perf_counter()
-    runs = report.load_runs(run_dirs)
+    runs = rundir.load_runs(run_dirs)
     timings["load_runs"] = time.perf_counter() - started
     started = time.perf_counter()
-    report.write_summary(report.summary_rows(runs), exp_dir / "summary.csv")
+    rundir.write_summary(report.summary_rows(runs), exp_dir)
     timings["summary.csv"] = time.perf_counter() - started
     started = time.perf_counter()
     report.compare(run_dirs, exp_dir)
@@ -117,7 +117,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from regdemo import raybackend, storage
+    from regdemo import raybackend, rundir
     from regdemo.config import load_experiment
     from regdemo.tfsetup import load_tensorflow
 
@@ -127,8 +127,8 @@ def main() -> int:
         config.write_text(CONFIG.replace("{seeds}", str(list(range(1, args.seeds + 1)))), encoding="utf-8")
         experiment = load_experiment(config)
         n = len(experiment.runs)
-        writes = Timer(storage.write_run_files)
-        storage.write_run_files = writes
+        writes = Timer(rundir.write_folder_files)
+        rundir.write_folder_files = writes
         connects = Timer(raybackend.connect)
         raybackend.connect = connects
         ray_wall = run_backend(experiment, Path(tmp) / "ray", "ray", args.workers)

@@ -404,7 +404,8 @@ def experiment_for(name: str, scale: str, workdir: Path) -> Any:
 
 def run_all(out: Path, scale: str, workers: int, quiet: bool) -> dict[str, list[dict[str, Any]]]:
     """Run (or reuse) every config into ``out``; return each one's summary rows, keyed by config name."""
-    from regdemo.report import load_runs, summary_rows
+    from regdemo.report import summary_rows
+    from regdemo.rundir import load_runs
     from regdemo.runner import run_experiment
 
     say: Callable[[str], None] = (lambda _: None) if quiet else (lambda text: print(text, file=sys.stderr))

@@ -52,34 +52,24 @@ def write_config(tmp_path: Path):
 
 def initial_weights(cfg) -> list:
     """Weights of a fresh model for ``cfg`` drawn from seed 0: the shared start of engine comparisons."""
-    import keras
+    from regdemo.experiment import prepare
 
-    from regdemo.models import build_model
-
-    keras.utils.set_random_seed(0)
-    return build_model(cfg.model).get_weights()
+    return prepare(cfg.model_copy(update={"seed": 0}))[0].get_weights()
 
 
 def train_run(cfg, initial: list | None = None, progress=None):
-    """Build the model for ``cfg`` (from ``initial`` weights if given) and train it: (model, data, history)."""
-    import keras
+    """Train ``cfg`` the way every run is trained (from ``initial`` weights if given): (model, data, history)."""
+    from regdemo.experiment import train_run as train
 
-    from regdemo import datasets, training
-    from regdemo.models import build_model
-
-    keras.utils.set_random_seed(cfg.seed)
-    data = datasets.load(cfg.dataset)
-    model = build_model(cfg.model)
-    if initial is not None:
-        model.set_weights(initial)
-    return model, data, training.train(model, data, cfg.training, cfg.seed, progress)
+    trained = train(cfg, progress, initial)
+    return trained.model, trained.data, trained.history
 
 
 def assert_same_training(ours, theirs) -> None:
     """Two (model, data, history) results hold the same history and weights within float32 tolerance."""
     import numpy as np
 
-    from regdemo.training import COLUMNS
+    from regdemo.history import COLUMNS
 
     for name in COLUMNS:
         np.testing.assert_allclose(ours[2].columns[name], theirs[2].columns[name], rtol=1e-5, atol=1e-6, err_msg=name)

@@ -19,7 +19,7 @@ from conftest import REPO, TINY
 from regdemo import datasets
 from regdemo.cli import main
 from regdemo.config import load_experiment
-from regdemo.training import COLUMNS
+from regdemo.history import COLUMNS
 
 RUN_FILES = {
     "config.yaml",

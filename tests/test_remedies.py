@@ -9,6 +9,7 @@ from conftest import assert_same_training, initial_weights, train_run
 from regdemo import metrics, training
 from regdemo.config import ConfigError, ModelConfig, RunConfig, load_experiment
 from regdemo.experiment import execute_run
+from regdemo.history import COLUMNS
 from regdemo.models import build_model
 
 ENGINES = ["compiled", "fit"]
@@ -68,7 +69,7 @@ def test_dropout_changes_training_but_not_evaluation(engine: str) -> None:
 def test_dropout_same_seed_same_history(engine: str) -> None:
     cfg = _cfg(engine, epochs=4, dropout=0.5, shuffle=True)
     first, second = train_run(cfg)[2], train_run(cfg)[2]
-    for name in training.COLUMNS:
+    for name in COLUMNS:
         np.testing.assert_array_equal(first.columns[name], second.columns[name])
 
 
@@ -99,7 +100,7 @@ def test_early_stopping_compiled_engine_equals_keras_callback(monitor: str, rest
     assert our_hist.best_epoch == fit_hist.best_epoch == our_hist.stopped_epoch - 5
     if monitor == "val_loss":
         assert our_hist.best_epoch == 4
-    assert all(len(our_hist.columns[name]) == our_hist.epochs_run for name in training.COLUMNS)
+    assert all(len(our_hist.columns[name]) == our_hist.epochs_run for name in COLUMNS)
     assert_same_training(our_run, fit_run)
     # restored: the final weights are the best epoch's; otherwise the last epoch's
     final = metrics.final_metrics(our_model, data)
@@ -117,7 +118,7 @@ def test_early_stopping_in_a_later_chunk_stops_calling_chunks() -> None:
     _, _, full = train_run(_cfg(epochs=130), initial)
     assert (stopped.epochs_run, stopped.stopped_epoch, stopped.best_epoch) == (124, 124, 4)
     assert seen == [training.CHUNK_EPOCHS, 124]
-    for name in training.COLUMNS:
+    for name in COLUMNS:
         np.testing.assert_array_equal(stopped.columns[name], full.columns[name][:124])
 
 

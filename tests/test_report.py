@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import TINY
-from regdemo import datasets, report
+from regdemo import datasets, report, rundir
 from regdemo.cli import main
 from regdemo.config import load_experiment
 
@@ -71,7 +71,14 @@ def failed_run(source: Path, dest: Path) -> Path:
     config = yaml.safe_load((source / "config.yaml").read_text()) | {"name": dest.name, "variant": dest.name}
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (dest / "error.txt").write_text(f"Traceback (most recent call last):\n{ERROR}\n")
-    failed = {"run": dest.name, "status": "failed", "error": ERROR, "variant": dest.name, "sweep": {}}
+    failed = {
+        "format": rundir.FORMAT,
+        "run": dest.name,
+        "status": "failed",
+        "error": ERROR,
+        "variant": dest.name,
+        "sweep": {},
+    }
     (dest / "metrics.json").write_text(json.dumps(failed))
     return dest
 
@@ -86,7 +93,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def test_load_run_rebuilds_the_view_from_the_saved_files(tiny_exp) -> None:
     config, exp = tiny_exp
-    run = report.load_run(exp / "l2")
+    run = rundir.load_run(exp / "l2")
     saved = np.load(exp / "l2" / "plot_data.npz")
     np.testing.assert_array_equal(run.view.grid.prob, saved["grid_prob"])
     np.testing.assert_array_equal(run.view.grid.xx, saved["grid_x"])
@@ -112,7 +119,7 @@ def test_load_run_rebuilds_the_view_from_the_saved_files(tiny_exp) -> None:
 def test_summary_rows_match_metrics_json_and_record_a_failed_run(tiny_exp, tmp_path) -> None:
     _, exp = tiny_exp
     broken = failed_run(exp / "l1", tmp_path / "tiny" / "broken")
-    runs = report.load_runs([exp / "none", exp / "l2", exp / "l1", broken])
+    runs = rundir.load_runs([exp / "none", exp / "l2", exp / "l1", broken])
     rows = report.summary_rows(runs)
     assert [r["run"] for r in rows] == ["none", "l2", "l1", "broken"]
     assert len({tuple(r) for r in rows}) == 1  # the same columns in every row
@@ -144,7 +151,7 @@ def test_compare_writes_the_issue_2_files_with_the_summary_numbers(tiny_exp, tmp
     written = report.compare(runs, tmp_path / "cmp")
     assert {p.name for p in written} == {p.name for p in (tmp_path / "cmp").iterdir()} == ISSUE_2_FILES
     rows = _csv(tmp_path / "cmp" / "summary.csv")
-    expected = report.summary_rows(report.load_runs(runs))
+    expected = report.summary_rows(rundir.load_runs(runs))
     assert list(rows[0]) == list(expected[0])
     for row, want in zip(rows, expected, strict=True):
         assert float(row["val_data_loss"]) == pytest.approx(want["val_data_loss"], rel=1e-12)
@@ -212,7 +219,7 @@ def test_more_than_36_runs_paginate_and_stale_pages_go(tiny_exp, tmp_path) -> No
     assert names == ISSUE_2_FILES | {"compare_boundaries_2.png", "compare_loss_2.png"}
     first, second = (matplotlib.image.imread(out / n) for n in ("compare_boundaries.png", "compare_boundaries_2.png"))
     assert first.shape[0] > 5 * second.shape[0] / 1.5  # six rows of panels, then one
-    weights_title = report.weight_panels(report.load_runs(many))[0]
+    weights_title = report.weight_panels(rundir.load_runs(many))[0]
     assert "first 8 of 40 runs" in weights_title
     report.compare(many[:3], out)
     assert {p.name for p in out.iterdir()} == ISSUE_2_FILES
@@ -250,7 +257,7 @@ def sweep_exp(tiny_exp, tmp_path_factory) -> Path:
 
 
 def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
-    written = report.compare(report.find_runs(sweep_exp), tmp_path / "cmp")
+    written = report.compare(rundir.find_runs(sweep_exp), tmp_path / "cmp")
     names = {p.name for p in written}
     assert names == ISSUE_2_FILES | {
         "compare_boundaries_2.png",
@@ -264,7 +271,7 @@ def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
         swept = (row["model.regularizer.kind"], float(row["model.regularizer.lambda"]), int(row["seed"]))
         assert swept == (kind, float(lam), int(seed))
         assert float(row["l1" if kind == "l1" else "l2"]) == float(lam)  # the config agrees
-    runs = report.load_runs(report.find_runs(sweep_exp))
+    runs = rundir.load_runs(rundir.find_runs(sweep_exp))
     series = report.sweep_series(runs, "model.regularizer.lambda")
     assert [s.label for s in series] == ["kind=l1", "kind=l2"]
     for s, offset in zip(series, (0.1, 0.0), strict=True):
@@ -302,7 +309,7 @@ def test_compare_across_two_experiments_labels_colliding_runs(tiny_exp, tmp_path
     assert [r["run"] for r in rows] == ["tiny/l1", "second/l1", "tiny/l2"]
     for row, run_dir in zip(rows, (exp / "l1", other / "l1", exp / "l2"), strict=True):
         assert float(row["val_data_loss"]) == pytest.approx(_metrics(run_dir)["final"]["val_data_loss"])
-    pages = report.grid_pages([report.coordinates(r) for r in report.load_runs([exp / "l1", other / "l1"])])
+    pages = report.grid_pages([report.coordinates(r) for r in rundir.load_runs([exp / "l1", other / "l1"])])
     assert pages[0].cells == [[0, 1]]  # one row of both runs
 
 

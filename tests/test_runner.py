@@ -15,7 +15,8 @@ import pytest
 from conftest import TINY, cmdline, descendants
 from regdemo import experiment
 from regdemo.config import load_experiment
-from regdemo.runner import RunConflict, run_experiment
+from regdemo.errors import RunConflict
+from regdemo.runner import run_experiment
 from regdemo.storage import clean_leftovers
 
 QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")

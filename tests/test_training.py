@@ -8,6 +8,7 @@ import pytest
 from conftest import assert_same_training, initial_weights, train_run
 from regdemo import metrics, training
 from regdemo.config import RunConfig
+from regdemo.history import COLUMNS
 
 
 def _run(engine="compiled", epochs=6, shuffle=False, seed=1, **over) -> RunConfig:
@@ -43,7 +44,7 @@ def test_history_has_one_row_per_epoch_and_keras_meanings() -> None:
     model, data, hist = train_run(cfg)
     cols = hist.columns
     assert hist.status == "completed" and hist.epochs_run == 12
-    assert all(len(cols[c]) == 12 for c in training.COLUMNS)
+    assert all(len(cols[c]) == 12 for c in COLUMNS)
     np.testing.assert_allclose(cols["loss"], cols["data_loss"] + cols["penalty"], rtol=1e-6)
     assert np.all(cols["penalty"] > 0) and np.all((cols["accuracy"] >= 0) & (cols["accuracy"] <= 1))
     # validation columns use the end-of-epoch weights: the last row equals an evaluation now
@@ -73,7 +74,7 @@ def test_divergence_stops_the_run_and_is_recorded(engine: str) -> None:
     _, _, hist = train_run(cfg)
     assert hist.status == "diverged"
     assert hist.epochs_run < 300 and not np.isfinite(hist.columns["loss"][-1])
-    assert all(len(hist.columns[c]) == hist.epochs_run for c in training.COLUMNS)
+    assert all(len(hist.columns[c]) == hist.epochs_run for c in COLUMNS)
 
 
 def test_compiled_engine_reports_progress_per_chunk() -> None:
