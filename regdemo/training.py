@@ -58,6 +58,7 @@ def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -
     if isinstance(optimizer, keras.optimizers.SGD) and not optimizer.momentum:
         return lr
     if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:
+        # Private: Keras has no public accessor for an optimizer's per-variable slots (keras/src/optimizers/adam.py).
         v = optimizer._velocities[optimizer._get_variable_index(variable)]
         t = tf.cast(optimizer.iterations, dtype)
         beta_1_power = tf.pow(tf.cast(optimizer.beta_1, dtype), t)
@@ -65,6 +66,7 @@ def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         return alpha / (tf.sqrt(v) + optimizer.epsilon)
     if isinstance(optimizer, keras.optimizers.RMSprop) and not (optimizer.momentum or optimizer.centered):
+        # Private, as above (keras/src/optimizers/rmsprop.py).
         v = optimizer._velocities[optimizer._get_variable_index(variable)]
         return lr / tf.sqrt(v + optimizer.epsilon)
     raise NotImplementedError(f"proximal L1 has no step-size rule for {optimizer.get_config()}")
@@ -148,72 +150,77 @@ def _first_bad_epoch(loss: np.ndarray) -> int | None:
     return int(bad[0]) if bad.size else None
 
 
-def train_compiled(
-    model: keras.Model, data: Split, cfg: TrainingConfig, seed: int, progress: Progress | None = None
-) -> History:
-    """Train with every epoch and batch inside one compiled ``tf.function``.
+class _CompiledLoop:
+    """One run's training as graph code, read top-down: :meth:`run_epochs` (a graph loop over epochs, compiled
+    once) → :meth:`run_epoch` (the epoch's order, its batches, validation → one history row) →
+    :meth:`train_batch` (one optimizer step, then the proximal step).
 
-    The function runs ``CHUNK_EPOCHS`` epochs per call (graph loops over epochs and batches); each
-    epoch draws its own permutation from ``(seed, epoch)`` unless ``cfg.shuffle`` is off. A chunk
-    whose loss is NaN or infinite ends the run, its history cut after the first bad epoch. Early
-    stopping breaks out of the epoch loop and no further chunk is called.
+    Graph loops are written out (``tf.while_loop``), not left to AutoGraph: its source-to-source conversion
+    costs ~0.6 s on a process's first run, a large share of a short sweep's start-up.
     """
-    x_train, y_train = tf.constant(data.x_train), tf.constant(data.y_train[:, None])
-    x_val, y_val = tf.constant(data.x_val), tf.constant(data.y_val[:, None])
-    n, batch = len(data.x_train), min(cfg.batch_size, len(data.x_train))
-    n_batches = math.ceil(n / batch)
-    loss_fn = keras.losses.BinaryCrossentropy()
-    optimizer = make_optimizer(cfg)
-    variables = model.trainable_variables
-    optimizer.build(variables)
-    prox = proximal_kernels(model)
-    stopper = _GraphEarlyStopping(cfg.early_stopping, model) if cfg.early_stopping else None
 
-    def train_batch(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        xb, yb = tf.gather(x_train, index), tf.gather(y_train, index)
+    def __init__(self, model: keras.Model, data: Split, cfg: TrainingConfig, seed: int) -> None:
+        self.model, self.cfg, self.seed = model, cfg, seed
+        self.x_train, self.y_train = tf.constant(data.x_train), tf.constant(data.y_train[:, None])
+        self.x_val, self.y_val = tf.constant(data.x_val), tf.constant(data.y_val[:, None])
+        self.n, self.batch = len(data.x_train), min(cfg.batch_size, len(data.x_train))
+        self.n_batches = math.ceil(self.n / self.batch)
+        self.loss_fn = keras.losses.BinaryCrossentropy()
+        self.optimizer = make_optimizer(cfg)
+        self.variables = model.trainable_variables
+        self.optimizer.build(self.variables)
+        self.prox = proximal_kernels(model)
+        self.stopper = _GraphEarlyStopping(cfg.early_stopping, model) if cfg.early_stopping else None
+        self.run_epochs = tf.function(self._run_epochs, reduce_retracing=True, autograph=False)
+
+    def train_batch(self, index: tf.Tensor) -> tf.Tensor:
+        """One step on the rows ``index`` (shape (b,)) → [data loss·b, penalty·b, correct predictions]."""
+        xb, yb = tf.gather(self.x_train, index), tf.gather(self.y_train, index)
         with tf.GradientTape() as tape:
-            pred = model(xb, training=True)
-            data_loss = loss_fn(yb, pred)
-            batch_penalty = penalty(model)
+            pred = self.model(xb, training=True)
+            data_loss = self.loss_fn(yb, pred)
+            batch_penalty = penalty(self.model)
             total = data_loss + batch_penalty
-        optimizer.apply(tape.gradient(total, variables), variables)
-        if prox:
-            proximal_step(optimizer, prox)
+        self.optimizer.apply(tape.gradient(total, self.variables), self.variables)
+        if self.prox:
+            proximal_step(self.optimizer, self.prox)
         size = tf.cast(tf.shape(index)[0], tf.float32)
-        return data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)
+        return tf.stack([data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)])
 
-    def run_epoch(epoch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def epoch_order(self, epoch: tf.Tensor) -> tf.Tensor:
+        """The training rows' order in epoch ``epoch`` (shape (n,)): drawn from ``(seed, epoch)``, or as stored."""
+        if self.cfg.shuffle:
+            return tf.argsort(tf.random.stateless_uniform([self.n], seed=tf.stack([self.seed, epoch])))
+        return tf.range(self.n)
+
+    def run_epoch(self, epoch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Epoch number ``epoch`` of the run: its batches, then validation → (history row of shape
         (len(COLUMNS),), whether early stopping ends the run here)."""
-        if cfg.shuffle:
-            order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([seed, epoch])))
-        else:
-            order = tf.range(n)
+        order, n, batch = self.epoch_order(epoch), self.n, self.batch
 
         def batch_step(b: tf.Tensor, sums: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            index = order[b * batch : tf.minimum((b + 1) * batch, n)]
-            return b + 1, sums + tf.stack(train_batch(index))
+            return b + 1, sums + self.train_batch(order[b * batch : tf.minimum((b + 1) * batch, n)])
 
-        _, sums = tf.while_loop(lambda b, _: b < n_batches, batch_step, (tf.constant(0), tf.zeros(3)))
-        val_pred = model(x_val, training=False)
-        val_data = loss_fn(y_val, val_pred)
-        val_penalty = penalty(model)
+        _, sums = tf.while_loop(lambda b, _: b < self.n_batches, batch_step, (tf.constant(0), tf.zeros(3)))
+        val_pred = self.model(self.x_val, training=False)
+        val_data = self.loss_fn(self.y_val, val_pred)
+        val_penalty = penalty(self.model)
         data_loss, mean_penalty, correct = sums[0] / n, sums[1] / n, sums[2] / n
-        val_acc = _accuracy_sum(y_val, val_pred) / tf.cast(tf.shape(y_val)[0], tf.float32)
+        val_acc = _accuracy_sum(self.y_val, val_pred) / tf.cast(tf.shape(self.y_val)[0], tf.float32)
         row = tf.stack(
             [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data, mean_penalty, correct, val_acc]
         )
-        return row, stopper.update(row, epoch) if stopper is not None else tf.constant(False)
+        return row, self.stopper.update(row, epoch) if self.stopper is not None else tf.constant(False)
 
-    # Graph loops written out (tf.while_loop), not left to AutoGraph: its source-to-source conversion
-    # costs ~0.6 s on a process's first run, a large share of a short sweep's start-up.
-    @tf.function(reduce_retracing=True, autograph=False)
-    def run_epochs(start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    def _run_epochs(self, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+        """Epochs ``start`` … ``start + count − 1`` → their rows, shape (≤ count, len(COLUMNS)) (fewer when
+        early stopping ends the run)."""
+
         def epoch_step(e: tf.Tensor, stop: tf.Tensor, rows: tf.TensorArray) -> tuple:
-            row, stop = run_epoch(start + e)
+            row, stop = self.run_epoch(start + e)
             return e + 1, stop, rows.write(e, row)
 
-        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)  # early stopping may fill fewer rows
+        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
         _, _, rows = tf.while_loop(
             lambda e, stop, _: tf.logical_and(e < count, tf.logical_not(stop)),
             epoch_step,
@@ -221,11 +228,23 @@ def train_compiled(
         )
         return rows.stack()
 
+
+def train_compiled(
+    model: keras.Model, data: Split, cfg: TrainingConfig, seed: int, progress: Progress | None = None
+) -> History:
+    """Train with every epoch and batch inside one compiled ``tf.function`` (:class:`_CompiledLoop`).
+
+    The function runs ``CHUNK_EPOCHS`` epochs per call; each epoch draws its own permutation from
+    ``(seed, epoch)`` unless ``cfg.shuffle`` is off. A chunk whose loss is NaN or infinite ends the run,
+    its history cut after the first bad epoch. Early stopping breaks out of the epoch loop and no further
+    chunk is called.
+    """
+    loop = _CompiledLoop(model, data, cfg, seed)
     started = time.perf_counter()
     chunks, status = [], "completed"
     for start in range(0, cfg.epochs, CHUNK_EPOCHS):
         count = min(CHUNK_EPOCHS, cfg.epochs - start)
-        chunk = run_epochs(tf.constant(start, tf.int32), tf.constant(count, tf.int32)).numpy()
+        chunk = loop.run_epochs(tf.constant(start, tf.int32), tf.constant(count, tf.int32)).numpy()
         bad = _first_bad_epoch(chunk[:, 0])
         chunks.append(chunk if bad is None else chunk[: bad + 1])
         if progress:
@@ -238,8 +257,8 @@ def train_compiled(
     table = np.concatenate(chunks)
     columns = {name: table[:, i].astype(np.float64) for i, name in enumerate(COLUMNS)}
     history = History(columns, status, time.perf_counter() - started)
-    if stopper is not None:
-        history.stopped_epoch, history.best_epoch = stopper.finish()
+    if loop.stopper is not None:
+        history.stopped_epoch, history.best_epoch = loop.stopper.finish()
     return history
 
 
