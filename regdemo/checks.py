@@ -1,0 +1,214 @@
+"""Checks judged from summary rows: each rule seed by seed, then over the seeds, then a verdict.
+
+A rule resolved by :mod:`regdemo.checkspec` names, per seed, the runs it reads. Each seed gives one
+figure (the metric, a difference or ratio with the ``versus`` runs of the same seed, or a Spearman ρ
+along a swept field), and the rule holds or not for that seed. The verdict:
+
+- ``holds`` / ``does not hold``: every seed agrees and, with two or more seeds, the 95 % interval of
+  the mean figure (Student's t) lies on that side of the threshold;
+- ``inconclusive``: the seeds disagree, or the interval straddles the threshold;
+- ``not measured``: a run it needs is missing, failed, or has no finite figure;
+- ``smoke``: the experiment ran under ``--smoke`` (20 epochs prove the plumbing, not the science).
+
+A check with several rules holds when all hold (``not measured`` before ``does not hold`` before
+``inconclusive``). Pure: rows in, results out; the rows are summary.csv's (strings are parsed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from regdemo.checkspec import ResolvedCheck, ResolvedRule
+
+HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE = "holds", "does not hold", "inconclusive", "not measured", "smoke"
+CONFIDENCE = 0.95
+Row = Mapping[str, Any]
+
+
+def number(value: Any) -> float:
+    """A summary cell as a float: numbers as they are, numeric strings parsed, anything else NaN."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def metric_value(row: Row, metric: str) -> float:
+    """``metric`` of one summary row: a column, or ``"a - b"`` (the difference of two columns)."""
+    left, minus, right = metric.partition(" - ")
+    value = number(row.get(left.strip()))
+    return value - number(row.get(right.strip())) if minus else value
+
+
+def seed_aggregate(values: Sequence[float]) -> dict[str, float | int]:
+    """Mean, min, max and the 95 % interval of the mean (Student's t) of per-seed figures, shape (n,).
+
+    With one value the interval is that value; NaN everywhere when there is none.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = int(x.size)
+    if n == 0 or not np.isfinite(x).all():
+        return {"n": n, "mean": math.nan, "min": math.nan, "max": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    mean = float(x.mean())
+    half = 0.0
+    if n > 1:
+        from scipy import stats  # only here: `regdemo check` stays light when every check has one seed
+
+        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {
+        "n": n,
+        "mean": mean,
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+    }
+
+
+def _reduce(values: Sequence[float], how: str | None) -> float:
+    """One figure from a seed's runs: the single value, or their mean/median/min/max (NaN if any is NaN)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0 or not np.isfinite(x).all():
+        return math.nan
+    return float({"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}[how or "mean"](x))
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's ρ (scipy.stats.spearmanr); NaN with fewer than 3 points or a non-finite value."""
+    if len(x) < 3 or not np.isfinite(y).all():
+        return math.nan
+    from scipy import stats
+
+    return float(stats.spearmanr(x, y).statistic)
+
+
+class _Values:
+    """The metric of named runs, from rows keyed by run name; NaN for a missing or failed run."""
+
+    def __init__(self, rows: Mapping[str, Row], metric: str) -> None:
+        self.rows, self.metric = rows, metric
+
+    def __call__(self, name: str) -> float:
+        row = self.rows.get(name)
+        if row is None or row.get("status") == "failed":
+            return math.nan
+        return metric_value(row, self.metric)
+
+
+def rule_figures(rule: ResolvedRule, rows: Mapping[str, Row]) -> dict[int, float]:
+    """The rule's figure for each seed (NaN where it cannot be measured)."""
+    value = _Values(rows, rule.metric)
+    if rule.kind == "trend":
+        figures = {}
+        for seed, points in rule.points.items():
+            xs = sorted({x for x, _ in points})
+            ys = [_reduce([value(n) for x2, n in points if x2 == x], rule.reduce) for x in xs]
+            figures[seed] = _spearman(xs, ys)
+        return figures
+    own = {seed: _reduce([value(n) for n in names], rule.reduce) for seed, names in rule.runs.items()}
+    if rule.kind == "threshold":
+        return own
+    other = {seed: _reduce([value(n) for n in names], rule.reduce) for seed, names in rule.versus.items()}
+    seeds = [s for s in own if s in other]
+    if rule.kind == "difference":
+        return {s: own[s] - other[s] for s in seeds}
+    return {s: own[s] / other[s] if other[s] else math.nan for s in seeds}
+
+
+def passes(value: float, comparator: str, threshold: float) -> bool:
+    """``value`` against ``threshold`` by one of checkspec.COMPARATORS."""
+    return {
+        "at_least": value >= threshold,
+        "at_most": value <= threshold,
+        "above": value > threshold,
+        "below": value < threshold,
+    }[comparator]
+
+
+def verdict(figures: Mapping[int, float], comparator: str, threshold: float) -> tuple[str, dict[str, float | int]]:
+    """The verdict of per-seed figures, and their aggregate (see the module docstring)."""
+    values = list(figures.values())
+    aggregate = seed_aggregate(values)
+    if not values or not all(math.isfinite(v) for v in values):
+        return NOT_MEASURED, aggregate
+    ok = [passes(v, comparator, threshold) for v in values]
+    if any(ok) and not all(ok):
+        return INCONCLUSIVE, aggregate
+    if aggregate["ci_low"] < threshold < aggregate["ci_high"]:
+        return INCONCLUSIVE, aggregate
+    return (HOLDS if all(ok) else FAILS), aggregate
+
+
+def combine(verdicts: Sequence[str]) -> str:
+    """All rules of one check: holds only if every rule holds."""
+    for worst in (NOT_MEASURED, FAILS, INCONCLUSIVE):
+        if worst in verdicts:
+            return worst
+    return HOLDS
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check judged: its verdict and, per rule, the per-seed figures and their aggregate."""
+
+    name: str
+    claim: str
+    rule: str
+    verdict: str
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "claim": self.claim,
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "figures": self.figures,
+        }
+
+
+def evaluate(checks: Sequence[ResolvedCheck], rows: Sequence[Row], smoke: bool = False) -> list[CheckResult]:
+    """Judge every check on summary ``rows`` (keyed by their ``run`` column). Under ``smoke`` the figures
+    are computed as usual and every verdict is ``smoke``."""
+    by_run = {str(row["run"]): row for row in rows}
+    results = []
+    for check in checks:
+        parts, verdicts = [], []
+        for rule in check.rules:
+            figures = rule_figures(rule, by_run)
+            said, aggregate = verdict(figures, rule.comparator, rule.threshold)
+            verdicts.append(said)
+            per_seed = {str(seed): value for seed, value in figures.items()}
+            parts.append({"rule": rule.words, "verdict": said, "per_seed": per_seed, "aggregate": aggregate})
+        final = SMOKE if smoke else combine(verdicts)
+        results.append(CheckResult(check.name, check.claim, check.words, final, parts))
+    return results
+
+
+def failing(results: Sequence[CheckResult]) -> list[str]:
+    """The names of the checks that do not hold (what makes ``run`` and ``check`` exit 3)."""
+    return [r.name for r in results if r.verdict == FAILS]
+
+
+def measured_text(result: CheckResult) -> str:
+    """The figures in a few words, for a table: each rule's mean (and interval or the seeds' range)."""
+    texts = []
+    for part in result.figures:
+        agg = part["aggregate"]
+        if agg["n"] == 0 or not math.isfinite(agg["mean"]):
+            texts.append("n/a")
+        elif agg["n"] == 1:
+            texts.append(f"{agg['mean']:.3g}")
+        else:
+            interval = f"95% CI {agg['ci_low']:.3g}…{agg['ci_high']:.3g}"
+            texts.append(f"{agg['mean']:.3g} ({interval}; seeds {agg['min']:.3g}…{agg['max']:.3g})")
+    return "; ".join(texts)
