@@ -11,7 +11,8 @@ along a swept field), and the rule holds or not for that seed. The verdict:
 - ``smoke``: the experiment ran under ``--smoke`` (20 epochs prove the plumbing, not the science).
 
 A check with several rules holds when all hold (``not measured`` before ``does not hold`` before
-``inconclusive``). Pure: rows in, results out; the rows are summary.csv's (strings are parsed).
+``inconclusive``). Pure (rows in, results out; the rows are summary.csv's, strings parsed), but for
+:func:`judge_experiment` and :func:`saved_checks`, which read and write the experiment folder.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from regdemo.checkspec import ResolvedCheck, ResolvedRule
+from regdemo import rundir
+from regdemo.checkspec import ResolvedCheck, ResolvedRule, rule_from_dict
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE = "holds", "does not hold", "inconclusive", "not measured", "smoke"
 CONFIDENCE = 0.95
@@ -209,6 +212,41 @@ def measured_text(result: CheckResult) -> str:
         elif agg["n"] == 1:
             texts.append(f"{agg['mean']:.3g}")
         else:
-            interval = f"95% CI {agg['ci_low']:.3g}…{agg['ci_high']:.3g}"
-            texts.append(f"{agg['mean']:.3g} ({interval}; seeds {agg['min']:.3g}…{agg['max']:.3g})")
+            texts.append(f"{agg['mean']:.3g} (95% CI {agg['ci_low']:.3g}…{agg['ci_high']:.3g}, {agg['n']} seeds)")
     return "; ".join(texts)
+
+
+def as_table(results: Sequence[CheckResult]) -> list[list[str]]:
+    """The results as rows of text: check, verdict, measured, rule (the header first)."""
+    rows = [["check", "verdict", "measured", "rule"]]
+    return rows + [[r.name, r.verdict, measured_text(r), r.rule] for r in results]
+
+
+def as_markdown(results: Sequence[CheckResult]) -> str:
+    """A Markdown table of claim, measured, verdict and rule (the README's claims table)."""
+    lines = ["| claim | measured | verdict | rule |", "|---|---|---|---|"]
+    for r in results:
+        verdict = r.verdict if r.verdict in (HOLDS, SMOKE) else f"**{r.verdict}**"
+        cells = (r.claim, measured_text(r), verdict, r.rule)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- an experiment folder (the one I/O here)
+
+
+def judge_experiment(exp_dir: Path, checks: Sequence[ResolvedCheck], smoke: bool) -> list[CheckResult]:
+    """Judge ``checks`` on the experiment's summary.csv and write its checks.json; return the results."""
+    results = evaluate(checks, rundir.read_summary(exp_dir), smoke)
+    rundir.write_checks(results, checks, smoke, exp_dir)
+    return results
+
+
+def saved_checks(exp_dir: Path) -> tuple[list[ResolvedCheck], bool]:
+    """The resolved checks and the smoke flag kept in an experiment's checks.json (([], False) without one)."""
+    data = rundir.read_checks(exp_dir)
+    checks = [
+        ResolvedCheck(c["name"], c["claim"], [rule_from_dict(rule) for rule in c["spec"]])
+        for c in data.get("checks", [])
+    ]
+    return checks, bool(data.get("smoke", False))

@@ -37,7 +37,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-Number = float | int
+Number = float  # strict: YAML ints are accepted, quoted strings are not
 
 
 class Bound(_Strict):
@@ -243,7 +243,7 @@ def _where_words(where: Mapping[str, Any]) -> str:
 
 def _resolve_rule(rule: Rule, runs: Sequence[Mapping[str, Any]], at: str) -> ResolvedRule:
     reduce = rule.reduce
-    of = f"{(reduce + ' ') if reduce else ''}{rule.metric} of [{_where_words(rule.runs)}]"
+    of = f"{(reduce + ' ') if reduce else ''}{rule.metric} of ({_where_words(rule.runs)})"
     if rule.trend is not None:
         chosen = _select(rule.runs, runs, f"{at}.runs", many=True)
         by_name = {str(r["name"]): r for r in runs}
@@ -270,7 +270,7 @@ def _resolve_rule(rule: Rule, runs: Sequence[Mapping[str, Any]], at: str) -> Res
         raise SelectionError(f"{at}.versus", "shares no seed with runs: nothing to pair")
     kind, bound = ("difference", rule.difference) if rule.difference is not None else ("ratio", rule.ratio)
     op = "−" if kind == "difference" else "/"
-    words = f"{of} {op} the same for [{_where_words(rule.versus)}] {SYMBOLS[bound.comparator]} {bound.threshold:g}"
+    words = f"{of} {op} the same of ({_where_words(rule.versus)}) {SYMBOLS[bound.comparator]} {bound.threshold:g}"
     return ResolvedRule(words, rule.metric, kind, bound.comparator, bound.threshold, reduce, chosen, versus, {})
 
 

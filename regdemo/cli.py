@@ -1,4 +1,7 @@
-"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report``."""
+"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report|check``.
+
+Exit statuses: 0 ok, 1 a run failed, 2 bad input, 3 a check does not hold, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import regdemo
 
-EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files per run")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument(
+        "--no-fail-checks", action="store_true", help="report the config's checks but do not exit 3 when one fails"
+    )
+    run.add_argument(
         "--backend",
         choices=("local", "ray"),
         default="local",
@@ -60,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help=compare_help, description=compare_help)
     compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders, e.g. outputs/x/*")
     compare.add_argument("--out", type=Path, required=True, help="folder the comparison is written to")
+    check_help = "judge an experiment's checks again from its saved files (checks.json, or --config's checks)"
+    check = sub.add_parser("check", help=check_help, description=check_help)
+    check.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
+    check.add_argument("--config", type=Path, help="take the checks from this config instead of checks.json")
+    check.add_argument("--smoke", action="store_true", help="the experiment ran under --smoke: verdicts are 'smoke'")
+    check.add_argument("--markdown", action="store_true", help="print a Markdown table (claim, measured, verdict)")
+    check.add_argument("--no-fail-checks", action="store_true", help="do not exit 3 when a check does not hold")
     report_help = "write EXPERIMENT_DIR/report.html: one self-contained page with the summary, figures and runs"
     report = sub.add_parser("report", help=report_help, description=report_help)
     report.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
@@ -120,13 +133,60 @@ def _run(args: argparse.Namespace, experiment) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if outcome.failed:
         print(
             f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)} (see their error.txt)", file=sys.stderr
         )
     print(f"wrote {outcome.folder}")
-    return 1 if outcome.failed else 0
+    status = (
+        _judge(outcome.folder, experiment.checks, experiment.smoke, args.no_fail_checks) if experiment.checks else 0
+    )
+    return EXIT_RUN_FAILED if outcome.failed else status
+
+
+def _judge(exp_dir: Path, resolved: list, smoke: bool, no_fail: bool, markdown: bool = False) -> int:
+    """Judge the checks on the experiment's summary, write checks.json, print the table; 3 if one fails."""
+    from regdemo import checks
+
+    results = checks.judge_experiment(exp_dir, resolved, smoke)
+    if markdown:
+        print(checks.as_markdown(results), end="")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        rows = checks.as_table(results)
+        table = Table(*rows[0], title=f"checks: {exp_dir}" + (" (--smoke: not judged)" if smoke else ""))
+        for row in rows[1:]:
+            table.add_row(*map(Text, row))  # Text: a rule's words are not rich markup
+        Console().print(table)
+    failing = checks.failing(results)
+    if failing and not no_fail:
+        print(f"{len(failing)} check(s) do not hold: {', '.join(failing)}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """``check``: the checks of checks.json (or of --config) judged again on summary.csv; no TensorFlow."""
+    from regdemo import checks, rundir
+    from regdemo.config import load_experiment
+    from regdemo.errors import ConfigError, RunFolderError
+
+    exp_dir = args.experiment_dir
+    if not (exp_dir / rundir.SUMMARY).is_file():
+        return _fail(f"{exp_dir}: not a regdemo experiment folder (no {rundir.SUMMARY})")
+    try:
+        resolved, smoke = checks.saved_checks(exp_dir)
+        if args.config is not None:
+            resolved = load_experiment(args.config, smoke=args.smoke).checks
+    except (ConfigError, RunFolderError) as exc:
+        return _fail(str(exc))
+    if not resolved:
+        return _fail(f"{exp_dir}: no checks to judge (no {rundir.CHECKS}; give --config)")
+    return _judge(exp_dir, resolved, smoke or args.smoke, args.no_fail_checks, args.markdown)
 
 
 def _saved_results(args: argparse.Namespace) -> int:
@@ -150,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.command in ("compare", "report"):
         return _saved_results(args)
+    if args.command == "check":
+        return _check(args)
     from regdemo.config import load_experiment
     from regdemo.errors import ConfigError
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from regdemo.checkspec import CheckConfig, ResolvedCheck, Rule, SelectionError, resolve
 from regdemo.errors import ConfigError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -190,6 +191,8 @@ class Experiment:
     name: str
     source: str
     runs: list[RunConfig] = field(default_factory=list)
+    checks: list[ResolvedCheck] = field(default_factory=list)  # the checks: section, resolved to run names
+    smoke: bool = False
 
 
 class _FieldError(ValueError):
@@ -467,7 +470,7 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
             raise ConfigError(f"{source}:{lines[(reserved,)]}: {reserved}: unknown key (got {_show(data[reserved])})")
     overrides = [parse_set(s, source) for s in sets]
     axes = _sweep_axes(data, lines, source)
-    shared = {k: v for k, v in data.items() if k not in ("name", "runs", "sweep")}
+    shared = {k: v for k, v in data.items() if k not in ("name", "runs", "sweep", "checks")}
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not SAFE_NAME.match(name):
         line = lines.get(("name",), 1)
@@ -514,7 +517,59 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
                 _shrink(merged)
             resolved.append(_validate_run(merged, [*set_layers, *reversed(sweep_layers), *variant_layers], source))
     _check_unique_sweep_names(resolved, lines, source)
-    return Experiment(name=resolved[0].experiment, source=source, runs=resolved)
+    checks = _resolve_checks(data.get("checks", []), resolved, lines, source)
+    return Experiment(name=resolved[0].experiment, source=source, runs=resolved, checks=checks, smoke=smoke)
+
+
+def _line(lines: dict[Key, int], key: Key) -> int:
+    """The line of ``key``, else of its nearest parent present in the file."""
+    while key and key not in lines:
+        key = key[:-1]
+    return lines.get(key, 1)
+
+
+def _check_error(source: str, lines: dict[Key, int], key: Key, reason: str) -> ConfigError:
+    return ConfigError(f"{source}:{_line(lines, key)}: {_dotted(key)}: {reason}")
+
+
+def _resolve_checks(items: Any, runs: list[RunConfig], lines: dict[Key, int], source: str) -> list[ResolvedCheck]:
+    """Validate the ``checks:`` list and resolve every selection to run names; errors name checks[i].field."""
+    if not isinstance(items, list):
+        raise _check_error(source, lines, ("checks",), f"must be a list (got {_show(items)})")
+    as_data = [run.to_dict() for run in runs]
+    resolved, names = [], set()
+    for i, item in enumerate(items):
+        at: Key = ("checks", i)
+        try:
+            check = CheckConfig.model_validate(item)
+            rules_at = [(*at, "all", j) for j in range(len(check.all))] if check.all is not None else [at]
+            for j, rule in enumerate(check.all if check.all is not None else [dict(check.model_extra or {})]):
+                try:
+                    Rule.model_validate(rule)
+                except ValidationError as exc:
+                    raise _rule_error(exc, rules_at[j], source, lines) from None
+            resolved.append(resolve(check, as_data, _dotted(at)))
+        except ValidationError as exc:
+            raise _rule_error(exc, at, source, lines) from None
+        except SelectionError as exc:
+            raise ConfigError(f"{source}:{_line(lines, (*at, 'runs'))}: {exc.field}: {exc}") from None
+        except ValueError as exc:
+            raise _check_error(source, lines, at, str(exc)) from None
+        if check.name in names:
+            raise _check_error(source, lines, (*at, "name"), f"duplicate check name (got {check.name!r})")
+        names.add(check.name)
+    return resolved
+
+
+def _rule_error(exc: ValidationError, at: Key, source: str, lines: dict[Key, int]) -> ConfigError:
+    """A check's first pydantic error as one line."""
+    err = exc.errors(include_url=False)[0]
+    key: Key = (*at, *err["loc"])
+    if err["type"] == "extra_forbidden":
+        return _check_error(source, lines, key, f"unknown key; known keys: {', '.join(sorted(Rule.model_fields))}")
+    value = err.get("input")
+    got = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {_show(value)})"
+    return _check_error(source, lines, key, _reason(err, key) + got)
 
 
 def _shrink(merged: dict[str, Any]) -> None:

@@ -12,8 +12,9 @@ A run folder (``<experiment>/<run>/``) holds::
     tensorboard/    with ``--tensorboard``
 
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
-(``compare_*.png``, ``sweep_<field>.png``) and ``report.html``. Writers write whole: a run folder
-through :func:`regdemo.storage.write_whole`, an experiment-level file through
+(``compare_*.png``, ``sweep_<field>.png``), ``checks.json`` (the config's checks judged, with the
+rules resolved to run names so that ``regdemo check`` needs no config) and ``report.html``.
+Writers write whole: a run folder through :func:`regdemo.storage.write_whole`, an experiment-level file through
 :func:`regdemo.storage.atomic_write`. Readers check the format version, so a folder written by another
 version is one clear line (:class:`RunFolderError`), never misread. No TensorFlow and no plotting here.
 """
@@ -58,6 +59,7 @@ RUN_PLOTS = (BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG)
 
 SUMMARY = "summary.csv"
 REPORT = "report.html"
+CHECKS = "checks.json"
 COMPARE_WEIGHTS = "compare_weights.png"
 # Comparison files that come in a varying number (pages, one per swept field): what a later, smaller
 # comparison must remove.
@@ -210,13 +212,42 @@ def write_report(page: str, exp_dir: Path) -> Path:
     return storage.atomic_write(exp_dir / REPORT, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
+def read_summary(path: Path) -> list[dict[str, str]]:
+    """summary.csv's rows as strings (an empty cell is ''); ``path`` the file or its experiment folder."""
+    path = path / SUMMARY if path.is_dir() else path
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def summary_order(exp_dir: Path) -> list[str]:
     """The run names in summary.csv's order ([] without one)."""
-    summary = exp_dir / SUMMARY
-    if not summary.is_file():
-        return []
-    with summary.open(newline="", encoding="utf-8") as f:
-        return [row.get("run", "") for row in csv.DictReader(f)]
+    return [row.get("run", "") for row in read_summary(exp_dir)] if (exp_dir / SUMMARY).is_file() else []
+
+
+def write_checks(results: Sequence[Any], checks: Sequence[Any], smoke: bool, exp_dir: Path) -> Path:
+    """checks.json (atomically): ``{"format", "smoke", "checks": [{name, claim, rule, verdict, figures,
+    spec}]}``, ``results`` as :class:`regdemo.checks.CheckResult`, ``spec`` the resolved rules of
+    ``checks`` (:class:`regdemo.checkspec.ResolvedCheck`), so the checks can be judged again without the config."""
+    entries = [
+        {**result.to_dict(), "spec": [rule.to_dict() for rule in check.rules]}
+        for result, check in zip(results, checks, strict=True)
+    ]
+    text = json.dumps(_finite({"format": FORMAT, "smoke": smoke, "checks": entries}), indent=2, allow_nan=False)
+    return storage.atomic_write(exp_dir / CHECKS, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def read_checks(exp_dir: Path) -> dict[str, Any]:
+    """checks.json as written by :func:`write_checks` ({} when there is none)."""
+    path = exp_dir / CHECKS
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunFolderError(f"{path}: unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RunFolderError(f"{path}: not a checks file of format {FORMAT}: rerun its experiment")
+    return data
 
 
 # ---------------------------------------------------------------- reading

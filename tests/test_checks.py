@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +18,7 @@ from scipy import stats
 
 from regdemo import checks
 from regdemo.checkspec import CheckConfig, SelectionError, resolve, rule_from_dict
+from regdemo.cli import main
 
 # Runs as RunConfig.to_dict gives them (only the fields the selections read).
 RUNS = [
@@ -58,7 +66,7 @@ def test_threshold_holds_with_every_seed_and_the_interval_clear_of_it() -> None:
     low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
     assert part["aggregate"]["ci_low"] == pytest.approx(low) and part["aggregate"]["ci_high"] == pytest.approx(high)
     assert (part["aggregate"]["min"], part["aggregate"]["max"], part["aggregate"]["n"]) == (0.8, 0.9, 3)
-    assert result.rule == "gap of [variant=none] ≥ 0.1"
+    assert result.rule == "gap of (variant=none) ≥ 0.1"
 
 
 def test_threshold_that_no_seed_meets_does_not_hold() -> None:
@@ -184,3 +192,125 @@ def test_seed_aggregate_edges() -> None:
     assert checks.seed_aggregate([0.5]) == {"n": 1, "mean": 0.5, "min": 0.5, "max": 0.5, "ci_low": 0.5, "ci_high": 0.5}
     assert math.isnan(checks.seed_aggregate([])["mean"])
     assert math.isnan(checks.seed_aggregate([1.0, math.nan])["mean"])
+
+
+# ---------------------------------------------------------------- in a config, `regdemo run` and `regdemo check`
+
+CHECKED = """\
+name: ck
+seed: 3
+dataset: {kind: moons, n_samples: 60, noise: 0.2, random_state: 1, validation_split: 0.25}
+model: {hidden_units: [8], regularizer: {kind: none, lambda: 0.0}}
+training: {epochs: 5, batch_size: 16}
+plots: {boundary: {resolution: 12}}
+runs:
+  - name: none
+  - name: l2
+    model: {regularizer: {kind: l2, lambda: 0.01}}
+sweep:
+  seed: [1, 2, 3]  # two seeds give a t interval 9 standard deviations wide: inconclusive
+checks:
+  - name: l2_has_a_penalty
+    claim: With L2 the kernels have weight
+    metric: kernels_l2
+    runs: {variant: l2}
+    above: 0
+  - name: none_has_a_penalty
+    claim: Without a regularizer there is a penalty (false on purpose)
+    metric: penalty
+    runs: {variant: none}
+    above: 0
+"""
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory) -> tuple[Path, Path]:
+    """The CHECKED experiment run once: (config, experiment folder)."""
+    root = tmp_path_factory.mktemp("checked")
+    config = root / "ck.yaml"
+    config.write_text(CHECKED, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(root / "out"), "--quiet", "--workers", "1"]) == 3
+    return config, root / "out" / "ck"
+
+
+def test_run_judges_the_checks_and_exits_3_when_one_does_not_hold(checked, capsys) -> None:
+    _, exp = checked
+    saved = json.loads((exp / "checks.json").read_text())
+    assert [(c["name"], c["verdict"]) for c in saved["checks"]] == [
+        ("l2_has_a_penalty", "holds"),
+        ("none_has_a_penalty", "does not hold"),
+    ]
+    rows = {r["run"]: r for r in csv.DictReader((exp / "summary.csv").open())}
+    per_seed = saved["checks"][0]["figures"][0]["per_seed"]
+    assert per_seed == {str(s): float(rows[f"l2__seed-{s}"]["kernels_l2"]) for s in (1, 2, 3)}
+    assert saved["checks"][0]["rule"] == "kernels_l2 of (variant=l2) > 0"
+
+
+def test_check_judges_again_from_the_saved_files_alone(checked, tmp_path, capsys) -> None:
+    _, exp = checked
+    copy = tmp_path / "ck"
+    shutil.copytree(exp, copy)
+    assert main(["check", str(copy)]) == 3
+    assert main(["check", str(copy), "--no-fail-checks"]) == 0
+    # edit the saved numbers: the verdict follows summary.csv, nothing is retrained
+    rows = list(csv.DictReader((copy / "summary.csv").open()))
+    for row in rows:
+        row["penalty"] = row["kernels_l2"] = "0.5"
+    with (copy / "summary.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    assert main(["check", str(copy), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| claim | measured | verdict | rule |") and "| holds |" in out
+
+
+def test_check_imports_no_tensorflow(checked) -> None:
+    _, exp = checked
+    code = (
+        "import sys; from regdemo.cli import main; status = main(['check', sys.argv[1], '--no-fail-checks']); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; sys.exit(status)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(exp)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_check_with_a_config_and_under_smoke(checked, tmp_path, capsys) -> None:
+    config, exp = checked
+    copy = tmp_path / "ck"
+    shutil.copytree(exp, copy)
+    (copy / "checks.json").unlink()
+    assert main(["check", str(copy)]) == 2
+    assert "no checks to judge" in capsys.readouterr().err
+    assert main(["check", str(copy), "--config", str(config)]) == 3
+    assert main(["check", str(copy), "--config", str(config), "--smoke"]) == 0
+    assert {c["verdict"] for c in json.loads((copy / "checks.json").read_text())["checks"]} == {"smoke"}
+
+
+def test_a_smoke_run_reports_and_never_fails(checked, tmp_path) -> None:
+    config, _ = checked
+    assert main(["run", str(config), "--out", str(tmp_path), "--quiet", "--workers", "1", "--smoke"]) == 0
+    saved = json.loads((tmp_path / "ck" / "checks.json").read_text())
+    assert saved["smoke"] is True and {c["verdict"] for c in saved["checks"]} == {"smoke"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("    above: 0\n", "    above: 0\n    colour: red\n"), r"ck.yaml:19: checks\[0\].colour: unknown key"),
+        (("runs: {variant: l2}", "runs: {variant: l3}"), r"ck.yaml:17: checks\[0\].runs: matches no run"),
+        (("    claim: With L2 the kernels have weight\n", ""), r"ck.yaml:14: checks\[0\].claim: required"),
+        (
+            ("above: 0\n  - name: none", "above: '0'\n  - name: none"),
+            r"ck.yaml:18: checks\[0\].above: must be a number",
+        ),
+        (("name: none_has_a_penalty", "name: l2_has_a_penalty"), r"ck.yaml:19: checks\[1\].name: duplicate check"),
+    ],
+)
+def test_bad_checks_exit_2_naming_file_line_and_field(tmp_path, capsys, edit, expected) -> None:
+    config = tmp_path / "ck.yaml"
+    config.write_text(CHECKED.replace(*edit), encoding="utf-8")
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and re.search(expected, err), err
