@@ -1,18 +1,24 @@
 """report.html: one self-contained page of an experiment's summary, comparison figures and runs.
 
-Runs are read back and the page written by :mod:`regdemo.rundir`; the numbers come from
-:mod:`regdemo.summary`, the figures from :mod:`regdemo.figures`. A failed run is a run too: its error
-in place of its plots.
+The page is rendered from the Jinja2 templates in ``regdemo/templates/`` (``report.html``, its CSS
+inlined from ``report.css``), autoescaped: every name, config and error message is text, never markup.
+Images are inlined as data URIs and there is no script, so the page is one static file. Runs are read
+back and the page written by :mod:`regdemo.rundir`; the numbers come from :mod:`regdemo.summary`, the
+figures from :mod:`regdemo.figures`. A failed run is a run too: its error in place of its plots.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import jinja2
+from markupsafe import Markup
 
 import regdemo
 from regdemo import plots, rundir
@@ -20,6 +26,9 @@ from regdemo.errors import RunFolderError
 from regdemo.figures import comparison_figures
 from regdemo.rundir import LoadedRun
 from regdemo.summary import is_number, report_columns, summary_rows, sweep_fields
+
+TEMPLATE = "report.html"
+OPEN_CONFIGS = 12  # up to this many runs, each run's config is shown unfolded
 
 
 @dataclass(frozen=True)
@@ -33,73 +42,65 @@ class RunSection:
     images: list[tuple[str, bytes]]
 
 
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:1500px;margin:0 auto;
-padding:1.2em 2em}
-h1{margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
-.meta{color:#59636e}nav a{margin-right:1.2em}
-.scroll{overflow-x:auto;max-height:70vh;overflow-y:auto;border:1px solid #d0d7de}
-table{border-collapse:collapse;font-size:13px;white-space:nowrap}
-th,td{padding:3px 9px;border-bottom:1px solid #eaeef2;text-align:left}
-th{position:sticky;top:0;background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tbody tr:nth-child(even){background:#fafbfc}
-.completed{color:#1a7f37}.diverged{color:#9a6700;font-weight:600}.failed{color:#cf222e;font-weight:600}
-figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eaeef2}
-figcaption{color:#59636e;font-size:12px}
-section.run{border-top:1px solid #d0d7de;margin-top:1.5em}
-.plots{display:grid;grid-template-columns:repeat(3,1fr);gap:8px}.plots img{width:100%}
-pre{background:#f6f8fa;padding:.7em;overflow-x:auto;font-size:12px}
-pre.config{column-width:18em;column-rule:1px solid #eaeef2}
-pre.error{background:#ffebe9;color:#82071e;white-space:pre-wrap}
-"""
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the summary table: its text, its class (``num`` or a status) and the anchor it links to."""
+
+    text: str
+    css_class: str = ""
+    anchor: str = ""
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The template environment: autoescaping on for every template, undefined names an error."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("regdemo", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_escape,
+    )
+    env.filters["data_uri"] = _data_uri
+    return env
 
 
-def _img(png: bytes, alt: str) -> str:
-    """An <img> whose source is the PNG itself (a base64 data URI)."""
-    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(alt)}">'
+def _escape(value: Any) -> Markup:
+    """Escape a value as :func:`html.escape` does (``&quot;``, where markupsafe writes ``&#34;``), so a
+    value reads the same in the page as before templates; markup already marked safe is kept."""
+    return value if isinstance(value, Markup) else Markup(html.escape(str(value), quote=True))
+
+
+def _data_uri(png: bytes) -> str:
+    """A PNG as an image source that is the PNG itself (base64), so the page needs no other file."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _anchor(label: str) -> str:
+    """The id of a run's section, which its name in the summary table links to."""
+    return f"run-{label}"
 
 
 def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """The summary as an HTML table, each run's name linking to its section."""
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = []
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column)
-            text = "" if value is None else _number(value)
-            if column == "run":
-                cells.append(f'<td><a href="#run-{_e(value)}">{_e(text)}</a></td>')
-            elif column == "status":
-                cells.append(f'<td class="{_e(value)}">{_e(text)}</td>')
-            else:
-                cells.append(f"<td{' class=num' if is_number(value) else ''}>{_e(text)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
-def _run_section(section: RunSection, open_config: bool) -> str:
-    plots_html = (
-        f'<div class="plots">{"".join(_img(png, f"{section.label}: {name}") for name, png in section.images)}</div>'
-        if section.images
-        else ""
-    )
-    error = f'<pre class="error">{_e(section.error)}</pre>' if section.error else ""
-    return (
-        f'<section class="run" id="run-{_e(section.label)}">'
-        f'<h3>{_e(section.label)} <span class="{_e(section.status)}">{_e(section.status)}</span></h3>'
-        f"{error}{plots_html}"
-        f"<details{' open' if open_config else ''}><summary>resolved config</summary>"
-        f'<pre class="config">{_e(section.config_text)}</pre></details></section>'
-    )
+def _cells(row: Mapping[str, Any], columns: Sequence[str]) -> list[Cell]:
+    """A summary row as table cells: the run's name links to its section, a status is styled by its
+    value, numbers are right-aligned, None is an empty cell."""
+    cells = []
+    for column in columns:
+        value = row.get(column)
+        text = "" if value is None else _number(value)
+        if column == "run":
+            cells.append(Cell(text, anchor=_anchor(str(value))))
+        elif column == "status":
+            cells.append(Cell(text, css_class=str(value)))
+        else:
+            cells.append(Cell(text, css_class="num" if is_number(value) else ""))
+    return cells
 
 
 def render_report(
@@ -111,23 +112,20 @@ def render_report(
 ) -> str:
     """The whole report as one self-contained HTML page (inline CSS, images as data URIs, no script)."""
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "diverged", "failed")}
-    tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    figures_html = "".join(
-        f"<figure>{_img(png, file)}<figcaption>{_e(file)}</figcaption></figure>" for file, png in figures
-    )
-    runs_html = "".join(_run_section(s, open_config=len(sections) <= 12) for s in sections)
     return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>regdemo report: {_e(name)}</title>'
-        f"<style>{CSS}</style></head><body>"
-        f"<h1>regdemo report: {_e(name)}</h1>"
-        f'<p class="meta">{len(rows)} runs ({_e(tally)}) · regdemo {_e(regdemo.__version__)} · '
-        "every number below is also in summary.csv and each run's metrics.json</p>"
-        '<nav><a href="#summary-section">Summary</a><a href="#comparison">Comparison</a><a href="#runs">Runs</a></nav>'
-        f'<h2 id="summary-section">Summary</h2><div class="scroll">{_table(rows, columns)}</div>'
-        f'<h2 id="comparison">Comparison</h2>{figures_html}'
-        f'<h2 id="runs">Runs</h2>{runs_html}'
-        "</body></html>\n"
+        _templates()
+        .get_template(TEMPLATE)
+        .render(
+            name=name,
+            version=regdemo.__version__,
+            runs=len(rows),
+            tally=", ".join(f"{n} {s}" for s, n in counts.items() if n),
+            columns=columns,
+            table=[_cells(row, columns) for row in rows],
+            figures=figures,
+            sections=[(section, _anchor(section.label)) for section in sections],
+            open_config=len(sections) <= OPEN_CONFIGS,
+        )
     )
 
 
