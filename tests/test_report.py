@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import TINY
-from regdemo import datasets, figures, layout, rundir, summary
+from regdemo import datasets, figures, layout, report, rundir, summary
 from regdemo.cli import main
 from regdemo.config import load_experiment
 
@@ -65,17 +65,17 @@ def fake_run(source: Path, dest: Path, sweep: dict | None = None, final: dict | 
     return dest
 
 
-def failed_run(source: Path, dest: Path) -> Path:
+def failed_run(source: Path, dest: Path, error: str = ERROR) -> Path:
     """A failed run folder as the runner writes it: config.yaml, error.txt, metrics.json (status failed)."""
     dest.mkdir(parents=True)
     config = yaml.safe_load((source / "config.yaml").read_text()) | {"name": dest.name, "variant": dest.name}
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (dest / "error.txt").write_text(f"Traceback (most recent call last):\n{ERROR}\n")
+    (dest / "error.txt").write_text(f"Traceback (most recent call last):\n{error}\n")
     failed = {
         "format": rundir.FORMAT,
         "run": dest.name,
         "status": "failed",
-        "error": ERROR,
+        "error": error,
         "variant": dest.name,
         "sweep": {},
     }
@@ -327,6 +327,50 @@ def test_a_folder_that_is_not_a_run_exits_2_and_writes_nothing(tiny_exp, tmp_pat
     assert not (empty / "report.html").exists()
 
 
+def test_plot_data_holds_the_dataset_points_so_nothing_is_regenerated(tiny_exp, tmp_path, monkeypatch) -> None:
+    _, exp = tiny_exp
+    run_dirs = [exp / "none", exp / "l2", exp / "l1"]
+    expected = {run_dir.name: datasets.load(rundir.load_run(run_dir).config.dataset) for run_dir in run_dirs}
+
+    def regenerate(*_args, **_kwargs):
+        raise AssertionError("a dataset was regenerated while reading saved runs")
+
+    monkeypatch.setattr(datasets, "load", regenerate)
+    monkeypatch.setattr(datasets, "make_dataset", regenerate)
+    for run in rundir.load_runs(run_dirs):
+        want = expected[run.label]
+        assert run.view.data.x_train.shape == (45, 2) and run.view.data.x_val.shape == (15, 2)  # 60 points, 25 %
+        for name in ("x_train", "y_train", "x_val", "y_val"):
+            np.testing.assert_array_equal(getattr(run.view.data, name), getattr(want, name), err_msg=name)
+    written = figures.compare(run_dirs, tmp_path / "cmp")
+    assert {p.name for p in written} == ISSUE_2_FILES
+
+
+@pytest.mark.parametrize("found", [999, None], ids=["format-999", "no-format"])
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_a_run_folder_of_an_unknown_format_exits_2_and_writes_nothing(tiny_exp, tmp_path, capsys, command, found):
+    _, exp = tiny_exp
+    folder = tmp_path / "tiny"
+    shutil.copytree(exp / "l2", folder / "l2")
+    old = shutil.copytree(exp / "l1", folder / "old")
+    metrics = _metrics(old)
+    if found is None:
+        del metrics["format"]
+    else:
+        metrics["format"] = found
+    (old / "metrics.json").write_text(json.dumps(metrics))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    out = tmp_path / "cmp"
+    compare = ["compare", str(folder / "l2"), str(old), "--out", str(out)]
+    assert main(compare if command == "compare" else ["report", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.endswith("\n")  # one line
+    assert captured.err.startswith(f"{old}: ") and "format" in captured.err
+    assert str(found or "no format") in captured.err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
 # ---------------------------------------------------------------- report.html
 
 
@@ -431,3 +475,35 @@ def test_report_opens_in_headless_chromium_with_every_image_loaded(report_exp, t
     assert found, f"no probe in the dumped page; chromium said: {done.stderr[-2000:]}"
     counts = json.loads(html.unescape(found.group(1)))
     assert counts == {"images": 3 + 3 * 3, "loaded": 3 + 3 * 3, "rows": 4}
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_report_escapes_markup_in_a_failed_runs_error(tiny_exp, tmp_path) -> None:
+    """Autoescaping: an error message holding a script tag is shown as text, never run as markup."""
+    _, exp = tiny_exp
+    folder = tmp_path / "tiny"
+    shutil.copytree(exp / "l2", folder / "l2")
+    failed_run(exp / "l1", folder / "evil", error=f"ValueError: {SCRIPT}")
+    assert main(["report", str(folder)]) == 0
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    assert page.scripts == 0 and "<script" not in text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert f"ValueError: {SCRIPT}" in page.pre  # shown, as text
+    assert page.rows == 2
+
+
+def test_every_value_on_the_page_is_escaped() -> None:
+    """Names, columns, cells, file names, labels and configs all go through the autoescaping templates."""
+    section = report.RunSection(SCRIPT, SCRIPT, SCRIPT, SCRIPT, [(SCRIPT, b"\x89PNG")])
+    row = {"run": SCRIPT, "status": SCRIPT, SCRIPT: SCRIPT}
+    text = report.render_report(SCRIPT, [row], ["run", "status", SCRIPT], [(SCRIPT, b"\x89PNG")], [section])
+    page = _Page()
+    page.feed(text)
+    assert page.scripts == 0 and "<script" not in text.lower()
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 12
+    assert page.pre == [SCRIPT, SCRIPT]  # the error and the config, as text
+    assert page.links[-1] == "#run-" + SCRIPT  # the table links to the run's section, by its label
