@@ -191,12 +191,12 @@ def _check(args: argparse.Namespace) -> int:
 
 def _saved_results(args: argparse.Namespace) -> int:
     """``compare`` and ``report``: read saved run folders only (nothing trains)."""
-    from regdemo import report
+    from regdemo import figures, report
     from regdemo.errors import RunFolderError
 
     try:
         if args.command == "compare":
-            written = report.compare(args.run_dirs, args.out)
+            written = figures.compare(args.run_dirs, args.out)
             print(f"wrote {len(written)} files to {args.out}")
         else:
             print(f"wrote {report.write_report(args.experiment_dir)}")

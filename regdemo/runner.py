@@ -146,7 +146,7 @@ def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> tuple[str, str]:
 
 def _summary_share(run_dirs: list[Path], exp_dir: Path, shares: int, share: int) -> list[Path]:
     """One share of the experiment's summary.csv and comparison figures (see regdemo.report)."""
-    from regdemo.report import compare_share
+    from regdemo.figures import compare_share
 
     return compare_share(run_dirs, exp_dir, shares, share)
 

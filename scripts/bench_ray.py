@@ -9,7 +9,7 @@ machinery around a run, not training. Everything is timed in this process, in mi
 - Ray scheduling: empty tasks carrying a run's config, and the same returning a run folder's worth of bytes
   (the difference is result transfer); the bytes per run are those the real tasks returned;
 - driver-side writing: ``write_run_files`` (staging folder, files, rename), timed inside the Ray run;
-- summary/report: ``report.compare`` (summary.csv + comparison figures) and ``report.write_report`` on the runs.
+- summary/report: ``figures.compare`` (summary.csv + comparison figures) and ``report.write_report`` on the runs.
 """
 
 from __future__ import annotations
@@ -90,17 +90,17 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
 
 def time_reporting(exp_dir: Path, run_dirs: list[Path]) -> dict[str, float]:
     """Seconds to load the runs, write summary.csv, ``compare`` and ``write_report`` (and the page's MB)."""
-    from regdemo import report, rundir
+    from regdemo import figures, report, rundir, summary
 
     timings = {}
     started = time.perf_counter()
     runs = rundir.load_runs(run_dirs)
     timings["load_runs"] = time.perf_counter() - started
     started = time.perf_counter()
-    rundir.write_summary(report.summary_rows(runs), exp_dir)
+    rundir.write_summary(summary.summary_rows(runs), exp_dir)
     timings["summary.csv"] = time.perf_counter() - started
     started = time.perf_counter()
-    report.compare(run_dirs, exp_dir)
+    figures.compare(run_dirs, exp_dir)
     timings["compare"] = time.perf_counter() - started
     started = time.perf_counter()
     page = report.write_report(exp_dir)

@@ -8,7 +8,7 @@ The configs are configs/{lecture,l1_vs_l2,lambda_sweep,width_sweep,remedies}.yam
 ``regdemo.runner.run_experiment`` into ``--out`` (completed runs with identical configs are reused, so
 a second call only prints). ``--scale small`` runs shrunken copies (few epochs, one seed, fewer widths
 and λ values) named ``<config>_small``. Verdicts are pure functions of summary rows
-(``regdemo.report.summary_rows``): each states its rule, and uses means over seeds where there are seeds.
+(``regdemo.summary.summary_rows``): each states its rule, and uses means over seeds where there are seeds.
 """
 
 from __future__ import annotations
@@ -404,9 +404,9 @@ def experiment_for(name: str, scale: str, workdir: Path) -> Any:
 
 def run_all(out: Path, scale: str, workers: int, quiet: bool) -> dict[str, list[dict[str, Any]]]:
     """Run (or reuse) every config into ``out``; return each one's summary rows, keyed by config name."""
-    from regdemo.report import summary_rows
     from regdemo.rundir import load_runs
     from regdemo.runner import run_experiment
+    from regdemo.summary import summary_rows
 
     say: Callable[[str], None] = (lambda _: None) if quiet else (lambda text: print(text, file=sys.stderr))
     results = {}

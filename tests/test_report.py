@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import TINY
-from regdemo import datasets, report, rundir
+from regdemo import datasets, figures, layout, report, rundir, summary
 from regdemo.cli import main
 from regdemo.config import load_experiment
 
@@ -65,17 +65,17 @@ def fake_run(source: Path, dest: Path, sweep: dict | None = None, final: dict | 
     return dest
 
 
-def failed_run(source: Path, dest: Path) -> Path:
+def failed_run(source: Path, dest: Path, error: str = ERROR) -> Path:
     """A failed run folder as the runner writes it: config.yaml, error.txt, metrics.json (status failed)."""
     dest.mkdir(parents=True)
     config = yaml.safe_load((source / "config.yaml").read_text()) | {"name": dest.name, "variant": dest.name}
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (dest / "error.txt").write_text(f"Traceback (most recent call last):\n{ERROR}\n")
+    (dest / "error.txt").write_text(f"Traceback (most recent call last):\n{error}\n")
     failed = {
         "format": rundir.FORMAT,
         "run": dest.name,
         "status": "failed",
-        "error": ERROR,
+        "error": error,
         "variant": dest.name,
         "sweep": {},
     }
@@ -120,7 +120,7 @@ def test_summary_rows_match_metrics_json_and_record_a_failed_run(tiny_exp, tmp_p
     _, exp = tiny_exp
     broken = failed_run(exp / "l1", tmp_path / "tiny" / "broken")
     runs = rundir.load_runs([exp / "none", exp / "l2", exp / "l1", broken])
-    rows = report.summary_rows(runs)
+    rows = summary.summary_rows(runs)
     assert [r["run"] for r in rows] == ["none", "l2", "l1", "broken"]
     assert len({tuple(r) for r in rows}) == 1  # the same columns in every row
     for row in rows[:3]:
@@ -139,7 +139,7 @@ def test_summary_rows_match_metrics_json_and_record_a_failed_run(tiny_exp, tmp_p
     ]
     failed = rows[3]
     assert (failed["status"], failed["error"], failed["regularizer"]) == ("failed", ERROR, "l1")
-    assert all(failed[key] is None for key in report.result_columns({}))
+    assert all(failed[key] is None for key in summary.result_columns({}))
 
 
 # ---------------------------------------------------------------- comparison
@@ -148,10 +148,10 @@ def test_summary_rows_match_metrics_json_and_record_a_failed_run(tiny_exp, tmp_p
 def test_compare_writes_the_issue_2_files_with_the_summary_numbers(tiny_exp, tmp_path) -> None:
     _, exp = tiny_exp
     runs = [exp / "none", exp / "l2", exp / "l1"]
-    written = report.compare(runs, tmp_path / "cmp")
+    written = figures.compare(runs, tmp_path / "cmp")
     assert {p.name for p in written} == {p.name for p in (tmp_path / "cmp").iterdir()} == ISSUE_2_FILES
     rows = _csv(tmp_path / "cmp" / "summary.csv")
-    expected = report.summary_rows(rundir.load_runs(runs))
+    expected = summary.summary_rows(rundir.load_runs(runs))
     assert list(rows[0]) == list(expected[0])
     for row, want in zip(rows, expected, strict=True):
         assert float(row["val_data_loss"]) == pytest.approx(want["val_data_loss"], rel=1e-12)
@@ -164,7 +164,7 @@ def test_compare_writes_the_issue_2_files_with_the_summary_numbers(tiny_exp, tmp
 def test_compare_of_failed_runs_only_still_writes_every_file(tiny_exp, tmp_path) -> None:
     _, exp = tiny_exp
     broken = [failed_run(exp / "l1", tmp_path / "e" / name) for name in ("a", "b")]
-    report.compare(broken, tmp_path / "cmp")
+    figures.compare(broken, tmp_path / "cmp")
     assert {p.name for p in (tmp_path / "cmp").iterdir()} == ISSUE_2_FILES
     assert [(r["run"], r["status"], r["error"]) for r in _csv(tmp_path / "cmp" / "summary.csv")] == [
         ("a", "failed", ERROR),
@@ -183,7 +183,7 @@ def _coords(**axes: list) -> list[dict]:
 def test_grid_pages_put_swept_values_on_rows_columns_and_pages() -> None:
     """Numbers ascending whatever their order in the runs; categories in first-seen (config) order."""
     coords = _coords(model__regularizer__kind=["l1", "l2"], model__regularizer__lambda=[0.01, 0.0, 0.001], seed=[2, 1])
-    pages = report.grid_pages(coords)
+    pages = layout.grid_pages(coords)
     assert [p.title for p in pages] == ["seed=1", "seed=2"]
     for page, seed in zip(pages, (1, 2), strict=True):
         assert page.row_labels == ["kind=l1", "kind=l2"]
@@ -199,10 +199,10 @@ def test_grid_pages_put_swept_values_on_rows_columns_and_pages() -> None:
 
 
 def test_grid_pages_never_exceed_six_by_six() -> None:
-    wide = report.grid_pages(_coords(model__regularizer__lambda=[0.0, *np.geomspace(1e-4, 1.0, 7)], seed=[1, 2, 3]))
+    wide = layout.grid_pages(_coords(model__regularizer__lambda=[0.0, *np.geomspace(1e-4, 1.0, 7)], seed=[1, 2, 3]))
     assert [p.title for p in wide] == ["columns 1–6 of 8", "columns 7–8 of 8"]
     assert [(len(p.cells), len(p.cells[0])) for p in wide] == [(3, 6), (3, 2)]
-    flat = report.grid_pages([{"variant": f"run{i}"} for i in range(40)])
+    flat = layout.grid_pages([{"variant": f"run{i}"} for i in range(40)])
     assert [(len(p.cells), [len(row) for row in p.cells][-1]) for p in flat] == [(6, 6), (1, 4)]
     for pages, n in ((wide, 24), (flat, 40)):
         shown = [i for p in pages for row in p.cells for i in row if i is not None]
@@ -214,14 +214,14 @@ def test_more_than_36_runs_paginate_and_stale_pages_go(tiny_exp, tmp_path) -> No
     _, exp = tiny_exp
     many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]
     out = tmp_path / "cmp"
-    report.compare(many, out)
+    figures.compare(many, out)
     names = {p.name for p in out.iterdir()}
     assert names == ISSUE_2_FILES | {"compare_boundaries_2.png", "compare_loss_2.png"}
     first, second = (matplotlib.image.imread(out / n) for n in ("compare_boundaries.png", "compare_boundaries_2.png"))
     assert first.shape[0] > 5 * second.shape[0] / 1.5  # six rows of panels, then one
-    weights_title = report.weight_panels(rundir.load_runs(many))[0]
+    weights_title = layout.weight_panels(rundir.load_runs(many))[0]
     assert "first 8 of 40 runs" in weights_title
-    report.compare(many[:3], out)
+    figures.compare(many[:3], out)
     assert {p.name for p in out.iterdir()} == ISSUE_2_FILES
 
 
@@ -229,10 +229,10 @@ def test_compare_in_shares_writes_what_one_compare_writes(tiny_exp, tmp_path) ->
     _, exp = tiny_exp
     many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]  # two pages each
     whole, shared = tmp_path / "whole", tmp_path / "shared"
-    report.compare(many, whole)
+    figures.compare(many, whole)
     (shared / "sweep_stale.png").parent.mkdir()
     (shared / "sweep_stale.png").write_bytes(b"left by an earlier comparison")
-    parts = [report.compare_share(many, shared, 3, k) for k in (2, 0, 1)]
+    parts = [figures.compare_share(many, shared, 3, k) for k in (2, 0, 1)]
     assert parts[1][0].name == "summary.csv"  # share 0 writes the summary
     names = [p.name for part in parts for p in part]
     assert len(names) == len(set(names)) == 6  # summary, 2 + 2 pages, weights (no numeric sweep field)
@@ -257,7 +257,7 @@ def sweep_exp(tiny_exp, tmp_path_factory) -> Path:
 
 
 def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
-    written = report.compare(rundir.find_runs(sweep_exp), tmp_path / "cmp")
+    written = figures.compare(rundir.find_runs(sweep_exp), tmp_path / "cmp")
     names = {p.name for p in written}
     assert names == ISSUE_2_FILES | {
         "compare_boundaries_2.png",
@@ -272,7 +272,7 @@ def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
         assert swept == (kind, float(lam), int(seed))
         assert float(row["l1" if kind == "l1" else "l2"]) == float(lam)  # the config agrees
     runs = rundir.load_runs(rundir.find_runs(sweep_exp))
-    series = report.sweep_series(runs, "model.regularizer.lambda")
+    series = layout.sweep_series(runs, "model.regularizer.lambda")
     assert [s.label for s in series] == ["kind=l1", "kind=l2"]
     for s, offset in zip(series, (0.1, 0.0), strict=True):
         np.testing.assert_allclose(s.x, [0.0, 0.001, 0.01])
@@ -295,7 +295,7 @@ def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
     ],
 )
 def test_x_scale_is_logarithmic_for_strengths_and_wide_ranges(field, values, scale) -> None:
-    assert report.x_scale(field, values) == scale
+    assert layout.x_scale(field, values) == scale
 
 
 def test_compare_across_two_experiments_labels_colliding_runs(tiny_exp, tmp_path, capsys) -> None:
@@ -309,7 +309,7 @@ def test_compare_across_two_experiments_labels_colliding_runs(tiny_exp, tmp_path
     assert [r["run"] for r in rows] == ["tiny/l1", "second/l1", "tiny/l2"]
     for row, run_dir in zip(rows, (exp / "l1", other / "l1", exp / "l2"), strict=True):
         assert float(row["val_data_loss"]) == pytest.approx(_metrics(run_dir)["final"]["val_data_loss"])
-    pages = report.grid_pages([report.coordinates(r) for r in rundir.load_runs([exp / "l1", other / "l1"])])
+    pages = layout.grid_pages([layout.coordinates(r) for r in rundir.load_runs([exp / "l1", other / "l1"])])
     assert pages[0].cells == [[0, 1]]  # one row of both runs
 
 
@@ -325,6 +325,50 @@ def test_a_folder_that_is_not_a_run_exits_2_and_writes_nothing(tiny_exp, tmp_pat
     assert main(["report", str(empty)]) == 2
     assert "not a regdemo experiment folder" in capsys.readouterr().err
     assert not (empty / "report.html").exists()
+
+
+def test_plot_data_holds_the_dataset_points_so_nothing_is_regenerated(tiny_exp, tmp_path, monkeypatch) -> None:
+    _, exp = tiny_exp
+    run_dirs = [exp / "none", exp / "l2", exp / "l1"]
+    expected = {run_dir.name: datasets.load(rundir.load_run(run_dir).config.dataset) for run_dir in run_dirs}
+
+    def regenerate(*_args, **_kwargs):
+        raise AssertionError("a dataset was regenerated while reading saved runs")
+
+    monkeypatch.setattr(datasets, "load", regenerate)
+    monkeypatch.setattr(datasets, "make_dataset", regenerate)
+    for run in rundir.load_runs(run_dirs):
+        want = expected[run.label]
+        assert run.view.data.x_train.shape == (45, 2) and run.view.data.x_val.shape == (15, 2)  # 60 points, 25 %
+        for name in ("x_train", "y_train", "x_val", "y_val"):
+            np.testing.assert_array_equal(getattr(run.view.data, name), getattr(want, name), err_msg=name)
+    written = figures.compare(run_dirs, tmp_path / "cmp")
+    assert {p.name for p in written} == ISSUE_2_FILES
+
+
+@pytest.mark.parametrize("found", [999, None], ids=["format-999", "no-format"])
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_a_run_folder_of_an_unknown_format_exits_2_and_writes_nothing(tiny_exp, tmp_path, capsys, command, found):
+    _, exp = tiny_exp
+    folder = tmp_path / "tiny"
+    shutil.copytree(exp / "l2", folder / "l2")
+    old = shutil.copytree(exp / "l1", folder / "old")
+    metrics = _metrics(old)
+    if found is None:
+        del metrics["format"]
+    else:
+        metrics["format"] = found
+    (old / "metrics.json").write_text(json.dumps(metrics))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    out = tmp_path / "cmp"
+    compare = ["compare", str(folder / "l2"), str(old), "--out", str(out)]
+    assert main(compare if command == "compare" else ["report", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.endswith("\n")  # one line
+    assert captured.err.startswith(f"{old}: ") and "format" in captured.err
+    assert str(found or "no format") in captured.err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
 
 
 # ---------------------------------------------------------------- report.html
@@ -431,3 +475,35 @@ def test_report_opens_in_headless_chromium_with_every_image_loaded(report_exp, t
     assert found, f"no probe in the dumped page; chromium said: {done.stderr[-2000:]}"
     counts = json.loads(html.unescape(found.group(1)))
     assert counts == {"images": 3 + 3 * 3, "loaded": 3 + 3 * 3, "rows": 4}
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_report_escapes_markup_in_a_failed_runs_error(tiny_exp, tmp_path) -> None:
+    """Autoescaping: an error message holding a script tag is shown as text, never run as markup."""
+    _, exp = tiny_exp
+    folder = tmp_path / "tiny"
+    shutil.copytree(exp / "l2", folder / "l2")
+    failed_run(exp / "l1", folder / "evil", error=f"ValueError: {SCRIPT}")
+    assert main(["report", str(folder)]) == 0
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    assert page.scripts == 0 and "<script" not in text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert f"ValueError: {SCRIPT}" in page.pre  # shown, as text
+    assert page.rows == 2
+
+
+def test_every_value_on_the_page_is_escaped() -> None:
+    """Names, columns, cells, file names, labels and configs all go through the autoescaping templates."""
+    section = report.RunSection(SCRIPT, SCRIPT, SCRIPT, SCRIPT, [(SCRIPT, b"\x89PNG")])
+    row = {"run": SCRIPT, "status": SCRIPT, SCRIPT: SCRIPT}
+    text = report.render_report(SCRIPT, [row], ["run", "status", SCRIPT], [(SCRIPT, b"\x89PNG")], [section])
+    page = _Page()
+    page.feed(text)
+    assert page.scripts == 0 and "<script" not in text.lower()
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 12
+    assert page.pre == [SCRIPT, SCRIPT]  # the error and the config, as text
+    assert page.links[-1] == "#run-" + SCRIPT  # the table links to the run's section, by its label

@@ -1,0 +1,92 @@
+"""The comparison of saved runs on disk: summary.csv and the comparison figures, drawn and written.
+
+:func:`comparison_figures` names every figure and draws it on demand (layouts from
+:mod:`regdemo.layout`, drawing by :mod:`regdemo.plots`); :func:`compare` writes them with summary.csv
+through :mod:`regdemo.rundir`. Nothing here trains or rebuilds a model: runs are read back from their folders.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from regdemo import layout, plots, rundir
+from regdemo.errors import RunFolderError
+from regdemo.rundir import LoadedRun
+from regdemo.summary import summary_rows
+
+# ---------------------------------------------------------------- the figures
+
+
+def _panel(run: LoadedRun, flat: bool) -> plots.Panel:
+    if run.view is None:
+        return plots.Panel(f"{run.label}: failed", None, run.error)
+    return plots.Panel(run.view.title if flat else run.label, run.view)
+
+
+def _page_title(what: str, page: layout.Page, number: int, count: int) -> str:
+    title = f"{what}: {page.title}" if page.title else what
+    return f"{title}   (page {number} of {count})" if count > 1 else title
+
+
+def comparison_figures(runs: Sequence[LoadedRun]) -> Iterator[tuple[str, Callable[[], Figure]]]:
+    """Every comparison figure as ``(file name, draw)``; ``draw()`` makes the figure, so the names are
+    known without drawing anything.
+
+    compare_boundaries[_k].png and compare_loss[_k].png (pages of :func:`regdemo.layout.grid_pages`),
+    compare_weights.png, and sweep_<field>.png for every :func:`regdemo.layout.numeric_fields` field.
+    """
+    pages = layout.grid_pages([layout.coordinates(run) for run in runs])
+    for what, stem, draw in (
+        ("Decision boundaries", "compare_boundaries", plots.boundary_grid_figure),
+        ("Train/validation loss", "compare_loss", plots.loss_grid_figure),
+    ):
+        for number, (page, name) in enumerate(zip(pages, rundir.page_names(stem, len(pages)), strict=True), 1):
+            flat = not page.col_labels
+            cells = [[None if i is None else _panel(runs[i], flat) for i in row] for row in page.cells]
+            title = _page_title(what, page, number, len(pages))
+            yield name, functools.partial(draw, cells, page.row_labels, page.col_labels, title)
+    title, panels = layout.weight_panels(runs)
+    yield rundir.COMPARE_WEIGHTS, functools.partial(plots.weight_groups_figure, panels, title)
+    for field in layout.numeric_fields(runs):
+        series = layout.sweep_series(runs, field)
+        scale = layout.x_scale(field, np.concatenate([s.x for s in series]) if series else [0.0])
+        title = layout.sweep_title(field, series, runs)
+        yield rundir.sweep_file(field), functools.partial(plots.sweep_figure, field, series, scale, title)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def compare_share(run_dirs: Sequence[Path], out: Path, shares: int = 1, share: int = 0) -> list[Path]:
+    """Write share ``share`` (of ``shares``) of what :func:`compare` writes; return its files.
+
+    Share 0 writes summary.csv and removes stale files; the figures are dealt out round robin, so
+    ``shares`` processes draw them in parallel. Every share checks every folder before writing.
+    """
+    runs = rundir.load_runs(run_dirs)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    figures = list(comparison_figures(runs))
+    written = []
+    if share == 0:
+        written.append(rundir.write_summary(summary_rows(runs), out))
+        for path in rundir.stale_comparison_files(out, [name for name, _ in figures]):
+            path.unlink()
+    for name, draw in figures[share::shares]:
+        written.append(rundir.write_figure(plots.png_bytes(draw()), out, name))
+    return written
+
+
+def compare(run_dirs: Sequence[Path], out: Path) -> list[Path]:
+    """Write summary.csv and every comparison figure of these runs into ``out``; return the files.
+
+    Every folder is checked first (:class:`RunFolderError`: nothing is written); each file is written
+    atomically; comparison files left from an earlier comparison with more pages are removed.
+    """
+    return compare_share(run_dirs, out)

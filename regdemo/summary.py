@@ -1,0 +1,126 @@
+"""The summary of saved runs: summary.csv's rows and columns, and which of them report.html's table shows.
+
+Pure: runs come in as :class:`regdemo.rundir.LoadedRun` (read by :mod:`regdemo.rundir`, which also writes
+summary.csv); nothing here reads or writes a file. A failed run is a run too: it gets a row with its error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from regdemo.config import RunConfig
+from regdemo.history import COLUMNS
+from regdemo.rundir import LoadedRun
+
+FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")
+BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
+SUMMARY_SETTINGS: dict[str, Callable[[RunConfig], object]] = {
+    "dataset": lambda c: c.dataset.kind,
+    "n_samples": lambda c: c.dataset.n_samples,
+    "noise": lambda c: c.dataset.noise,
+    "hidden_units": lambda c: "-".join(map(str, c.model.hidden_units)),
+    "activation": lambda c: c.model.activation,
+    "regularizer": lambda c: c.model.regularizer.kind,
+    "l1": lambda c: c.model.regularizer.strengths()[0],
+    "l2": lambda c: c.model.regularizer.strengths()[1],
+    "proximal": lambda c: c.model.regularizer.proximal,
+    "dropout": lambda c: c.model.dropout,
+    "optimizer": lambda c: c.training.optimizer,
+    "learning_rate": lambda c: c.training.learning_rate,
+    "epochs": lambda c: c.training.epochs,
+    "batch_size": lambda c: c.training.batch_size,
+    "engine": lambda c: c.training.engine,
+    "early_stopping_patience": lambda c: c.training.early_stopping.patience if c.training.early_stopping else None,
+    "seed": lambda c: c.seed,
+}
+# The summary table of report.html: these columns (those present), swept fields after "status".
+REPORT_COLUMNS = (
+    "run",
+    "variant",
+    "status",
+    "regularizer",
+    "l1",
+    "l2",
+    "epochs_run",
+    "data_loss",
+    "val_data_loss",
+    "accuracy",
+    "val_accuracy",
+    "generalization_gap",
+    "first_layer_std",
+    "first_layer_frac_near_zero",
+    "error",
+)
+
+
+def dig(data: Any, *keys: str | int) -> Any:
+    """``data[k0][k1]…`` or None where any level is missing."""
+    for key in keys:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool: what sorts numerically, gets a log axis or a right-aligned cell."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _cell(value: Any) -> Any:
+    """A swept value as one CSV cell: scalars as they are, lists and mappings as compact JSON."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def sweep_fields(runs: Sequence[LoadedRun]) -> list[str]:
+    """Every swept field path of these runs, in first-seen order."""
+    return list(dict.fromkeys(field for run in runs for field in run.sweep))
+
+
+def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The final-numbers part of a summary row (all None for a failed run)."""
+    first = dig(metrics, "weights", "layers", 0) or {}
+    return {
+        "epochs_run": metrics.get("epochs_run"),
+        **{key: dig(metrics, "final", key) for key in COLUMNS},
+        "generalization_gap": metrics.get("generalization_gap"),
+        **{f"first_layer_{key}": first.get(key) for key in FIRST_LAYER_KEYS},
+        "kernels_l1": dig(metrics, "weights", "kernels", "l1"),
+        "kernels_l2": dig(metrics, "weights", "kernels", "l2"),
+        **{f"boundary_{key}": dig(metrics, "boundary", key) for key in BOUNDARY_KEYS},
+        "train_seconds": dig(metrics, "timing", "train_seconds"),
+    }
+
+
+def summary_rows(runs: Sequence[LoadedRun]) -> list[dict[str, Any]]:
+    """One summary.csv row per run, all with the same columns.
+
+    ``run`` (its label), ``experiment``, ``variant``, ``status``, one column per swept field (its
+    dotted path; empty where a run did not sweep it), the settings, the final metrics, the first
+    layer's weight stats, ``kernels_l1``/``kernels_l2``, ``train_seconds`` and ``error`` (a failed
+    run's message; its metric columns are empty). Non-finite numbers are None (empty cells).
+    """
+    swept = sweep_fields(runs)
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {"run": run.label, "experiment": run.config.experiment, "variant": run.variant}
+        row["status"] = run.status
+        row |= {field: _cell(run.sweep.get(field)) for field in swept}
+        row |= {key: get(run.config) for key, get in SUMMARY_SETTINGS.items()}
+        row |= result_columns(run.metrics)
+        row["error"] = run.error
+        rows.append(row)
+    return rows
+
+
+def report_columns(rows: Sequence[Mapping[str, Any]], swept: Sequence[str]) -> list[str]:
+    """The report table's columns: REPORT_COLUMNS with the swept fields after ``status``; ``variant``
+    only when it varies and says more than the run's name, ``error`` only when a run failed."""
+    same_variant = len({r["variant"] for r in rows}) == 1 or all(r["variant"] == r["run"] for r in rows)
+    columns = [c for c in REPORT_COLUMNS if not (c == "variant" and same_variant)]
+    columns = [c for c in columns if not (c == "error" and not any(r["error"] for r in rows))]
+    at = columns.index("status") + 1
+    return columns[:at] + [f for f in swept if f not in columns] + columns[at:]
