@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
     if args.backend == "ray":
         if importlib.util.find_spec("ray") is None:
             return _fail("--backend ray: needs Ray: pip install 'regdemo[ray]'")
-        from regdemo.raybackend import unreachable
+        from regdemo.backends.ray import unreachable
 
         if ray_address and (problem := unreachable(ray_address)):
             return _fail(f"--ray-address {ray_address}: {problem}")

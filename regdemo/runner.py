@@ -1,34 +1,25 @@
-"""Many runs: plan against what is on disk (resume), run them in worker processes, then summarize.
+"""Many runs: plan against what is on disk (resume), hand the runs to a backend, then summarize.
 
 Each run folder appears whole or not at all (see :func:`regdemo.experiment.run_one`); a rerun of the
 same config skips every completed run whose resolved config is identical and finishes the rest.
-The experiment's summary and comparison figures are rebuilt from the run folders at the end.
+How runs are trained (local worker processes, Ray tasks) is a backend's business (:mod:`regdemo.backends`);
+the experiment's summary and comparison figures are rebuilt from the run folders at the end.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
-import multiprocessing
-import os
-import queue as queue_module
-import signal
-import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-
 from regdemo import rundir
+from regdemo.backends import Backend, Options, local
+from regdemo.backends.local import Display
 from regdemo.config import Experiment, RunConfig
 from regdemo.errors import RunConflict
 from regdemo.storage import clean_leftovers
-from regdemo.tfsetup import load_tensorflow
 
 
 @dataclass
@@ -72,162 +63,13 @@ def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
     return result
 
 
-# ---------------------------------------------------------------- progress display
+def choose_backend(name: str, ray_address: str | None = None) -> Backend:
+    """The backend called ``name`` (``"local"`` or ``"ray"``; the Ray one joins ``ray_address`` if given)."""
+    if name == "ray":
+        from regdemo.backends import ray as ray_backend  # the optional extra: imported only when chosen
 
-
-class Display:
-    """One rich display: overall runs done, and what each worker is training (epochs)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<44}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-        )
-        self._overall = self._progress.add_task("runs", total=total)
-        self._slots: dict[object, TaskID] = {}
-
-    def __enter__(self) -> Display:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def epochs(self, worker: object, run: str, done: int, total: int) -> None:
-        if worker not in self._slots:
-            self._slots[worker] = self._progress.add_task("", total=total)
-        slot = self._slots[worker]
-        label = f"  worker {list(self._slots).index(worker) + 1}: {run}"[:44]
-        if self._progress.tasks[slot].description != label:  # a new run: its own bar and clock
-            self._progress.reset(slot, total=total, description=label)
-        self._progress.update(slot, completed=done)
-
-    def run_done(self) -> None:
-        self._progress.advance(self._overall)
-
-
-# ---------------------------------------------------------------- workers
-
-_EPOCHS: multiprocessing.Queue | None = None  # set in each worker process by _init_worker
-
-
-def _exit_now() -> None:
-    """A worker's last act: leave without the interpreter's teardown, which takes TensorFlow ~1.2 s
-    per process while the driver waits. By then every run folder is renamed into place and
-    multiprocessing has flushed the result queue (its exit function runs before atexit handlers)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
-    """Import TensorFlow once per worker process, with thread pools sized to its share of the cores."""
-    global _EPOCHS
-    # Ctrl-C reaches the whole process group; the driver answers it by stopping the workers. A worker
-    # that took it itself would only abandon its current run and start the next one queued to it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    load_tensorflow(threads)
-    _EPOCHS = epochs_queue
-    atexit.register(_exit_now)  # registered last, so it runs first
-
-
-def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> tuple[str, str]:
-    """One task in a worker: run one config, streaming epoch counts to the driver."""
-    from regdemo.experiment import run_one
-
-    pid = os.getpid()
-    status = run_one(cfg, exp_dir, lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs)), tensorboard)
-    return cfg.name, status
-
-
-def _summary_share(run_dirs: list[Path], exp_dir: Path, shares: int, share: int) -> list[Path]:
-    """One share of the experiment's summary.csv and comparison figures (see regdemo.report)."""
-    from regdemo.figures import compare_share
-
-    return compare_share(run_dirs, exp_dir, shares, share)
-
-
-def _drain(epochs_queue: multiprocessing.Queue, display: Display) -> None:
-    with contextlib.suppress(queue_module.Empty):
-        while True:
-            display.epochs(*epochs_queue.get_nowait())
-
-
-class Workers:
-    """``n`` spawned worker processes, each with TensorFlow loaded once: they train the runs of the
-    experiment in ``exp_dir``, then draw its summary between them.
-
-    Leaving the block normally lets them exit; leaving it on an exception (Ctrl-C included) stops
-    them at once, drops the queued runs and removes the half-written folders of the runs in flight.
-    """
-
-    def __init__(self, n: int, exp_dir: Path) -> None:
-        context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
-        self.n, self.exp_dir = n, exp_dir
-        self.epochs: multiprocessing.Queue = context.Queue()
-        threads = max(1, (os.cpu_count() or 1) // n)
-        self.pool = ProcessPoolExecutor(
-            n, mp_context=context, initializer=_init_worker, initargs=(threads, self.epochs)
-        )
-
-    def __enter__(self) -> Workers:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if exc_type is not None:
-            terminate = getattr(self.pool, "terminate_workers", None)  # Python 3.14+
-            if terminate is not None:
-                terminate()
-            else:
-                for process in list(self.pool._processes.values()):
-                    process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        if exc_type is not None:
-            clean_leftovers(self.exp_dir)
-
-    def run(self, todo: list[RunConfig], tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
-        """Run ``todo``; yield ``(name, status)`` as runs finish."""
-        pending = {self.pool.submit(_work, cfg, self.exp_dir, tensorboard): cfg for cfg in todo}
-        while pending:
-            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(self.epochs, display)
-            for future in done:
-                cfg = pending.pop(future)
-                error = future.exception()
-                yield (cfg.name, "failed") if error else future.result()  # a worker that died: failed
-
-    def summarize(self, run_dirs: list[Path]) -> None:
-        """summary.csv and the comparison figures, drawn by all workers at once."""
-        try:
-            list(self.pool.map(functools.partial(_summary_share, run_dirs, self.exp_dir, self.n), range(self.n)))
-        except BrokenProcessPool:  # a worker died during the runs (its runs are failed): draw them here
-            _summary_share(run_dirs, self.exp_dir, 1, 0)
-
-
-def _run_here(todo: list[RunConfig], exp_dir: Path, tensorboard: bool, display: Display) -> Iterator[tuple[str, str]]:
-    """Run ``todo`` one after another in this process (one worker: no pool to start)."""
-    if not todo:
-        return  # nothing to train: don't pay for TensorFlow
-    load_tensorflow()
-    from regdemo.experiment import run_one
-
-    for cfg in todo:
-        progress = lambda done, c=cfg: display.epochs("main", c.name, done, c.training.epochs)  # noqa: E731
-        yield cfg.name, run_one(cfg, exp_dir, progress, tensorboard)
-
-
-def _run_on_ray(
-    todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool
-) -> Iterator[tuple[str, str]]:
-    """Run ``todo`` as Ray tasks (a local instance with ``workers`` CPUs, or the cluster at ``address``);
-    yield ``(name, status)`` as runs finish. The driver writes every run folder (see regdemo.raybackend)."""
-    from regdemo.raybackend import run_on_ray
-
-    yield from run_on_ray(todo, exp_dir, address, workers, tensorboard)
+        return functools.partial(ray_backend.run, address=ray_address)
+    return local.run
 
 
 def run_experiment(
@@ -253,27 +95,24 @@ def run_experiment(
     """
     exp_dir = out_root / experiment.name
     work = plan(experiment, exp_dir, force)
+    run_with = choose_backend(backend, ray_address)
     exp_dir.mkdir(parents=True, exist_ok=True)
     clean_leftovers(exp_dir)
     if work.skipped:
         say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
     statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
-    workers = max(1, min(workers, len(work.todo)))
     run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
-    with Display(len(work.todo), show_progress) as display, contextlib.ExitStack() as stack:
-        pool = stack.enter_context(Workers(workers, exp_dir)) if backend == "local" and workers > 1 else None
-        if backend == "ray":
-            finished = _run_on_ray(work.todo, exp_dir, ray_address, workers, tensorboard)
-        elif pool:
-            finished = pool.run(work.todo, tensorboard, display)
-        else:
-            finished = _run_here(work.todo, exp_dir, tensorboard, display)
-        for name, status in finished:
-            statuses[name] = status
-            display.run_done()
-        if summarize and pool:
-            pool.summarize(run_dirs)
-        elif summarize:
-            _summary_share(run_dirs, exp_dir, 1, 0)
+    with Display(len(work.todo), show_progress) as display:
+        options = Options(
+            workers=max(1, min(workers, len(work.todo))),
+            tensorboard=tensorboard,
+            summarize=run_dirs if summarize else (),
+            on_epochs=display.epochs,
+        )
+        # closing: an exception here (Ctrl-C) stops the backend's work at once, not when the generator is collected
+        with contextlib.closing(run_with(work.todo, exp_dir, options)) as finished:
+            for name, status in finished:
+                statuses[name] = status
+                display.run_done()
     ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}
     return Outcome(exp_dir, ordered, len(work.skipped))

@@ -64,7 +64,7 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
     """(start-up s, ms per empty task, ms per task returning ``payload_bytes``) on a fresh local instance."""
     import ray
 
-    from regdemo import raybackend
+    from regdemo.backends import ray as raybackend
 
     @ray.remote(num_cpus=1)
     def task(cfg, size: int) -> dict[str, bytes]:
@@ -117,7 +117,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from regdemo import raybackend, rundir
+    from regdemo import rundir
+    from regdemo.backends import ray as raybackend
     from regdemo.config import load_experiment
     from regdemo.tfsetup import load_tensorflow
 

@@ -77,26 +77,21 @@ def assert_same_training(ours, theirs) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def cmdline(pid: int) -> bytes:
-    """A process's command line as /proc gives it (NUL-separated; empty once it is gone)."""
+def cmdline(pid: int) -> str:
+    """A process's command line, its arguments joined by spaces (empty once it is gone)."""
+    import psutil
+
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return ""
 
 
 def descendants(pid: int) -> set[int]:
-    """The processes below ``pid``: children, their children, and so on (read from /proc)."""
-    children: dict[int, set[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, set()).add(int(entry.name))
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for p in frontier for child in children.get(p, ())} - found
-        found |= frontier
-    return found
+    """The processes below ``pid``: children, their children, and so on (empty once it is gone)."""
+    import psutil
+
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:
+        return set()

@@ -6,7 +6,9 @@ One more test lets the command start (and, on Ctrl-C, stop) its own local instan
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import importlib.util
 import json
 import os
@@ -40,7 +42,7 @@ DYING = QUICK.split("runs:")[0] + "runs:\n  - name: steady\n  - name: dies_once\
 # Started as its own process so that the tests' drivers join it (and leave it running) as users would.
 CLUSTER = """\
 import sys, ray
-from regdemo.raybackend import connect
+from regdemo.backends.ray import connect
 connect(None, 2)
 print("address", ray.get_runtime_context().gcs_address, flush=True)
 sys.stdin.read()  # until the tests close our stdin
@@ -49,13 +51,10 @@ ray.shutdown()
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A Ray instance on loopback for the module: its address, and the folder of crash markers its workers read."""
-    from regdemo.raybackend import CRASH_DIR_ENV
-
-    crash_dir = tmp_path_factory.mktemp("crash")
+def cluster():
+    """A Ray instance on loopback for the module: its address."""
     # loopback only and gone with the module: no token, so that the in-process drivers can join it as they are
-    env = {**os.environ, CRASH_DIR_ENV: str(crash_dir), "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
     proc = subprocess.Popen(
         [sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
@@ -63,7 +62,7 @@ def cluster(tmp_path_factory):
     try:
         line = proc.stdout.readline().split()
         assert line[:1] == ["address"], "the Ray instance did not start"
-        yield line[1], crash_dir
+        yield line[1]
     finally:
         proc.stdin.close()
         try:
@@ -71,6 +70,44 @@ def cluster(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _marked_work(marks: Path, cfg, tensorboard: bool) -> dict[str, bytes]:
+    """A Ray task's work for the tests: log the attempt as a line of ``<marks>/<run>.attempts``; die as a
+    crashed worker (or node) would when ``<marks>/<run>.crash`` exists (every attempt) or
+    ``<marks>/<run>.crash-once`` does (the first one only); else train as in production."""
+    with (marks / f"{cfg.name}.attempts").open("a", encoding="utf-8") as log:
+        log.write(f"{os.getpid()}\n")
+    with contextlib.suppress(FileNotFoundError):
+        (marks / f"{cfg.name}.crash-once").unlink()
+        os._exit(1)
+    if (marks / f"{cfg.name}.crash").exists():
+        os._exit(1)
+    from regdemo.backends.ray import train_to_files
+
+    return train_to_files(cfg, tensorboard)
+
+
+def _attempted(marks: Path) -> list[str]:
+    """The runs whose task started, once per attempt (as :func:`_marked_work` logged them)."""
+    return [log.stem for log in sorted(marks.glob("*.attempts")) for _ in log.read_text().split()]
+
+
+@pytest.fixture
+def marked(monkeypatch, tmp_path_factory) -> Path:
+    """The Ray backend's tasks run :func:`_marked_work` on a fresh folder of markers, returned."""
+    import ray.cloudpickle
+
+    from regdemo.backends import ray as ray_backend
+
+    marks = tmp_path_factory.mktemp("marks")
+    # Ray's workers cannot import this test module: its functions travel by value
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(
+        ray_backend, "run", functools.partial(ray_backend.run, work=functools.partial(_marked_work, marks))
+    )
+    yield marks
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +119,7 @@ def ray_sweep(cluster, tmp_path_factory) -> Path:
     config = root / "sweep.yaml"
     config.write_text(SWEEP4, encoding="utf-8")
     assert (
-        main(
-            ["run", str(config), "--out", str(root / "out"), "--quiet", "--backend", "ray", "--ray-address", cluster[0]]
-        )
+        main(["run", str(config), "--out", str(root / "out"), "--quiet", "--backend", "ray", "--ray-address", cluster])
         == 0
     )
     assert not ray.is_initialized()  # the driver disconnected
@@ -117,35 +152,40 @@ def test_ray_gives_the_same_summary_and_files_as_the_local_pool(ray_sweep, write
 
 
 @needs_ray
-def test_resume_submits_only_the_runs_not_yet_complete(ray_sweep, cluster, tmp_path, monkeypatch, capsys) -> None:
-    from regdemo import raybackend
+def test_resume_submits_only_the_runs_not_yet_complete(
+    ray_sweep, cluster, marked, tmp_path, monkeypatch, capsys
+) -> None:
+    from regdemo.backends import ray as ray_backend
 
     exp = tmp_path / "tiny"
     shutil.copytree(ray_sweep, exp)
     shutil.rmtree(exp / "kind-l2__lambda-0.001")
     kept = (exp / "kind-l1__lambda-0.01" / "metrics.json").stat().st_mtime_ns
-    submitted, connects = [], []
-    real_submit, real_connect = raybackend._submit, raybackend.connect
-    monkeypatch.setattr(raybackend, "_submit", lambda cfg, tb: submitted.append(cfg.name) or real_submit(cfg, tb))
-    monkeypatch.setattr(raybackend, "connect", lambda *a: connects.append(a) or real_connect(*a))
+    connects = []
+    real_connect = ray_backend.connect
+    monkeypatch.setattr(ray_backend, "connect", lambda *a: connects.append(a) or real_connect(*a))
     config = tmp_path / "sweep.yaml"
     config.write_text(SWEEP4, encoding="utf-8")
-    cmd = ["run", str(config), "--out", str(tmp_path), "--quiet", "--backend", "ray", "--ray-address", cluster[0]]
+    cmd = ["run", str(config), "--out", str(tmp_path), "--quiet", "--backend", "ray", "--ray-address", cluster]
     assert main(cmd) == 0
+    submitted = _attempted(marked)
     assert "skipping 3 completed run(s) with identical config; 1 to run" in capsys.readouterr().out
     assert submitted == ["kind-l2__lambda-0.001"] and len(connects) == 1
     assert (exp / "kind-l1__lambda-0.01" / "metrics.json").stat().st_mtime_ns == kept
     assert _rows_without_timings(exp) == _rows_without_timings(ray_sweep)
     assert main(cmd) == 0
     assert "skipping 4 completed run(s) with identical config; 0 to run" in capsys.readouterr().out
+    submitted = _attempted(marked)
     assert submitted == ["kind-l2__lambda-0.001"] and len(connects) == 1  # nothing submitted, Ray not even joined
 
 
 @needs_ray
-def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(cluster, write_config, tmp_path, capsys) -> None:
-    from regdemo.raybackend import MAX_RETRIES
+def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(
+    cluster, marked, write_config, tmp_path, capsys
+) -> None:
+    from regdemo.backends.ray import MAX_RETRIES
 
-    address, crash_dir = cluster
+    address, crash_dir = cluster, marked  # the tasks die as the markers in crash_dir say
     (crash_dir / "dies_once.crash-once").touch()
     (crash_dir / "dies_always.crash").touch()
     cmd = ["run", str(write_config(DYING)), "--out", str(tmp_path), "--quiet", "--backend", "ray"]

@@ -162,7 +162,7 @@ def test_ctrl_c_stops_the_runs_in_flight_at_once_and_leaves_only_whole_runs(writ
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ((exp / "quick_a").exists() and (exp / "quick_b").exists()):
         time.sleep(0.02)
-    workers = {pid for pid in descendants(victim.pid) if b"spawn_main" in cmdline(pid)}
+    workers = {pid for pid in descendants(victim.pid) if "spawn_main" in cmdline(pid)}
     os.killpg(victim.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = victim.communicate(timeout=60)
     assert victim.returncode == 130, err

@@ -12,43 +12,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import ray
 import ray.exceptions
 
 from regdemo import rundir
+from regdemo.backends import Options, summary_share
 from regdemo.config import RunConfig
 from regdemo.errors import BackendUnavailable
 from regdemo.tfsetup import load_tensorflow
 
 MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-# Testing aid (see _crash_if_asked): a folder of marker files that make a worker die on chosen runs.
-CRASH_DIR_ENV = "REGDEMO_TEST_RAY_CRASH_DIR"
+
+Work = Callable[[RunConfig, bool], dict[str, bytes]]
+"""What a task does in its worker: ``(cfg, tensorboard) -> {relative path: bytes}`` of the run folder."""
 
 _threads: int | None = None  # TensorFlow's thread count in this worker process, once it is loaded
-
-
-def _crash_if_asked(name: str) -> None:
-    """Simulate a worker (or node) dying on this run, for tests: with $REGDEMO_TEST_RAY_CRASH_DIR set,
-    ``<dir>/<run>.crash`` kills every attempt, ``<dir>/<run>.crash-once`` the first one only; every
-    attempt is logged as a line of ``<dir>/<run>.attempts``."""
-    folder = os.environ.get(CRASH_DIR_ENV)
-    if not folder:
-        return
-    marks = Path(folder)
-    with (marks / f"{name}.attempts").open("a", encoding="utf-8") as log:
-        log.write(f"{os.getpid()}\n")
-    once = marks / f"{name}.crash-once"
-    with contextlib.suppress(FileNotFoundError):
-        once.unlink()
-        os._exit(1)
-    if (marks / f"{name}.crash").exists():
-        os._exit(1)
 
 
 def _load_tensorflow_once() -> None:
@@ -61,18 +44,18 @@ def _load_tensorflow_once() -> None:
         load_tensorflow(_threads)
 
 
-@ray.remote(num_cpus=1, max_retries=MAX_RETRIES)
-def _train(cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
-    """One task: train one run; return its folder as ``{relative path: bytes}``."""
-    _crash_if_asked(cfg.name)
+def train_to_files(cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
+    """The production :data:`Work`: train one run in this worker; return its folder as ``{relative path: bytes}``."""
     _load_tensorflow_once()
     from regdemo.experiment import run_to_files
 
     return run_to_files(cfg, tensorboard)
 
 
-def _submit(cfg: RunConfig, tensorboard: bool) -> ray.ObjectRef:
-    return _train.remote(cfg, tensorboard)
+@ray.remote(num_cpus=1, max_retries=MAX_RETRIES)
+def _task(work: Work, cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
+    """One task: ``work`` one run (``work`` travels with the task: see :func:`run`)."""
+    return work(cfg, tensorboard)
 
 
 @contextlib.contextmanager
@@ -84,6 +67,7 @@ def _loopback_resolution() -> Iterator[None]:
     only with its "cluster mode" off ($RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0), a flag read once when
     ``ray`` is imported, so it is switched here for the duration of ``ray.init``.
     """
+    # Private: Ray has no public switch for this flag (it is read from the environment at import time).
     from ray._private import ray_constants
 
     saved = ray_constants.ENABLE_RAY_CLUSTER
@@ -158,21 +142,36 @@ def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
     return done
 
 
-def run_on_ray(
-    todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool
+def run(
+    todo: list[RunConfig],
+    exp_dir: Path,
+    options: Options,
+    *,
+    address: str | None = None,
+    work: Work = train_to_files,
 ) -> Iterator[tuple[str, str]]:
-    """Run ``todo`` as Ray tasks; yield ``(name, status)`` as their folders are written.
+    """The Ray backend (see :mod:`regdemo.backends`): run ``todo`` as Ray tasks; yield ``(name, status)`` as
+    their folders are written, then draw the summary of ``options.summarize`` here, in the driver.
 
-    With no ``address`` a local instance with ``workers`` CPUs lives for the duration of the call.
-    On any exit (Ctrl-C included) the local instance is shut down, or a cluster's outstanding tasks
-    are cancelled and the driver disconnects.
+    With no ``address`` a local instance with ``options.workers`` CPUs lives for the duration of the runs;
+    else the cluster at ``address`` is joined. On any exit (Ctrl-C included) the local instance is shut down,
+    or a cluster's outstanding tasks are cancelled and the driver disconnects. Each task calls ``work``
+    (:func:`train_to_files`; another function must be importable, or pickled by value, in Ray's workers).
     """
-    if not todo:
-        return
+    if todo:
+        yield from _run_tasks(todo, exp_dir, address, options.workers, options.tensorboard, work)
+    if options.summarize:
+        summary_share(options.summarize, exp_dir)
+
+
+def _run_tasks(
+    todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool, work: Work
+) -> Iterator[tuple[str, str]]:
+    """Join Ray, submit every run, write each folder as its task finishes; disconnect on any exit."""
     connect(address, workers)
     pending: dict[ray.ObjectRef, RunConfig] = {}
     try:
-        pending = {_submit(cfg, tensorboard): cfg for cfg in todo}
+        pending = {_task.remote(work, cfg, tensorboard): cfg for cfg in todo}
         while pending:
             for ref in _ready(list(pending)):
                 cfg = pending.pop(ref)

@@ -1,0 +1,64 @@
+"""Backends: what runs an experiment's runs, behind one small interface.
+
+A backend is a function ``(todo, exp_dir, options) -> iterator of (run name, status)`` (:class:`Backend`):
+
+- ``todo``: the runs to train (a list of :class:`~regdemo.config.RunConfig`, already planned: the caller
+  decided which runs a resume keeps);
+- ``exp_dir``: the experiment folder, which exists; each run goes to ``exp_dir / cfg.name``;
+- ``options``: :class:`Options`.
+
+It yields ``(cfg.name, status)`` (``"completed"``, ``"diverged"``, ``"failed"``, ...) once that run's folder is
+written whole, in the order runs finish; a run that raises or whose worker dies is a ``failed`` folder, never an
+exception. When ``options.summarize`` names run folders, the backend draws their summary.csv and comparison
+figures into ``exp_dir`` after the last run, before the iterator ends (:func:`summary_share`). Closing the
+iterator early (Ctrl-C, or any exception in the caller) stops the work at once and leaves only whole run folders.
+
+The backends: :mod:`regdemo.backends.local` (worker processes on this machine, or this process for one worker)
+and :mod:`regdemo.backends.ray` (Ray tasks; the optional ``ray`` extra). None of them imports the runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from regdemo.config import RunConfig
+
+OnEpochs = Callable[[object, str, int, int], None]
+"""Epoch progress of a run in flight: ``(worker, run name, epochs done, epochs in all)``; ``worker`` is any
+hashable that tells the backend's workers apart."""
+
+
+def _ignore_epochs(worker: object, run: str, done: int, total: int) -> None:
+    """The default :data:`OnEpochs`: nobody is watching."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run: the same fields for every backend (each reads the ones it needs)."""
+
+    workers: int = 1
+    """Parallel workers: local processes, or the CPUs of a local Ray instance (the runner gives no more than
+    there are runs to do)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files into each run folder (``<run>/tensorboard/``)."""
+    summarize: Sequence[Path] = ()
+    """Run folders whose summary.csv and comparison figures are drawn into ``exp_dir`` after the runs."""
+    on_epochs: OnEpochs = _ignore_epochs
+    """Called as epochs finish, where the backend can see them (the local one can; Ray tasks report none)."""
+
+
+class Backend(Protocol):
+    """The interface (see the module docstring)."""
+
+    def __call__(self, todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[tuple[str, str]]: ...
+
+
+def summary_share(run_dirs: Sequence[Path], exp_dir: Path, shares: int = 1, share: int = 0) -> list[Path]:
+    """What ``options.summarize`` asks for, or one share of it (of ``shares``, for workers drawing it between
+    them): summary.csv and the comparison figures of ``run_dirs``, written into ``exp_dir``; return the files."""
+    from regdemo.figures import compare_share  # drawing loads matplotlib: only when a summary is asked for
+
+    return compare_share(run_dirs, exp_dir, shares, share)

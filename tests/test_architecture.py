@@ -1,0 +1,107 @@
+"""The package's shape: no import cycles between regdemo's modules (imports inside functions included), and
+no module much over 400 lines."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import REPO
+
+PACKAGE = REPO / "regdemo"
+MAX_LINES = 400
+# Modules over MAX_LINES today, each at its size now: they may shrink (then drop them here), not grow.
+OVER_TODAY = {"config.py": 549, "report.py": 641, "rundir.py": 415}
+
+
+def modules(package: Path) -> dict[str, Path]:
+    """Every module of the package under ``package``: dotted name -> file (a package is its __init__.py)."""
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imported(name: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The dotted names an import statement in module ``name`` (file ``path``) may load."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:  # relative: from the module's package, up level - 1 more
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        package = package[: len(package) - (node.level - 1)]
+        base = ".".join([*package, base] if base else package)
+    return [base, *(f"{base}.{alias.name}" for alias in node.names)]
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports anywhere in its file (in functions too), with the packages
+    above them (importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first)."""
+    known = modules(package)
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for dotted in _imported(name, path, node):
+                    parts = dotted.split(".")
+                    targets |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & known.keys()
+        graph[name] = targets - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as ``[a, b, ..., a]``, or None (depth-first search)."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if cycle := visit(target):
+                return cycle
+        path.pop()
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        if cycle := visit(start):
+            return cycle
+    return None
+
+
+def test_the_checker_finds_a_cycle_through_an_import_inside_a_function(tmp_path) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg.sub import b\n")
+    (pkg / "sub" / "b.py").write_text("def later():\n    from .. import c\n")
+    (pkg / "c.py").write_text("import os\n\ndef later():\n    from pkg import a\n")
+    graph = import_graph(pkg)
+    assert graph["pkg.a"] == {"pkg", "pkg.sub", "pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg", "pkg.c"}
+    assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
+    (pkg / "c.py").write_text("import os\n")
+    assert find_cycle(import_graph(pkg)) is None
+
+
+def test_regdemo_has_no_import_cycle() -> None:
+    graph = import_graph(PACKAGE)
+    assert {"regdemo.runner", "regdemo.backends", "regdemo.backends.local", "regdemo.backends.ray"} <= graph.keys()
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_backends_do_not_import_the_runner() -> None:
+    graph = import_graph(PACKAGE)
+    assert not {name for name in graph if name.startswith("regdemo.backends") and "regdemo.runner" in graph[name]}
+
+
+def test_no_module_is_much_over_400_lines() -> None:
+    sizes = {str(path.relative_to(PACKAGE)): len(path.read_text().splitlines()) for path in modules(PACKAGE).values()}
+    over = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
+    assert {name: lines for name, lines in over.items() if lines > OVER_TODAY.get(name, MAX_LINES)} == {}
