@@ -202,10 +202,10 @@ def failing(results: Sequence[CheckResult]) -> list[str]:
     return [r.name for r in results if r.verdict == FAILS]
 
 
-def measured_text(result: CheckResult) -> str:
-    """The figures in a few words, for a table: each rule's mean (and interval or the seeds' range)."""
+def measured_text(figures: Sequence[Mapping[str, Any]]) -> str:
+    """A check's figures (CheckResult.figures) in a few words: each rule's mean, with its 95 % interval."""
     texts = []
-    for part in result.figures:
+    for part in figures:
         agg = part["aggregate"]
         if agg["n"] == 0 or not math.isfinite(agg["mean"]):
             texts.append("n/a")
@@ -219,7 +219,7 @@ def measured_text(result: CheckResult) -> str:
 def as_table(results: Sequence[CheckResult]) -> list[list[str]]:
     """The results as rows of text: check, verdict, measured, rule (the header first)."""
     rows = [["check", "verdict", "measured", "rule"]]
-    return rows + [[r.name, r.verdict, measured_text(r), r.rule] for r in results]
+    return rows + [[r.name, r.verdict, measured_text(r.figures), r.rule] for r in results]
 
 
 def as_markdown(results: Sequence[CheckResult]) -> str:
@@ -227,7 +227,7 @@ def as_markdown(results: Sequence[CheckResult]) -> str:
     lines = ["| claim | measured | verdict | rule |", "|---|---|---|---|"]
     for r in results:
         verdict = r.verdict if r.verdict in (HOLDS, SMOKE) else f"**{r.verdict}**"
-        cells = (r.claim, measured_text(r), verdict, r.rule)
+        cells = (r.claim, measured_text(r.figures), verdict, r.rule)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

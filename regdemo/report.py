@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 import regdemo
 from regdemo import plots, rundir
+from regdemo.checks import measured_text
 from regdemo.errors import RunFolderError
 from regdemo.figures import comparison_figures
 from regdemo.rundir import LoadedRun
@@ -109,8 +110,12 @@ def render_report(
     columns: Sequence[str],
     figures: Sequence[tuple[str, bytes]],
     sections: Sequence[RunSection],
+    checks: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The whole report as one self-contained HTML page (inline CSS, images as data URIs, no script)."""
+    """The whole report as one self-contained HTML page (inline CSS, images as data URIs, no script).
+
+    ``checks``: checks.json's entries (name, claim, rule, verdict, figures), shown first.
+    """
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "diverged", "failed")}
     return (
         _templates()
@@ -125,6 +130,7 @@ def render_report(
             figures=figures,
             sections=[(section, _anchor(section.label)) for section in sections],
             open_config=len(sections) <= OPEN_CONFIGS,
+            checks=[{**check, "measured": measured_text(check["figures"])} for check in checks],
         )
     )
 
@@ -144,5 +150,7 @@ def write_report(experiment_dir: Path) -> Path:
     rows = summary_rows(runs)
     figures = [(name, plots.png_bytes(draw())) for name, draw in comparison_figures(runs)]
     name = runs[0].config.experiment if len({r.config.experiment for r in runs}) == 1 else experiment_dir.name
-    page = render_report(name, rows, report_columns(rows, sweep_fields(runs)), figures, [run_section(r) for r in runs])
+    sections = [run_section(r) for r in runs]
+    checks = rundir.read_checks(experiment_dir).get("checks", [])
+    page = render_report(name, rows, report_columns(rows, sweep_fields(runs)), figures, sections, checks)
     return rundir.write_report(page, experiment_dir)

@@ -314,3 +314,16 @@ def test_bad_checks_exit_2_naming_file_line_and_field(tmp_path, capsys, edit, ex
     assert main(["validate", str(config)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and re.search(expected, err), err
+
+
+def test_report_shows_the_checks_first(checked, tmp_path) -> None:
+    _, exp = checked
+    copy = tmp_path / "ck"
+    shutil.copytree(exp, copy)
+    assert main(["report", str(copy)]) == 0
+    page = (copy / "report.html").read_text()
+    assert page.index('id="checks"') < page.index('id="summary-section"')
+    table = page[page.index('id="checks-table"') : page.index("</table>", page.index('id="checks-table"'))]
+    assert '<td class="verdict holds">holds</td>' in table
+    assert '<td class="verdict does-not-hold">does not hold</td>' in table
+    assert "kernels_l2 of (variant=l2) &gt; 0" in table
