@@ -88,6 +88,12 @@ def test_wigglier_with_width_is_a_rank_correlation_and_l2_must_stay_below() -> N
     assert lc.l2_holds_width_down(falling + flat_l2).holds is False
 
 
+def test_spearman_is_the_rank_correlation_and_nan_where_undefined() -> None:
+    assert lc.spearman([1, 10, 50], [0.3, 0.1, 0.2]) == pytest.approx(-0.5)  # 1 − 6·Σd²/(n(n²−1)), Σd² = 6
+    assert lc.spearman([1, 10, 50, 257], [0.1, 0.2, 0.2, 0.4]) == pytest.approx(0.9486833)  # a tie: mean ranks
+    assert math.isnan(lc.spearman([1], [2])) and math.isnan(lc.spearman([1, 10, 50], [0.5, 0.5, 0.5]))
+
+
 def test_weight_decay_holds_only_when_the_sgd_step_matches_to_float_precision() -> None:
     assert lc.weight_decay(3e-8, 0.2, 0.06).holds is True
     assert lc.weight_decay(1e-3, 0.2, 0.06).holds is False
