@@ -4,7 +4,7 @@
     python scripts/bench_sweep.py --workers 2 --repeat 3 --baseline-epochs 200
 
 Each regdemo figure is the wall time of a whole `regdemo run` (start-up, training, plots, summary and
-comparison figures) in a fresh output folder. The lecture's way (`../shared/bench/lecture_fit_baseline.py`,
+comparison figures) in a fresh output folder. The lecture's way (`scripts/lecture_fit_baseline.py`,
 `model.fit` + `model.predict`) is timed at `--baseline-epochs` and scaled to the sweep's epochs and run
 count; it draws no plots, so the ratio flatters it. With `--repeat` the 1-worker and N-worker runs
 alternate and their medians are compared (timings on a 2-core machine wander by several percent).
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINE = REPO.parent / "shared" / "bench" / "lecture_fit_baseline.py"
+BASELINE = REPO / "scripts" / "lecture_fit_baseline.py"
 
 
 def time_regdemo(config: Path, workers: int, out: Path) -> tuple[float, float]:
@@ -83,16 +83,13 @@ def main() -> int:
         f"steady {60 / many_steady:6.1f} runs/min   ({one / many:.2f}x one worker end to end, "
         f"{one_steady / many_steady:.2f}x steady; range {spread[args.workers]})"
     )
-    if BASELINE.exists():
-        base = time_baseline(args.baseline_epochs)
-        per_run = base["import_s"] + base["fit_s"] * epochs / args.baseline_epochs + base["predict_s"]
-        lecture = per_run * runs
-        print(
-            f"lecture's way (fit {base['ms_per_epoch']:.1f} ms/epoch, scaled from {args.baseline_epochs} epochs): "
-            f"{lecture:7.1f} s   {lecture / many:.0f}x slower than regdemo with {args.workers} workers"
-        )
-    else:
-        print(f"lecture's way: {BASELINE} not found, skipped")
+    base = time_baseline(args.baseline_epochs)
+    per_run = base["import_s"] + base["fit_s"] * epochs / args.baseline_epochs + base["predict_s"]
+    lecture = per_run * runs
+    print(
+        f"lecture's way (fit {base['ms_per_epoch']:.1f} ms/epoch, scaled from {args.baseline_epochs} epochs): "
+        f"{lecture:7.1f} s   {lecture / many:.0f}x slower than regdemo with {args.workers} workers"
+    )
     return 0
 
 

@@ -1,30 +1,21 @@
-"""scripts/lecture_claims.py: the verdict rules on hand-made summary rows, and the scaled-down run end to end."""
+"""regdemo.claims and regdemo.claimruns (scripts/lecture_claims.py): the verdict rules on hand-made summary
+rows, the small scale's configs, and the scaled-down run end to end."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from types import ModuleType
 
 import pytest
+import yaml
 
 from conftest import REPO
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lecture_claims", REPO / "scripts" / "lecture_claims.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-lc = _load_script()
+from regdemo import claimruns
+from regdemo import claims as lc
+from regdemo.config import load_experiment
 
 
 def row(variant: str, seed: int = 1, **numbers: object) -> dict:
-    """A summary row as regdemo.report.summary_rows makes it, with only the columns a rule reads."""
+    """A summary row as regdemo.summary.summary_rows makes it, with only the columns a rule reads."""
     return {"variant": variant, "status": "completed", "seed": seed, **numbers}
 
 
@@ -97,6 +88,12 @@ def test_wigglier_with_width_is_a_rank_correlation_and_l2_must_stay_below() -> N
     assert lc.l2_holds_width_down(falling + flat_l2).holds is False
 
 
+def test_spearman_is_the_rank_correlation_and_nan_where_undefined() -> None:
+    assert lc.spearman([1, 10, 50], [0.3, 0.1, 0.2]) == pytest.approx(-0.5)  # 1 − 6·Σd²/(n(n²−1)), Σd² = 6
+    assert lc.spearman([1, 10, 50, 257], [0.1, 0.2, 0.2, 0.4]) == pytest.approx(0.9486833)  # a tie: mean ranks
+    assert math.isnan(lc.spearman([1], [2])) and math.isnan(lc.spearman([1, 10, 50], [0.5, 0.5, 0.5]))
+
+
 def test_weight_decay_holds_only_when_the_sgd_step_matches_to_float_precision() -> None:
     assert lc.weight_decay(3e-8, 0.2, 0.06).holds is True
     assert lc.weight_decay(1e-3, 0.2, 0.06).holds is False
@@ -111,11 +108,22 @@ def test_the_markdown_table_has_one_line_per_claim_and_escapes_pipes() -> None:
     assert "**does not hold**" in lines[2] and "\\|w\\|" in lines[3]
 
 
-def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio() -> None:
-    data = {"training": {"epochs": 2000}, "runs": [{"name": "a"}, {"name": "b", "training": {"epochs": 240}}]}
-    scaled = lc.scale_epochs(data, 0.15)
-    assert scaled["training"]["epochs"] == 300 and scaled["runs"][1]["training"]["epochs"] == 36
-    assert "training" not in scaled["runs"][0]  # inherits the shared 300
+def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) -> None:
+    configs = REPO / "configs"
+    remedies = claimruns.small_config(yaml.safe_load((configs / "remedies.yaml").read_text()), "remedies")
+    assert remedies["training"]["epochs"] == 300 and remedies["runs"][5]["training"]["epochs"] == 36
+    assert "training" not in remedies["runs"][0]  # inherits the shared 300
+    runs = 0
+    for name in claimruns.CONFIGS:  # every resolved run: 15 % of its full-scale epochs, so ratios stay
+        full = load_experiment(configs / f"{name}.yaml")
+        small = claimruns.experiment_for(name, configs, "small", tmp_path)
+        assert small.name == f"{name}_small"
+        epochs = {cfg.name: cfg.training.epochs for cfg in small.runs}
+        assert set(epochs) <= {cfg.name for cfg in full.runs}  # a subset of the full runs, same names
+        runs += len(epochs)
+        assert epochs == {cfg.name: round(cfg.training.epochs * 0.15) for cfg in full.runs if cfg.name in epochs}
+        assert {cfg.plots.boundary.resolution for cfg in small.runs} == {80}
+    assert runs == 23
 
 
 # ---------------------------------------------------------------- the scaled-down run, end to end
@@ -124,7 +132,7 @@ def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio() -> None:
 @pytest.fixture(scope="module")
 def small_claims(tmp_path_factory) -> dict:
     """``lecture_claims.py --scale small`` (23 runs of 300 epochs or fewer, one seed): ~40 s on 2 cores."""
-    claims = lc.measure(tmp_path_factory.mktemp("claims"), scale="small", workers=2, quiet=True)
+    claims = claimruns.measure(tmp_path_factory.mktemp("claims"), REPO / "configs", "small", workers=2, quiet=True)
     return {claim.key: claim for claim in claims}
 
 
