@@ -19,9 +19,9 @@ import yaml
 
 from regdemo.claims import Claim, all_claims
 from regdemo.config import Experiment, RunConfig, deep_merge, load_experiment
-from regdemo.summary import summary_rows
 from regdemo.rundir import load_runs
 from regdemo.runner import run_experiment
+from regdemo.summary import summary_rows
 
 # The configs the claims read, by name (configs/<name>.yaml), in the order they run.
 CONFIGS = ("lecture", "l1_vs_l2", "lambda_sweep", "width_sweep", "remedies")
