@@ -29,6 +29,7 @@ from regdemo import rundir
 from regdemo.checkspec import ResolvedCheck, ResolvedRule, rule_from_dict
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE = "holds", "does not hold", "inconclusive", "not measured", "smoke"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE)
 CONFIDENCE = 0.95
 Row = Mapping[str, Any]
 
@@ -222,14 +223,20 @@ def as_table(results: Sequence[CheckResult]) -> list[list[str]]:
     return rows + [[r.name, r.verdict, measured_text(r.figures), r.rule] for r in results]
 
 
-def as_markdown(results: Sequence[CheckResult]) -> str:
-    """A Markdown table of claim, measured, verdict and rule (the README's claims table)."""
-    lines = ["| claim | measured | verdict | rule |", "|---|---|---|---|"]
-    for r in results:
-        verdict = r.verdict if r.verdict in (HOLDS, SMOKE) else f"**{r.verdict}**"
-        cells = (r.claim, measured_text(r.figures), verdict, r.rule)
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; a ``verdict`` column other than holds is bold, pipes in cells are escaped."""
+    at = list(header).index("verdict") if "verdict" in header else -1
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [f"**{c}**" if i == at and c not in (HOLDS, SMOKE) else c for i, c in enumerate(row)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def as_markdown(results: Sequence[CheckResult]) -> str:
+    """The results as a Markdown table of claim, measured, verdict and rule."""
+    rows = [(r.claim, measured_text(r.figures), r.verdict, r.rule) for r in results]
+    return markdown_table(("claim", "measured", "verdict", "rule"), rows)
 
 
 # ---------------------------------------------------------------- an experiment folder (the one I/O here)

@@ -1,9 +1,10 @@
-"""What the lecture's claims are measured on: the configs they read, at full or ``small`` scale, run
-through the runner into summary rows, and the live one-optimizer-step runs behind "L2 is weight decay".
+"""The lecture's claims, measured: the story configs (whose ``checks:`` state the claims) run at full or
+``small`` scale and judged, and the live one-optimizer-step runs behind "L2 is weight decay".
 
 The small scale is data (:data:`SMALL`) deep-merged over each config file, which is then loaded like
-any other; the one-step runs are trained by :func:`regdemo.experiment.train_run` like every run.
-The verdicts themselves are in :mod:`regdemo.claims`.
+any other (its checks resolved against the smaller sweep); the one-step runs are trained by
+:func:`regdemo.experiment.train_run` like every run. The rules are in the configs; judging them is
+:mod:`regdemo.checks`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from regdemo.claims import Claim, all_claims
+from regdemo.checks import CheckResult, judge_experiment
 from regdemo.config import Experiment, RunConfig, deep_merge, load_experiment
-from regdemo.rundir import load_runs
 from regdemo.runner import run_experiment
-from regdemo.summary import summary_rows
 
 # The configs the claims read, by name (configs/<name>.yaml), in the order they run.
 CONFIGS = ("lecture", "l1_vs_l2", "lambda_sweep", "width_sweep", "remedies")
@@ -33,7 +32,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "*": {"training": {"epochs": 300}, "plots": {"boundary": {"resolution": 80}}},
     "l1_vs_l2": {"sweep": {"seed": [2]}},
     "lambda_sweep": {"sweep": {"model.regularizer.lambda": [0.0, 1.0], "seed": [2]}},
-    "width_sweep": {"sweep": {"model.hidden_units": [[1], [10], [257]], "seed": [2]}},
+    "width_sweep": {"sweep": {"model.hidden_units": [[1], [10], [1000]], "seed": [2]}},  # its checks read 1 and 1000
     "remedies": {"sweep": {"seed": [2]}, "runs": {"more_data_same_steps": {"training": {"epochs": 36}}}},
 }
 
@@ -94,22 +93,32 @@ def measure_weight_decay(lr: float = 0.1, l2: float = 0.5) -> tuple[float, float
     return gaps[0], gaps[1], float(np.abs(2 * lr * l2 * w).max())
 
 
-def run_configs(
+DECAY_TOL = 1e-5  # "equal" one-step weights in float32
+
+
+def weight_decay_row(sgd_gap: float, adam_gap: float, decay_size: float) -> tuple[str, str, str, str]:
+    """The live "L2 is weight decay" figures as a claims-table row: (claim, measured, verdict, rule)."""
+    holds = sgd_gap <= DECAY_TOL < decay_size
+    return (
+        "L2 is weight decay: w ← (1 − 2·η·l2)·w − η·∇data",
+        f"one SGD step: max |Δw| {sgd_gap:.1e} (the decay itself: {decay_size:.2f}); under Adam: {adam_gap:.2f}",
+        "holds" if holds else "does not hold",
+        f"SGD: max |Δw| ≤ {DECAY_TOL:g} (also tests/test_proximal.py::"
+        "test_one_sgd_step_with_l2_is_weight_decay_then_the_plain_step)",
+    )
+
+
+def measure(
     out: Path, configs: Path, scale: str = "full", workers: int = 2, quiet: bool = True
-) -> dict[str, list[dict[str, Any]]]:
-    """Run (or reuse: the runner resumes) every config of :data:`CONFIGS` from ``configs`` into ``out``;
-    return each one's summary rows, keyed by config name."""
+) -> list[tuple[str, CheckResult]]:
+    """Run (or reuse: the runner resumes) every config of :data:`CONFIGS` from ``configs`` into ``out``
+    and judge its checks (writing each experiment's checks.json); return ``(config name, result)`` pairs."""
     say: Callable[[str], None] = (lambda _: None) if quiet else (lambda text: print(text, file=sys.stderr))
-    results = {}
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in CONFIGS:
             experiment = experiment_for(name, configs, scale, Path(tmp))
             say(f"{experiment.name}: {len(experiment.runs)} runs")
             outcome = run_experiment(experiment, out, workers=workers, show_progress=not quiet, summarize=True, say=say)
-            results[name] = summary_rows(load_runs([outcome.folder / cfg.name for cfg in experiment.runs]))
+            results += [(name, result) for result in judge_experiment(outcome.folder, experiment.checks, False)]
     return results
-
-
-def measure(out: Path, configs: Path, scale: str = "full", workers: int = 2, quiet: bool = True) -> list[Claim]:
-    """:func:`run_configs`, then the weight-decay step, then every claim's verdict."""
-    return all_claims(run_configs(out, configs, scale, workers, quiet), measure_weight_decay())
