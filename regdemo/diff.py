@@ -15,7 +15,8 @@ import contextlib
 import json
 import math
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,15 +290,21 @@ def setting_changes(base: Side, new: Side, run: str, folders: tuple[Path, Path] 
     """A run's settings that differ: its config.yaml fields when both sides have its folder (``folders``)
     with one, else the settings columns of the two summaries."""
     if folders is not None and all((d / rundir.CONFIG).is_file() for d in folders):
-        b_dir, n_dir = folders
-        try:
-            texts = rundir.read_text(b_dir, rundir.CONFIG), rundir.read_text(n_dir, rundir.CONFIG)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RunFolderError(f"{b_dir} or {n_dir}: unreadable {rundir.CONFIG}: {exc}") from None
+        texts = []
+        for run_dir in folders:
+            try:
+                texts.append(rundir.read_text(run_dir, rundir.CONFIG))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _unreadable(run_dir, rundir.CONFIG, exc) from None
         try:
             return config_changes(run, *texts)
         except yaml.YAMLError:
-            raise RunFolderError(f"{b_dir} or {n_dir}: unreadable {rundir.CONFIG}") from None
+            for run_dir, text in zip(folders, texts, strict=True):
+                try:
+                    yaml.load(text, Loader=_LOADER)
+                except yaml.YAMLError as exc:
+                    raise _unreadable(run_dir, rundir.CONFIG, exc) from None
+            raise
     b_row, n_row = base.rows[run], new.rows[run]
     columns = dict.fromkeys([*base.settings_columns(), *new.settings_columns()])
     cells = [(c, b_row.get(c, ""), n_row.get(c, "")) for c in columns]
@@ -307,6 +314,28 @@ def setting_changes(base: Side, new: Side, run: str, folders: tuple[Path, Path] 
 # ---------------------------------------------------------------- boundaries
 
 
+def _unreadable(run_dir: Path, name: str, exc: Exception) -> RunFolderError:
+    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return RunFolderError(f"{run_dir}: unreadable {name}: {reason}")
+
+
+def _open_grid(files: contextlib.ExitStack, run_dir: Path) -> np.lib.npyio.NpzFile | None:
+    """``run_dir``'s plot_data.npz opened into ``files``; None when it has none (a failed run)."""
+    try:
+        return files.enter_context(rundir.open_plot_data(run_dir))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _unreadable(run_dir, rundir.PLOT_DATA, exc) from None
+
+
+def _array(saved: np.lib.npyio.NpzFile, key: str, run_dir: Path) -> np.ndarray:
+    try:
+        return saved[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _unreadable(run_dir, rundir.PLOT_DATA, exc) from None
+
+
 def boundary_disagreement(base_dir: Path, new_dir: Path) -> float | None:
     """The fraction of grid points whose class differs between two run folders' plot_data.npz grids;
     None when the grids are not over the same box and resolution; NaN when either has no grid
@@ -314,37 +343,29 @@ def boundary_disagreement(base_dir: Path, new_dir: Path) -> float | None:
 
     Equal grid arrays are told by their zip checksums, without decompressing: an identical boundary
     costs a directory read, a changed one the two grid_prob arrays (and grid_x/grid_y only when their
-    checksums differ).
+    checksums differ). Raises :class:`RunFolderError` naming a damaged file.
     """
     with contextlib.ExitStack() as files:
-        try:
-            b, n = (files.enter_context(rundir.open_plot_data(d)) for d in (base_dir, new_dir))
-        except FileNotFoundError:
+        b, n = _open_grid(files, base_dir), _open_grid(files, new_dir)
+        if b is None or n is None:
             return math.nan
         b_sums, n_sums = rundir.grid_checksums(b), rundir.grid_checksums(n)
         if len(b_sums) < len(rundir.GRID_KEYS) or len(n_sums) < len(rundir.GRID_KEYS):
             return math.nan
         for axis in ("grid_x", "grid_y"):
-            if b_sums[axis] != n_sums[axis] and not np.array_equal(b[axis], n[axis]):
+            if b_sums[axis] != n_sums[axis] and not np.array_equal(_array(b, axis, base_dir), _array(n, axis, new_dir)):
                 return None
         if b_sums["grid_prob"] == n_sums["grid_prob"]:
             return 0.0
-        return flipped_fraction(b["grid_prob"], n["grid_prob"])
+        return flipped_fraction(_array(b, "grid_prob", base_dir), _array(n, "grid_prob", new_dir))
 
 
-def boundary_changes(
-    pairs: Mapping[str, tuple[Path, Path]],
-    tol: Tolerance,
-    measure: Callable[[Path, Path], float | None] = boundary_disagreement,
-) -> tuple[list[BoundaryChange], int]:
+def boundary_changes(pairs: Mapping[str, tuple[Path, Path]], tol: Tolerance) -> tuple[list[BoundaryChange], int]:
     """Of the runs given with their two folders: (those whose boundaries disagree at all or are not
     comparable, how many were compared)."""
     changes, compared = [], 0
     for run, (b_dir, n_dir) in pairs.items():
-        try:
-            share = measure(b_dir, n_dir)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # np.load's errors for a damaged file
-            raise RunFolderError(f"{b_dir} or {n_dir}: unreadable {rundir.PLOT_DATA}: {exc}") from None
+        share = boundary_disagreement(b_dir, n_dir)
         if share is not None and math.isnan(share):
             continue
         compared += 1
