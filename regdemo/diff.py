@@ -208,12 +208,11 @@ class Diff:
         )
 
 
-def _numeric(sides: Sequence[Side], column: str) -> bool:
-    """Whether every non-empty cell of ``column`` in these sides reads as a number."""
+def _numeric(side: Side, column: str) -> bool:
+    """Whether every non-empty cell of ``column`` reads as a number."""
     try:
-        for side in sides:
-            for row in side.rows.values():
-                number(row.get(column, ""))
+        for row in side.rows.values():
+            number(row.get(column, ""))
     except ValueError:
         return False
     return True
@@ -226,11 +225,11 @@ def choose_metrics(base: Side, new: Side, wanted: Sequence[str] | None) -> tuple
     ``wanted`` restricts to those named, in that order, each a result column of at least one side
     (else :class:`RunFolderError`, naming the choices). A named metric one side lacks compares as empty.
     """
-    in_base = [c for c in base.result_columns() if _numeric([base], c)]
-    in_new = [c for c in new.result_columns() if _numeric([new], c)]
+    in_base = [c for c in base.result_columns() if _numeric(base, c)]
+    in_new = [c for c in new.result_columns() if _numeric(new, c)]
     only_base = [c for c in in_base if c not in in_new]
     only_new = [c for c in in_new if c not in in_base]
-    shared = [c for c in in_base if c in in_new and _numeric([base, new], c)]
+    shared = [c for c in in_base if c in in_new]
     if wanted is None:
         return shared, only_base, only_new
     known = list(dict.fromkeys(in_base + in_new))

@@ -140,6 +140,17 @@ def test_an_identical_copy_is_within_tolerance(capsys, exp: Path, new: Path) -> 
     assert out.splitlines()[0] == f"regdemo diff {exp} {new}: within tolerance"
 
 
+def test_a_rerun_is_within_the_default_tolerance(capsys, exp: Path, tmp_path: Path) -> None:
+    """The defaults rest on this: the same config run again gives the same numbers and grids, bit for bit."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1", *SMALL]) == 0
+    status, result = diff_json(capsys, exp, tmp_path / "out" / "tiny")
+    assert status == 0
+    assert (result["metrics"], result["boundaries"], result["settings"]) == ([], [], [])
+    assert (result["runs_compared"], result["boundaries_compared"]) == (3, 3)
+
+
 def test_a_metric_moved_beyond_tolerance_names_run_and_metric(capsys, exp: Path, new: Path) -> None:
     before = float(edit_cells(new / "summary.csv", "l2", val_data_loss="0")["val_data_loss"])
     moved = before * (1 + 1e-4)
