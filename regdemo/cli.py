@@ -1,6 +1,7 @@
-"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report|check``.
+"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report|check|diff``.
 
-Exit statuses: 0 ok, 1 a run failed, 2 bad input, 3 a check does not hold, 130 interrupted.
+Exit statuses: 0 ok, 1 a run failed (diff: a difference beyond tolerance), 2 bad input, 3 a check does
+not hold, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import regdemo
+from regdemo.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
 
 EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -76,7 +78,42 @@ def _parser() -> argparse.ArgumentParser:
     report_help = "write EXPERIMENT_DIR/report.html: one self-contained page with the summary, figures and runs"
     report = sub.add_parser("report", help=report_help, description=report_help)
     report.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
+    _diff_parser(sub)
     return parser
+
+
+def _diff_parser(sub) -> None:
+    diff_help = (
+        "compare two experiments: runs in one side only, settings, metrics beyond tolerance, boundaries; "
+        "exit 0 within tolerance, 1 beyond it, 2 bad input"
+    )
+    diff = sub.add_parser("diff", help=diff_help, description=diff_help)
+    diff.add_argument("base", type=Path, metavar="BASE", help="experiment folder, or a summary.csv (a baseline)")
+    diff.add_argument("new", type=Path, metavar="NEW", help="experiment folder (or a summary.csv)")
+    tol = "a metric is beyond tolerance when |new - base| > atol + rtol*|base| (numpy.isclose)"
+    diff.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance (default {RTOL:g}); {tol}")
+    diff.add_argument("--atol", type=float, default=ATOL, help=f"absolute tolerance (default {ATOL:g})")
+    diff.add_argument(
+        "--boundary-tol",
+        type=float,
+        default=BOUNDARY_TOL,
+        metavar="F",
+        help=f"largest fraction of boundary grid points whose class may flip (default {BOUNDARY_TOL:g})",
+    )
+    diff.add_argument(
+        "--metrics",
+        nargs="+",
+        action="extend",
+        metavar="M",
+        help="compare only these summary.csv columns (default: every numeric result column but timings)",
+    )
+    shown = diff.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object; its metrics and boundaries list only the values that differ at all",
+    )
+    shown.add_argument("--markdown", action="store_true", help="a Markdown summary for a pull-request comment")
 
 
 def _fail(message: str) -> int:
@@ -205,6 +242,24 @@ def _saved_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    """``diff``: 0 within tolerance, 1 beyond it, 2 bad input (from the saved files alone)."""
+    from regdemo import diff, diffview
+    from regdemo.errors import RunFolderError
+
+    for name, value in (("--rtol", args.rtol), ("--atol", args.atol), ("--boundary-tol", args.boundary_tol)):
+        if not value >= 0 or value == float("inf"):
+            return _fail(f"{name}: must be a finite number >= 0 (got {value})")
+    tolerance = Tolerance(args.rtol, args.atol, args.boundary_tol)
+    try:
+        result = diff.compare(diff.load_side(args.base), diff.load_side(args.new), tolerance, args.metrics)
+    except RunFolderError as exc:
+        return _fail(str(exc))
+    show = diffview.to_json if args.json else diffview.as_markdown if args.markdown else diffview.as_text
+    print(show(result))
+    return 0 if result.within_tolerance else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -212,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         return _saved_results(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "diff":
+        return _diff(args)
     from regdemo.config import load_experiment
     from regdemo.errors import ConfigError
 

@@ -212,13 +212,6 @@ def write_report(page: str, exp_dir: Path) -> Path:
     return storage.atomic_write(exp_dir / REPORT, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
-def read_summary(path: Path) -> list[dict[str, str]]:
-    """summary.csv's rows as strings (an empty cell is ''); ``path`` the file or its experiment folder."""
-    path = path / SUMMARY if path.is_dir() else path
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def summary_order(exp_dir: Path) -> list[str]:
     """The run names in summary.csv's order ([] without one)."""
     return [row.get("run", "") for row in read_summary(exp_dir)] if (exp_dir / SUMMARY).is_file() else []
@@ -444,3 +437,50 @@ def read_text(run_dir: Path, name: str) -> str:
 def read_plots(run_dir: Path) -> list[tuple[str, bytes]]:
     """The run's PNGs that exist, as ``[(file name, PNG bytes)]`` in :data:`RUN_PLOTS` order."""
     return [(name, (run_dir / name).read_bytes()) for name in RUN_PLOTS if (run_dir / name).is_file()]
+
+
+# ---------------------------------------------------------------- reading for `regdemo diff` (no run is loaded)
+
+# plot_data.npz's boundary grid: the arrays a pixel-free comparison of two boundaries reads.
+GRID_KEYS = ("grid_x", "grid_y", "grid_prob")
+
+
+def read_summary(path: Path) -> list[dict[str, str]]:
+    """summary.csv (or a copy of one under any name; or the experiment folder holding it) → one
+    ``{column: cell text}`` per row, in file order.
+
+    Cells stay text ('' for an empty cell: a failed run's metrics, a diverged run's non-finite numbers);
+    each row's keys are the header's columns, in its order. Raises :class:`RunFolderError` (naming the
+    file, and the line where one is at fault) when it cannot be read, or a row's cells do not match the header.
+    """
+    path = path / SUMMARY if path.is_dir() else path
+    rows: list[dict[str, str]] = []
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, [])
+            for cells in reader:
+                if not cells:  # a blank line, as csv.DictReader skips it
+                    continue
+                if len(cells) != len(header):
+                    where = f"{path}:{reader.line_num}"
+                    raise RunFolderError(f"{where}: {len(cells)} cells, the header has {len(header)}")
+                rows.append(dict(zip(header, cells, strict=True)))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RunFolderError(f"{path}: unreadable: {exc}") from None
+    return rows
+
+
+def open_plot_data(run_dir: Path) -> np.lib.npyio.NpzFile:
+    """plot_data.npz opened lazily (use it in a ``with``): ``saved[key]`` reads and decompresses one array."""
+    return np.load(run_dir / PLOT_DATA)
+
+
+def grid_checksums(saved: np.lib.npyio.NpzFile) -> dict[str, tuple[int, int]]:
+    """The boundary grid arrays of an opened plot_data.npz as ``{key: (CRC-32, size in bytes)}``.
+
+    Read from the zip directory alone (nothing is decompressed): two equal entries hold equal arrays,
+    up to a CRC-32 collision. Keys the file lacks are left out.
+    """
+    infos = {info.filename: info for info in saved.zip.infolist()}
+    return {key: (infos[f"{key}.npy"].CRC, infos[f"{key}.npy"].file_size) for key in GRID_KEYS if f"{key}.npy" in infos}
