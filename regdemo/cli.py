@@ -152,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         return _saved_results(args)
     from regdemo.config import load_experiment
     from regdemo.errors import ConfigError
+    from regdemo.resources import preflight
 
+    # Runs that cannot fit in this machine's memory are refused like bad input; not when a cluster trains them.
+    remote = getattr(args, "backend", "local") == "ray" and (args.ray_address or os.environ.get("RAY_ADDRESS"))
     try:
-        experiment = load_experiment(args.config, args.sets, args.smoke)
+        experiment = load_experiment(args.config, args.sets, args.smoke, check=None if remote else preflight())
     except ConfigError as exc:
         return _fail(str(exc))
     if args.command == "validate":
