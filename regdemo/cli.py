@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the runs it would make, and stop")
     run.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files per run")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--wait", action="store_true", help="wait for another run writing the same experiment to end")
     run.add_argument(
         "--backend",
         choices=("local", "ray"),
@@ -101,7 +102,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    from regdemo.errors import BackendUnavailable, RunConflict
+    from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict
     from regdemo.runner import run_experiment
 
     try:
@@ -115,8 +116,9 @@ def _run(args: argparse.Namespace, experiment) -> int:
             summarize=True,
             backend=args.backend,
             ray_address=ray_address,
+            wait=args.wait,
         )
-    except (RunConflict, BackendUnavailable) as exc:
+    except (RunConflict, BackendUnavailable, ExperimentLocked) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)

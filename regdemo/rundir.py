@@ -12,7 +12,8 @@ A run folder (``<experiment>/<run>/``) holds::
     tensorboard/    with ``--tensorboard``
 
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
-(``compare_*.png``, ``sweep_<field>.png``) and ``report.html``. Writers write whole: a run folder
+(``compare_*.png``, ``sweep_<field>.png``), ``report.html`` and ``.regdemo.lock`` (the lock of the one
+``regdemo run`` writing it, see :mod:`regdemo.lock`). Writers write whole: a run folder
 through :func:`regdemo.storage.write_whole`, an experiment-level file through
 :func:`regdemo.storage.atomic_write`. Readers check the format version, so a folder written by another
 version is one clear line (:class:`RunFolderError`), never misread. No TensorFlow and no plotting here.
@@ -59,6 +60,7 @@ RUN_PLOTS = (BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG)
 SUMMARY = "summary.csv"
 REPORT = "report.html"
 COMPARE_WEIGHTS = "compare_weights.png"
+LOCK = ".regdemo.lock"  # hidden, never a run folder; there only while a run holds it (or after a kill)
 # Comparison files that come in a varying number (pages, one per swept field): what a later, smaller
 # comparison must remove.
 _PAGED = ("compare_boundaries_*.png", "compare_loss_*.png", "sweep_*.png")

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from regdemo import rundir
 from regdemo.config import Experiment, RunConfig
 from regdemo.errors import RunConflict
+from regdemo.lock import lock_experiment
 from regdemo.storage import clean_leftovers
 from regdemo.tfsetup import load_tensorflow
 
@@ -242,6 +243,7 @@ def run_experiment(
     say: Callable[[str], None] = print,
     backend: str = "local",
     ray_address: str | None = None,
+    wait: bool = False,
 ) -> Outcome:
     """Train every run of ``experiment`` not already complete in ``out_root/<name>/``, then summarize.
 
@@ -250,30 +252,33 @@ def run_experiment(
     planned runs, skipped ones included, in config order; by the workers, when there are several).
     ``backend`` ``"ray"`` runs them as Ray tasks instead of local processes: on a local instance with
     ``workers`` CPUs, or on the cluster at ``ray_address``; planning, statuses and summary are the same.
+    Everything happens holding the experiment's lock: another process holding it raises
+    :class:`regdemo.errors.ExperimentLocked`, or with ``wait`` is waited for.
     """
     exp_dir = out_root / experiment.name
-    work = plan(experiment, exp_dir, force)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(exp_dir)
-    if work.skipped:
-        say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
-    statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
-    workers = max(1, min(workers, len(work.todo)))
-    run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
-    with Display(len(work.todo), show_progress) as display, contextlib.ExitStack() as stack:
-        pool = stack.enter_context(Workers(workers, exp_dir)) if backend == "local" and workers > 1 else None
-        if backend == "ray":
-            finished = _run_on_ray(work.todo, exp_dir, ray_address, workers, tensorboard)
-        elif pool:
-            finished = pool.run(work.todo, tensorboard, display)
-        else:
-            finished = _run_here(work.todo, exp_dir, tensorboard, display)
-        for name, status in finished:
-            statuses[name] = status
-            display.run_done()
-        if summarize and pool:
-            pool.summarize(run_dirs)
-        elif summarize:
-            _summary_share(run_dirs, exp_dir, 1, 0)
-    ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}
-    return Outcome(exp_dir, ordered, len(work.skipped))
+    with lock_experiment(exp_dir, wait, say):  # one writer per experiment: see regdemo.lock
+        work = plan(experiment, exp_dir, force)
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(exp_dir)
+        if work.skipped:
+            say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
+        statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
+        workers = max(1, min(workers, len(work.todo)))
+        run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
+        with Display(len(work.todo), show_progress) as display, contextlib.ExitStack() as stack:
+            pool = stack.enter_context(Workers(workers, exp_dir)) if backend == "local" and workers > 1 else None
+            if backend == "ray":
+                finished = _run_on_ray(work.todo, exp_dir, ray_address, workers, tensorboard)
+            elif pool:
+                finished = pool.run(work.todo, tensorboard, display)
+            else:
+                finished = _run_here(work.todo, exp_dir, tensorboard, display)
+            for name, status in finished:
+                statuses[name] = status
+                display.run_done()
+            if summarize and pool:
+                pool.summarize(run_dirs)
+            elif summarize:
+                _summary_share(run_dirs, exp_dir, 1, 0)
+        ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}
+        return Outcome(exp_dir, ordered, len(work.skipped))
