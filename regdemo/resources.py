@@ -14,7 +14,7 @@ a process that has TensorFlow loaded, as a sum of terms, each owned by the field
   point), and one chunk of points through the model (:func:`grid_chunk_points`): 3 × widest × 4 bytes a point;
 - a fixed :data:`RUN_OVERHEAD` (tracing the training function, Keras' and matplotlib's caches).
 
-Measured (Linux, x86-64, TensorFlow 2.20, one thread; peak RSS over the RSS before the run, which a
+Measured (Linux, x86-64, TensorFlow 2.21, one thread; peak RSS over the RSS before the run, which a
 run's freed memory does not lower: TensorFlow and malloc keep it, so the terms add up), estimate / measured:
 the lecture net 205 / 195 MiB; at resolution 2000 623 / 569; [1000, 1000] at resolution 2000 658 / 532;
 [1000] 261 / 181; [4000, 4000] 871 / 802; 10⁶ samples 1626 / 1658; [1000, 1000, 1000] with 10⁵ samples
