@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the runs it would make, and stop")
     run.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files per run")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--wait", action="store_true", help="wait for another run writing the same experiment to end")
     run.add_argument(
         "--no-fail-checks", action="store_true", help="report the config's checks but do not exit 3 when one fails"
     )
@@ -151,7 +152,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    from regdemo.errors import BackendUnavailable, RunConflict
+    from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict
     from regdemo.runner import run_experiment
 
     try:
@@ -165,8 +166,9 @@ def _run(args: argparse.Namespace, experiment) -> int:
             summarize=True,
             backend=args.backend,
             ray_address=ray_address,
+            wait=args.wait,
         )
-    except (RunConflict, BackendUnavailable) as exc:
+    except (RunConflict, BackendUnavailable, ExperimentLocked) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)
@@ -271,9 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         return _diff(args)
     from regdemo.config import load_experiment
     from regdemo.errors import ConfigError
+    from regdemo.resources import preflight
 
+    # Runs that cannot fit in this machine's memory are refused like bad input; not when a cluster trains them.
+    remote = getattr(args, "backend", "local") == "ray" and (args.ray_address or os.environ.get("RAY_ADDRESS"))
     try:
-        experiment = load_experiment(args.config, args.sets, args.smoke)
+        experiment = load_experiment(args.config, args.sets, args.smoke, check=None if remote else preflight())
     except ConfigError as exc:
         return _fail(str(exc))
     if args.command == "validate":

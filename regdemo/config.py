@@ -32,6 +32,8 @@ SMOKE_EPOCHS = 20
 SMOKE_RESOLUTION = 60
 
 Key = tuple[str | int, ...]
+# A further judgement of each resolved run: None, or the field to blame and why (see load_experiment).
+RunCheck = Callable[["RunConfig"], "tuple[Key, str] | None"]
 
 
 class _Strict(BaseModel):
@@ -449,13 +451,16 @@ def sweep_run_name(variant: str | None, point: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(parts))
 
 
-def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False) -> Experiment:
+def load_experiment(
+    path: str | Path, sets: list[str] = (), smoke: bool = False, check: RunCheck | None = None
+) -> Experiment:
     """Read, merge and validate a config file into an :class:`Experiment`.
 
     Every ``runs:`` variant is combined with every point of the ``sweep:`` grid (cartesian product,
     in file order). Precedence, lowest first: shared keys, the variant's keys, the sweep point,
     ``sets`` (``key.path=value`` overrides for every run). ``smoke`` then caps epochs and the
-    boundary grid for CI without touching anything else.
+    boundary grid for CI without touching anything else. ``check`` (e.g. :func:`regdemo.resources.preflight`)
+    then judges each resolved run; what it blames is reported like a schema error.
     """
     source = str(path)
     try:
@@ -515,7 +520,11 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
             merged = {**merged, "name": own_name, "experiment": name, "variant": variant["name"], "sweep": point}
             if smoke:
                 _shrink(merged)
-            resolved.append(_validate_run(merged, [*set_layers, *reversed(sweep_layers), *variant_layers], source))
+            layers = [*set_layers, *reversed(sweep_layers), *variant_layers]
+            resolved.append(_validate_run(merged, layers, source))
+            if check is not None and (problem := check(resolved[-1])):
+                where, line = next(filter(None, (layer.find(problem[0]) for layer in layers)), ("", 1))
+                raise ConfigError(f"{source}{f':{line}' if line else ''}: {where or _dotted(problem[0])}: {problem[1]}")
     _check_unique_sweep_names(resolved, lines, source)
     checks = _resolve_checks(data.get("checks", []), resolved, lines, source)
     return Experiment(name=resolved[0].experiment, source=source, runs=resolved, checks=checks, smoke=smoke)

@@ -20,3 +20,7 @@ class RunConflict(Exception):
 
 class BackendUnavailable(Exception):
     """The chosen backend cannot start or connect (e.g. no Ray cluster lets us join) (exit 2)."""
+
+
+class ExperimentLocked(Exception):
+    """Another process holds the experiment folder's lock (see :func:`regdemo.rundir.lock_experiment`) (exit 2)."""

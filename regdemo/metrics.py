@@ -13,6 +13,7 @@ import numpy as np
 from regdemo.config import BoundaryPlotConfig
 from regdemo.datasets import Split
 from regdemo.history import COLUMNS
+from regdemo.resources import grid_chunk_points
 
 # Keras (and so TensorFlow, ~2-3 s) is imported inside the functions that take a model, so that
 # the report and compare commands, which only read saved numbers, start without it.
@@ -52,10 +53,14 @@ def plot_box(cfg: BoundaryPlotConfig, x: np.ndarray) -> tuple[tuple[float, float
     return tuple(cfg.xlim) if cfg.xlim else auto[0], tuple(cfg.ylim) if cfg.ylim else auto[1]
 
 
-def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray) -> Grid:
-    """P(class 1) over the plot box, from ONE call of the model on all resolution² points.
+def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray, chunk: int | None = None) -> Grid:
+    """P(class 1) over the plot box: the model called on the resolution² points in chunks of ``chunk`` points.
 
-    ``x`` (n, 2) are the data's points, used for the box when ``cfg`` sets no limits.
+    ``x`` (n, 2) are the data's points, used for the box when ``cfg`` sets no limits. ``chunk`` defaults
+    to :func:`regdemo.resources.grid_chunk_points` of the widest layer, so a layer's output over a chunk
+    stays near 256 MiB whatever the resolution; every grid of the shipped configs is one call (widths up
+    to 257 at 300² points) or, for 1000 units, two chunks with bit-identical results (a test checks).
+    Chunks start at multiples of 1024 points, so SIMD tails fall where one call puts them.
     (``model.predict`` would rebuild its data pipeline and batch by 32: ~2800 steps for 90k points.)
     """
     xlim, ylim = plot_box(cfg, x)
@@ -63,8 +68,12 @@ def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray) ->
     ys = np.linspace(*ylim, cfg.resolution, dtype=np.float32)
     xx, yy = np.meshgrid(xs, ys)
     points = np.c_[xx.ravel(), yy.ravel()]
-    prob = model(points, training=False).numpy().reshape(xx.shape)
-    return Grid(xx, yy, prob.astype(np.float64))
+    if chunk is None:
+        chunk = grid_chunk_points(max((int(w.shape[-1]) for w in model.weights), default=1))
+    prob = np.empty(len(points), dtype=np.float32)
+    for start in range(0, len(points), chunk):
+        prob[start : start + chunk] = model(points[start : start + chunk], training=False).numpy()[:, 0]
+    return Grid(xx, yy, prob.reshape(xx.shape).astype(np.float64))
 
 
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, float]:

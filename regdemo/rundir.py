@@ -13,7 +13,8 @@ A run folder (``<experiment>/<run>/``) holds::
 
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
 (``compare_*.png``, ``sweep_<field>.png``), ``checks.json`` (the config's checks judged, with the
-rules resolved to run names so that ``regdemo check`` needs no config) and ``report.html``.
+rules resolved to run names so that ``regdemo check`` needs no config), ``report.html`` and
+``.regdemo.lock`` (the lock of the one ``regdemo run`` writing it, see :mod:`regdemo.lock`).
 Writers write whole: a run folder through :func:`regdemo.storage.write_whole`, an experiment-level file through
 :func:`regdemo.storage.atomic_write`. Readers check the format version, so a folder written by another
 version is one clear line (:class:`RunFolderError`), never misread. No TensorFlow and no plotting here.
@@ -61,6 +62,7 @@ SUMMARY = "summary.csv"
 REPORT = "report.html"
 CHECKS = "checks.json"
 COMPARE_WEIGHTS = "compare_weights.png"
+LOCK = ".regdemo.lock"  # hidden, never a run folder; there only while a run holds it (or after a kill)
 # Comparison files that come in a varying number (pages, one per swept field): what a later, smaller
 # comparison must remove.
 _PAGED = ("compare_boundaries_*.png", "compare_loss_*.png", "sweep_*.png")

@@ -19,6 +19,7 @@ from regdemo.backends import Backend, Options, local
 from regdemo.backends.local import Display
 from regdemo.config import Experiment, RunConfig
 from regdemo.errors import RunConflict
+from regdemo.lock import lock_experiment
 from regdemo.storage import clean_leftovers
 
 
@@ -84,6 +85,7 @@ def run_experiment(
     say: Callable[[str], None] = print,
     backend: str = "local",
     ray_address: str | None = None,
+    wait: bool = False,
 ) -> Outcome:
     """Train every run of ``experiment`` not already complete in ``out_root/<name>/``, then summarize.
 
@@ -92,8 +94,11 @@ def run_experiment(
     planned runs, skipped ones included, in config order; by the workers, when there are several).
     ``backend`` ``"ray"`` runs them as Ray tasks instead of local processes: on a local instance with
     ``workers`` CPUs, or on the cluster at ``ray_address``; planning, statuses and summary are the same.
+    Everything happens holding the experiment's lock: another process holding it raises
+    :class:`regdemo.errors.ExperimentLocked`, or with ``wait`` is waited for.
     """
     exp_dir = out_root / experiment.name
+    with lock_experiment(exp_dir, wait, say):  # one writer per experiment: see regdemo.lock
     work = plan(experiment, exp_dir, force)
     run_with = choose_backend(backend, ray_address)
     exp_dir.mkdir(parents=True, exist_ok=True)

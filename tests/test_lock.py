@@ -1,0 +1,125 @@
+"""One writer per experiment: the lock, what a kill leaves of it, --wait, and readers that see only whole runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY
+from regdemo import lock, report, rundir
+from regdemo.cli import main
+from regdemo.config import load_experiment
+from regdemo.errors import ExperimentLocked
+from regdemo.lock import lock_experiment
+from regdemo.runner import run_experiment
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX flock")
+
+ONE_RUN = TINY.replace("epochs: 30", "epochs: 3").replace("resolution: 24", "resolution: 12").split("runs:")[0]
+
+# Holds the lock of the folder argv[1] for argv[2] seconds, saying so first.
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from regdemo.lock import lock_experiment
+with lock_experiment(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold(exp_dir: Path, seconds: float) -> subprocess.Popen:
+    """A process holding ``exp_dir``'s lock for ``seconds`` (returned once it holds it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(exp_dir), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_second_run_into_a_locked_experiment_exits_2_at_once_naming_the_holder(
+    write_config, tmp_path, capsys
+) -> None:
+    path = write_config(ONE_RUN)
+    holder = _hold(tmp_path / "out" / "tiny", 60)
+    try:
+        assert (tmp_path / "out" / "tiny" / rundir.LOCK).read_text() == f"{holder.pid}\n"
+        started = time.monotonic()
+        assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1"]) == 2
+        assert time.monotonic() - started < 2.0
+        err = capsys.readouterr().err
+        assert err == (
+            f"{tmp_path / 'out' / 'tiny'}: another regdemo run (pid {holder.pid}) is writing this experiment; "
+            "use --wait to wait for it\n"
+        )
+        assert [p.name for p in (tmp_path / "out" / "tiny").iterdir()] == [rundir.LOCK]  # nothing trained
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_sigkilled_holder_leaves_no_stale_lock(write_config, tmp_path) -> None:
+    exp_dir = tmp_path / "out" / "tiny"
+    holder = _hold(exp_dir, 60)
+    holder.kill()  # SIGKILL: no cleanup runs
+    holder.wait()
+    assert (exp_dir / rundir.LOCK).read_text() == f"{holder.pid}\n"  # the file stays, its lock is gone
+    experiment = load_experiment(write_config(ONE_RUN))
+    outcome = run_experiment(experiment, tmp_path / "out", show_progress=False, say=lambda _: None)
+    assert outcome.statuses == {"tiny": "completed"}
+    assert not (exp_dir / rundir.LOCK).exists()  # released and removed
+
+
+def test_wait_waits_for_the_holder_to_end(write_config, tmp_path, capsys) -> None:
+    path = write_config(ONE_RUN)
+    holder = _hold(tmp_path / "out" / "tiny", 3)
+    started = time.monotonic()
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1", "--wait"]) == 0
+    assert holder.wait(timeout=10) == 0
+    assert time.monotonic() - started > 2.0
+    out = capsys.readouterr().out
+    assert f"waiting for regdemo run pid {holder.pid}, which is writing {tmp_path / 'out' / 'tiny'}" in out
+    assert rundir.saved_state(tmp_path / "out" / "tiny" / "tiny")[1] == "completed"
+    assert not (tmp_path / "out" / "tiny" / rundir.LOCK).exists()
+
+
+def test_a_waiter_whose_holder_removed_the_file_locks_the_new_one(tmp_path, monkeypatch) -> None:
+    """The holder removes the lock file on release while we wait on it: we must not end up holding a
+    lock on a removed file while a third process locks a new file at the same path."""
+    seen: list[bool] = []
+    still_at = lock._still_at
+    monkeypatch.setattr(lock, "_still_at", lambda fd, path: seen.append(still_at(fd, path)) or seen[-1])
+    exp_dir = tmp_path / "exp"
+    holder = _hold(exp_dir, 1)
+    started = time.monotonic()
+    with lock_experiment(exp_dir, wait=True):
+        assert time.monotonic() - started > 0.5  # we got it only once the holder let go
+        lock_file = exp_dir / rundir.LOCK
+        assert lock_file.read_text() == f"{os.getpid()}\n"  # the file at the path is ours
+        # another open file description, even in this process: flock refuses it too
+        with pytest.raises(ExperimentLocked, match=rf"pid {os.getpid()}\)"), lock_experiment(exp_dir):
+            pass
+    assert not (exp_dir / rundir.LOCK).exists()
+    assert holder.wait(timeout=10) == 0
+    assert seen[:2] == [False, True]  # the file we waited on was gone: we locked a new one
+
+
+def test_compare_and_report_ignore_a_hidden_staging_folder(write_config, tmp_path) -> None:
+    """Run folders appear by rename, so a run being written is a hidden ``.<run>.partial-<pid>`` folder:
+    the readers (find_runs, report, compare via the summary) must not take it for a run."""
+    experiment = load_experiment(write_config(ONE_RUN))
+    exp_dir = run_experiment(experiment, tmp_path, show_progress=False, say=lambda _: None, summarize=True).folder
+    staging = exp_dir / f".tiny2.partial-{os.getpid()}"
+    shutil.copytree(exp_dir / "tiny", staging)  # even a complete-looking one
+    assert rundir.find_runs(exp_dir) == [exp_dir / "tiny"]
+    page = report.write_report(exp_dir).read_text(encoding="utf-8")
+    assert "tiny2" not in page and ".partial-" not in page
+    written = report.compare(rundir.find_runs(exp_dir), tmp_path / "cmp")
+    rows = (tmp_path / "cmp" / rundir.SUMMARY).read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2 and rows[1].startswith("tiny,") and written
