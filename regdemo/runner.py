@@ -99,25 +99,25 @@ def run_experiment(
     """
     exp_dir = out_root / experiment.name
     with lock_experiment(exp_dir, wait, say):  # one writer per experiment: see regdemo.lock
-    work = plan(experiment, exp_dir, force)
-    run_with = choose_backend(backend, ray_address)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(exp_dir)
-    if work.skipped:
-        say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
-    statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
-    run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
-    with Display(len(work.todo), show_progress) as display:
-        options = Options(
-            workers=max(1, min(workers, len(work.todo))),
-            tensorboard=tensorboard,
-            summarize=run_dirs if summarize else (),
-            on_epochs=display.epochs,
-        )
-        # closing: an exception here (Ctrl-C) stops the backend's work at once, not when the generator is collected
-        with contextlib.closing(run_with(work.todo, exp_dir, options)) as finished:
-            for name, status in finished:
-                statuses[name] = status
-                display.run_done()
+        work = plan(experiment, exp_dir, force)
+        run_with = choose_backend(backend, ray_address)
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(exp_dir)
+        if work.skipped:
+            say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
+        statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
+        run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
+        with Display(len(work.todo), show_progress) as display:
+            options = Options(
+                workers=max(1, min(workers, len(work.todo))),
+                tensorboard=tensorboard,
+                summarize=run_dirs if summarize else (),
+                on_epochs=display.epochs,
+            )
+            # closing: an exception here (Ctrl-C) stops the backend's work at once, not when the generator is collected
+            with contextlib.closing(run_with(work.todo, exp_dir, options)) as finished:
+                for name, status in finished:
+                    statuses[name] = status
+                    display.run_done()
     ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}
     return Outcome(exp_dir, ordered, len(work.skipped))
