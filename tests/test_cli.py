@@ -171,7 +171,9 @@ def test_lecture_smoke_run_in_a_fresh_process_even_with_another_keras_backend(tm
     assert done.returncode == 0, done.stderr
     assert "KERAS_BACKEND=jax ignored" in done.stderr and "Traceback" not in done.stderr
     exp = tmp_path / "lecture"
-    assert {p.name for p in exp.iterdir()} == EXPERIMENT_FILES | {"no_reg", "l2", "l1"}
+    assert {p.name for p in exp.iterdir()} == EXPERIMENT_FILES | {"checks.json", "no_reg", "l2", "l1"}
     for run in ("no_reg", "l2", "l1"):
         assert {p.name for p in (exp / run).iterdir()} == RUN_FILES
         assert _metrics(exp / run)["epochs_run"] == 20
+    # the lecture's checks are judged, and under --smoke never fail
+    assert {c["verdict"] for c in json.loads((exp / "checks.json").read_text())["checks"]} == {"smoke"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY
-from regdemo import lock, report, rundir
+from regdemo import figures, lock, report, rundir
 from regdemo.cli import main
 from regdemo.config import load_experiment
 from regdemo.errors import ExperimentLocked
@@ -120,6 +120,6 @@ def test_compare_and_report_ignore_a_hidden_staging_folder(write_config, tmp_pat
     assert rundir.find_runs(exp_dir) == [exp_dir / "tiny"]
     page = report.write_report(exp_dir).read_text(encoding="utf-8")
     assert "tiny2" not in page and ".partial-" not in page
-    written = report.compare(rundir.find_runs(exp_dir), tmp_path / "cmp")
+    written = figures.compare(rundir.find_runs(exp_dir), tmp_path / "cmp")
     rows = (tmp_path / "cmp" / rundir.SUMMARY).read_text(encoding="utf-8").splitlines()
     assert len(rows) == 2 and rows[1].startswith("tiny,") and written
