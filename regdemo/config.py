@@ -23,14 +23,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from regdemo.errors import ConfigError
+from regdemo.yamlfile import Key, dotted, load_yaml, read_text
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
 # --smoke keeps everything but these: few epochs, a coarse boundary grid.
 SMOKE_EPOCHS = 20
 SMOKE_RESOLUTION = 60
-
-Key = tuple[str | int, ...]
+# Runs one config may make unless --max-runs says otherwise: checked by counting, before expansion.
+MAX_RUNS = 100_000
 
 
 class _Strict(BaseModel):
@@ -200,66 +201,7 @@ class _FieldError(ValueError):
         self.loc, self.reason, self.value = loc, reason, value
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads YAML 1.2 floats such as ``1e-3`` (PyYAML wants ``1.0e-3``)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
-
-
-def _walk_lines(node: yaml.Node, key: Key, lines: dict[Key, int], source: str) -> None:
-    """Record the 1-based line of every mapping value and sequence item under ``node``."""
-    lines[key] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            name = key_node.value
-            if name in seen:
-                where = _dotted((*key, name))
-                raise ConfigError(f"{source}:{key_node.start_mark.line + 1}: {where}: duplicate key")
-            seen.add(name)
-            _walk_lines(value_node, (*key, name), lines, source)
-            lines[(*key, name)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk_lines(item, (*key, i), lines, source)
-
-
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[Key, int]]:
-    """Parse YAML safely; return the data and a map from key paths to line numbers."""
-    try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, {}
-            lines: dict[Key, int] = {}
-            _walk_lines(node, (), lines, source)
-            return loader.construct_document(node), lines
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{source}:{line}: YAML syntax: {exc.problem or exc}") from None
-
-
 # ---------------------------------------------------------------- merging and errors
-
-
-def _dotted(key: Key) -> str:
-    """``("runs", 1, "model")`` → ``runs[1].model``."""
-    out = ""
-    for part in key:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -273,12 +215,16 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, limit: int = 200) -> str:
+    """A value as an error message quotes it: on one line, and cut after ``limit`` characters."""
     if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a mapping"
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+        text = repr(value)
+    elif isinstance(value, dict):
+        text = "a mapping"
+    else:
+        dumped = yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...")
+        text = " ".join(dumped.split())  # a multi-line dump (e.g. !!binary) on one line
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _schema_at(loc: Key) -> type[BaseModel] | None:
@@ -362,7 +308,7 @@ def _validate_run(data: dict[str, Any], layers: list[_Layer], source: str) -> Ru
         reason = _reason(err, loc)
         if isinstance(original, _FieldError):
             loc, reason, value = loc + original.loc, original.reason, original.value
-        where, line = next(filter(None, (layer.find(loc) for layer in layers)), (_dotted(loc), 1))
+        where, line = next(filter(None, (layer.find(loc) for layer in layers)), (dotted(loc), 1))
         got = "" if err["type"] == "missing" or value is None else f" (got {_show(value)})"
         at = f"{source}:{line}" if line else source
         raise ConfigError(f"{at}: {where}: {reason}{got}") from None
@@ -379,7 +325,7 @@ def parse_set(assignment: str, source: str) -> tuple[Key, Any]:
         raise ConfigError(f"{source}: --set {assignment}: expected key.path=value")
     if key[0] in ("name", "runs", "experiment"):
         raise ConfigError(f"{source}: --set {path}: cannot be overridden; edit the file")
-    value, _ = _load_yaml(raw, f"{source}: --set {path}") if raw.strip() else ("", {})
+    value, _ = load_yaml(raw, f"{source}: --set {path}") if raw.strip() else ("", {})
     return key, value
 
 
@@ -446,20 +392,20 @@ def sweep_run_name(variant: str | None, point: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(parts))
 
 
-def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False) -> Experiment:
+def load_experiment(
+    path: str | Path, sets: list[str] = (), smoke: bool = False, max_runs: int = MAX_RUNS
+) -> Experiment:
     """Read, merge and validate a config file into an :class:`Experiment`.
 
     Every ``runs:`` variant is combined with every point of the ``sweep:`` grid (cartesian product,
     in file order). Precedence, lowest first: shared keys, the variant's keys, the sweep point,
     ``sets`` (``key.path=value`` overrides for every run). ``smoke`` then caps epochs and the
-    boundary grid for CI without touching anything else.
+    boundary grid for CI without touching anything else. More than ``max_runs`` runs is an error,
+    found by counting before any run is built. The file is read within the bounds of
+    :mod:`regdemo.yamlfile`.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
-    data, lines = _load_yaml(text, source)
+    data, lines = load_yaml(read_text(path, source), source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: (top level): must be a mapping (got {_show(data)})")
     for reserved in ("experiment", "variant"):
@@ -477,14 +423,15 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
     runs = data.get("runs", [{"name": name}])
     if not isinstance(runs, list) or not runs:
         raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {_show(runs)})")
+    _check_run_count(runs, axes, lines, source, max_runs)
     set_layers = [
-        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {_dotted(loc)}")
+        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {dotted(loc)}")
         for key, _ in overrides
     ]
     for i, variant in enumerate(runs):
         if not isinstance(variant, dict) or "name" not in variant:
             raise ConfigError(
-                f"{source}:{lines.get(('runs', i), 1)}: {_dotted(('runs', i))}: must be a mapping with a name"
+                f"{source}:{lines.get(('runs', i), 1)}: {dotted(('runs', i))}: must be a mapping with a name"
             )
     _check_unique_variants(runs, lines, source)
     resolved: list[RunConfig] = []
@@ -495,8 +442,8 @@ def load_experiment(path: str | Path, sets: list[str] = (), smoke: bool = False)
         run_lines = {k[2:]: v for k, v in lines.items() if k[:2] == ("runs", i) and len(k) > 2}
         base = deep_merge(shared, {k: v for k, v in variant.items() if k != "name"})
         variant_layers = [
-            _Layer(run_lines, lambda loc, i=i: _dotted(("runs", i, *loc))),
-            _Layer(lines, _dotted, root_counts=True),
+            _Layer(run_lines, lambda loc, i=i: dotted(("runs", i, *loc))),
+            _Layer(lines, dotted, root_counts=True),
         ]
         for combo in itertools.product(*(range(len(axis.values)) for axis in axes)):
             merged, sweep_layers, point = base, [], {}
@@ -527,6 +474,22 @@ def _shrink(merged: dict[str, Any]) -> None:
     if isinstance(boundary, dict):
         res = boundary.get("resolution", BoundaryPlotConfig().resolution)
         boundary["resolution"] = min(res, SMOKE_RESOLUTION) if isinstance(res, int) else res
+
+
+def _check_run_count(
+    runs: list[Any], axes: list[_SweepAxis], lines: dict[Key, int], source: str, max_runs: int
+) -> None:
+    """Refuse more than ``max_runs`` runs, counted as variants × sweep values before any is built."""
+    count = len(runs) * math.prod(len(axis.values) for axis in axes)
+    if count <= max_runs:
+        return
+    field = "sweep" if axes else "runs"
+    sizes = " × ".join(str(len(axis.values)) for axis in axes)
+    made = f"{len(runs)} variant(s) × {sizes} sweep values" if axes else f"{len(runs)} variants"
+    raise ConfigError(
+        f"{source}:{lines.get((field,), 1)}: {field}: {count:,} runs ({made}), more than the limit of "
+        f"{max_runs:,}; --max-runs N raises it"
+    )
 
 
 def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) -> None:
