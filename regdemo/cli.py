@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    from regdemo.errors import BackendUnavailable, RunConflict
+    from regdemo.errors import BackendUnavailable, RunConflict, RunFolderError
     from regdemo.runner import run_experiment
 
     try:
@@ -142,7 +142,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             backend=args.backend,
             ray_address=ray_address,
         )
-    except (RunConflict, BackendUnavailable) as exc:
+    except (RunConflict, BackendUnavailable, RunFolderError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)

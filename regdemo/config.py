@@ -248,8 +248,8 @@ def _reason(err: dict[str, Any], loc: Key) -> str:
     if kind == "extra_forbidden":
         parent = _schema_at(loc[:-1])
         known = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
-        if loc[:-1] == ():
-            known += ["name", "runs"]
+        if loc[:-1] == ():  # the file's top level: a run's fields less those regdemo fills in, plus runs
+            known = [k for k in known if k not in ("experiment", "variant")] + ["runs"]
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
         return "unknown key" + hint
@@ -288,8 +288,13 @@ class _Layer:
     lines: dict[Key, int]
     render: Callable[[Key], str]
     root_counts: bool = False  # may the layer's own root node (key ()) claim an error?
+    # A --set or a sweep item sets one field: it claims errors on that field's path (at, above or
+    # below it) but not a sibling's (model.dropout set, model.hidden_units wrong).
+    field: Key | None = None
 
     def find(self, loc: Key) -> tuple[str, int] | None:
+        if self.field is not None and loc[: len(self.field)] != self.field[: len(loc)]:
+            return None
         for cut in range(len(loc), -1, -1):
             if loc[:cut] in self.lines and (cut > 0 or self.root_counts):
                 return self.render(loc), self.lines[loc[:cut]]
@@ -425,13 +430,19 @@ def load_experiment(
         raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {_show(runs)})")
     _check_run_count(runs, axes, lines, source, max_runs)
     set_layers = [
-        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {dotted(loc)}")
+        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {dotted(loc)}", field=key)
         for key, _ in overrides
     ]
     for i, variant in enumerate(runs):
         if not isinstance(variant, dict) or "name" not in variant:
             raise ConfigError(
                 f"{source}:{lines.get(('runs', i), 1)}: {dotted(('runs', i))}: must be a mapping with a name"
+            )
+        if not isinstance(variant["name"], str) or not SAFE_NAME.match(variant["name"]):
+            line = lines.get(("runs", i, "name"), 1)
+            reason = "must be made of letters, digits, '.', '_' and '-' only"
+            raise ConfigError(
+                f"{source}:{line}: {dotted(('runs', i, 'name'))}: {reason} (got {_show(variant['name'])})"
             )
     _check_unique_variants(runs, lines, source)
     resolved: list[RunConfig] = []
@@ -451,7 +462,7 @@ def load_experiment(
                 merged = deep_merge(merged, _nest(axis.key, axis.values[j]))
                 point[axis.path] = axis.values[j]
                 item_lines = {axis.key[:cut]: axis.lines[j] for cut in range(1, len(axis.key) + 1)}
-                sweep_layers.append(_Layer(item_lines, lambda loc, p=axis.path, j=j: f"sweep.{p}[{j}]"))
+                sweep_layers.append(_Layer(item_lines, lambda loc, p=axis.path, j=j: f"sweep.{p}[{j}]", field=axis.key))
             for key, value in overrides:
                 merged = deep_merge(merged, _nest(key, value))
             prefix = variant["name"] if len(runs) > 1 else None
