@@ -4,6 +4,8 @@ A config file is one experiment: shared settings plus named run variants. Each v
 deep-merged over the shared ones and the result is validated by the pydantic schema below. Every
 error becomes one :class:`ConfigError` line ``file:LINE: field.path: reason (got VALUE)`` whose line
 points at the YAML node the bad value came from (the run's override or the shared section).
+Reading the file within bounds is :mod:`regdemo.yamlfile`'s; the sweep's axes, run count and run
+names are :mod:`regdemo.sweep`'s.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from regdemo.errors import ConfigError
-from regdemo.yamlfile import Key, dotted, load_yaml, read_text
+from regdemo.sweep import check_run_count, check_unique_names, sweep_axes, sweep_run_name
+from regdemo.yamlfile import Key, dotted, load_yaml, read_text, show
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
@@ -215,18 +217,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _show(value: Any, limit: int = 200) -> str:
-    """A value as an error message quotes it: on one line, and cut after ``limit`` characters."""
-    if isinstance(value, str):
-        text = repr(value)
-    elif isinstance(value, dict):
-        text = "a mapping"
-    else:
-        dumped = yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...")
-        text = " ".join(dumped.split())  # a multi-line dump (e.g. !!binary) on one line
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _schema_at(loc: Key) -> type[BaseModel] | None:
     """The pydantic model class that holds the field at ``loc`` (for did-you-mean)."""
     cls: Any = RunConfig
@@ -314,7 +304,7 @@ def _validate_run(data: dict[str, Any], layers: list[_Layer], source: str) -> Ru
         if isinstance(original, _FieldError):
             loc, reason, value = loc + original.loc, original.reason, original.value
         where, line = next(filter(None, (layer.find(loc) for layer in layers)), (dotted(loc), 1))
-        got = "" if err["type"] == "missing" or value is None else f" (got {_show(value)})"
+        got = "" if err["type"] == "missing" or value is None else f" (got {show(value)})"
         at = f"{source}:{line}" if line else source
         raise ConfigError(f"{at}: {where}: {reason}{got}") from None
 
@@ -340,63 +330,6 @@ def _nest(key: Key, value: Any) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
-class _SweepAxis:
-    """One swept field: its dotted path, key tuple, values and the line of each value."""
-
-    path: str
-    key: Key
-    values: list[Any]
-    lines: list[int]
-
-
-# Fields a sweep or --set may not touch: they name things rather than configure them.
-_RESERVED = ("name", "runs", "sweep", "experiment", "variant")
-
-
-def _sweep_axes(data: dict[str, Any], lines: dict[Key, int], source: str) -> list[_SweepAxis]:
-    """The ``sweep:`` block as axes, in file order; shape errors are reported here, values later."""
-    sweep = data.get("sweep", {})
-    if not isinstance(sweep, dict):
-        raise ConfigError(f"{source}:{lines.get(('sweep',), 1)}: sweep: must be a mapping (got {_show(sweep)})")
-    axes = []
-    for path, values in sweep.items():
-        line = lines.get(("sweep", path), 1)
-        key = tuple(str(path).split("."))
-        if not all(key) or key[0] in _RESERVED:
-            raise ConfigError(f"{source}:{line}: sweep.{path}: not a field that can be swept")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{source}:{line}: sweep.{path}: must be a non-empty list (got {_show(values)})")
-        item_lines = [lines.get(("sweep", path, j), line) for j in range(len(values))]
-        axes.append(_SweepAxis(str(path), key, values, item_lines))
-    return axes
-
-
-def _format_value(value: Any) -> str:
-    """A swept value as it appears in a run name: ``0.001``, ``l2``, ``128x128``, ``true``."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "x".join(_format_value(v) for v in value)
-    return str(value)
-
-
-def sweep_run_name(variant: str | None, point: dict[str, Any]) -> str:
-    """``variant__lambda-0.001__seed-1``: the variant (if several), then ``field-value`` per swept field.
-
-    The field is the last part of its dotted path (``model.regularizer.lambda`` → ``lambda``), or the
-    whole path with dots when two swept paths end alike. Characters outside ``[A-Za-z0-9._-]`` become ``_``.
-    """
-    tails = [path.split(".")[-1] for path in point]
-    parts = [variant] if variant else []
-    for path, value in point.items():
-        field = path.split(".")[-1] if tails.count(path.split(".")[-1]) == 1 else path
-        parts.append(f"{field}-{_format_value(value)}")
-    return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(parts))
-
-
 def load_experiment(
     path: str | Path, sets: list[str] = (), smoke: bool = False, max_runs: int = MAX_RUNS
 ) -> Experiment:
@@ -412,23 +345,23 @@ def load_experiment(
     source = str(path)
     data, lines = load_yaml(read_text(path, source), source)
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: (top level): must be a mapping (got {_show(data)})")
+        raise ConfigError(f"{source}:1: (top level): must be a mapping (got {show(data)})")
     for reserved in ("experiment", "variant"):
         if reserved in data:
-            raise ConfigError(f"{source}:{lines[(reserved,)]}: {reserved}: unknown key (got {_show(data[reserved])})")
+            raise ConfigError(f"{source}:{lines[(reserved,)]}: {reserved}: unknown key (got {show(data[reserved])})")
     overrides = [parse_set(s, source) for s in sets]
-    axes = _sweep_axes(data, lines, source)
+    axes = sweep_axes(data, lines, source)
     shared = {k: v for k, v in data.items() if k not in ("name", "runs", "sweep")}
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not SAFE_NAME.match(name):
         line = lines.get(("name",), 1)
         raise ConfigError(
-            f"{source}:{line}: name: must be made of letters, digits, '.', '_' and '-' only (got {_show(name)})"
+            f"{source}:{line}: name: must be made of letters, digits, '.', '_' and '-' only (got {show(name)})"
         )
     runs = data.get("runs", [{"name": name}])
     if not isinstance(runs, list) or not runs:
-        raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {_show(runs)})")
-    _check_run_count(runs, axes, lines, source, max_runs)
+        raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {show(runs)})")
+    check_run_count(len(runs), axes, lines, source, max_runs)
     set_layers = [
         _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {dotted(loc)}", field=key)
         for key, _ in overrides
@@ -441,9 +374,7 @@ def load_experiment(
         if not isinstance(variant["name"], str) or not SAFE_NAME.match(variant["name"]):
             line = lines.get(("runs", i, "name"), 1)
             reason = "must be made of letters, digits, '.', '_' and '-' only"
-            raise ConfigError(
-                f"{source}:{line}: {dotted(('runs', i, 'name'))}: {reason} (got {_show(variant['name'])})"
-            )
+            raise ConfigError(f"{source}:{line}: {dotted(('runs', i, 'name'))}: {reason} (got {show(variant['name'])})")
     _check_unique_variants(runs, lines, source)
     resolved: list[RunConfig] = []
     for i, variant in enumerate(runs):
@@ -471,7 +402,7 @@ def load_experiment(
             if smoke:
                 _shrink(merged)
             resolved.append(_validate_run(merged, [*set_layers, *reversed(sweep_layers), *variant_layers], source))
-    _check_unique_sweep_names(resolved, lines, source)
+    check_unique_names([run.name for run in resolved], lines, source)
     return Experiment(name=resolved[0].experiment, source=source, runs=resolved)
 
 
@@ -487,22 +418,6 @@ def _shrink(merged: dict[str, Any]) -> None:
         boundary["resolution"] = min(res, SMOKE_RESOLUTION) if isinstance(res, int) else res
 
 
-def _check_run_count(
-    runs: list[Any], axes: list[_SweepAxis], lines: dict[Key, int], source: str, max_runs: int
-) -> None:
-    """Refuse more than ``max_runs`` runs, counted as variants × sweep values before any is built."""
-    count = len(runs) * math.prod(len(axis.values) for axis in axes)
-    if count <= max_runs:
-        return
-    field = "sweep" if axes else "runs"
-    sizes = " × ".join(str(len(axis.values)) for axis in axes)
-    made = f"{len(runs)} variant(s) × {sizes} sweep values" if axes else f"{len(runs)} variants"
-    raise ConfigError(
-        f"{source}:{lines.get((field,), 1)}: {field}: {count:,} runs ({made}), more than the limit of "
-        f"{max_runs:,}; --max-runs N raises it"
-    )
-
-
 def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) -> None:
     """Variant names must be unique (checked before expansion, pointing at the second one)."""
     seen: set[Any] = set()
@@ -511,13 +426,3 @@ def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) 
             line = lines.get(("runs", i, "name"), 1)
             raise ConfigError(f"{source}:{line}: runs[{i}].name: duplicate run name (got {variant['name']!r})")
         seen.add(variant["name"])
-
-
-def _check_unique_sweep_names(runs: list[RunConfig], lines: dict[Key, int], source: str) -> None:
-    """Two sweep points may still format to one name (0.1 and 0.10): that is an error, not an overwrite."""
-    seen: set[str] = set()
-    for run in runs:  # a set, not names.count: sweeps reach thousands of runs
-        if run.name in seen:
-            line = lines.get(("sweep",), 1)
-            raise ConfigError(f"{source}:{line}: sweep: two runs would share the name {run.name!r}")
-        seen.add(run.name)

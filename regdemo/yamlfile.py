@@ -165,6 +165,19 @@ def dotted(key: Key) -> str:
     return out
 
 
+def show(value: Any, limit: int = 200) -> str:
+    """A value as an error message quotes it: a string in quotes, a mapping as "a mapping", anything
+    else as flow YAML, on one line and cut after ``limit`` characters."""
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, dict):
+        text = "a mapping"
+    else:
+        dumped = yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...")
+        text = " ".join(dumped.split())  # a multi-line dump (e.g. !!binary) on one line
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, dict[Key, int]]:
     """Parse YAML safely and within bounds; return the data and a map from key paths to line numbers."""
     try:
