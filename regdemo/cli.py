@@ -174,24 +174,23 @@ def _saved_results(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- OS and encoding errors as one line
 
 # Wordings that say more than strerror; the rest use strerror ("Permission denied", ...).
-_REASONS = {
-    errno.ENOSPC: "disk full (no space left on device)",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EISDIR: "is a folder, where a file is needed",
-}
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_REASONS = {errno.ENOSPC: "disk full (no space left on device)", errno.EISDIR: "is a folder, where a file is needed"}
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # EDQUOT: not on every platform
+if hasattr(errno, "EDQUOT"):
+    _REASONS[errno.EDQUOT] = "disk quota exceeded"
 _TEXT_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".txt", ".html")
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
-    """The command's own inputs and outputs: the first is named when an OS error names no path
-    (a write that fails on a full disk does not); all are searched for a file that is not UTF-8."""
-    return {
-        "run": lambda: [args.out, args.config],
-        "validate": lambda: [args.config],
-        "compare": lambda: [args.out, *args.run_dirs],
-        "report": lambda: [args.experiment_dir],
-    }[args.command]()
+    """The command's own inputs and outputs, read off its arguments (so a new command needs nothing
+    here): ``--out`` first, as the path named when an OS error names none (a write that fails on a
+    full disk does not), then the others; all are searched for a file that is not UTF-8."""
+    found: list[Path] = [args.out] if isinstance(getattr(args, "out", None), Path) else []
+    for value in vars(args).values():
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, Path) and path not in found:
+                found.append(path)
+    return found or [Path.cwd()]
 
 
 def _file_in_the_way(path: Path) -> Path | None:

@@ -149,7 +149,7 @@ def write_png(png: bytes, run_dir: Path, name: str) -> None:
 # ANSI terminal sequences (CSI: ESC [ parameters final byte): Keras wraps the message of an error raised
 # inside a layer call in bold ("\x1b[1m...\x1b[0m"), which a text file or a web page shows as garbage.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # EDQUOT: not on every platform
 
 
 def plain_text(text: str) -> str:
