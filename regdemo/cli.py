@@ -1,21 +1,30 @@
 """Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report|check|diff``.
 
 Exit statuses: 0 ok, 1 a run failed (diff: a difference beyond tolerance), 2 bad input, 3 a check does
-not hold, 130 interrupted.
+not hold, 130 interrupted. Bad input of any kind is one line on stderr and exit 2: regdemo's own
+errors, and every OS or encoding error on a command's inputs and outputs (:func:`main` turns them
+into a line naming the path: a folder given as a file, a file where a folder is needed, not UTF-8,
+unreadable, not writable, the disk full).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import os
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import regdemo
 from regdemo.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
 
 EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
+# Runs one config may make without --max-runs (regdemo.config.MAX_RUNS; not imported here so that
+# --help stays fast).
+DEFAULT_MAX_RUNS = 100_000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
             help="override a field in every run (repeatable), e.g. --set training.epochs=500",
         )
         cmd.add_argument("--smoke", action="store_true", help="shrink for CI: few epochs, coarse grid")
+        cmd.add_argument(
+            "--max-runs",
+            type=int,
+            default=DEFAULT_MAX_RUNS,
+            metavar="N",
+            help=f"refuse a config that makes more than N runs (default: {DEFAULT_MAX_RUNS:,})",
+        )
         return cmd
 
     run = config_command("run", "train every run of an experiment and write its results")
@@ -117,8 +133,15 @@ def _diff_parser(sub) -> None:
     shown.add_argument("--markdown", action="store_true", help="a Markdown summary for a pull-request comment")
 
 
+def _one_line(message: str) -> str:
+    """``message`` safe to print as one line: control characters (a newline or a terminal escape in a
+    key of a hostile config) shown escaped, text that cannot be encoded (lone surrogates) too."""
+    shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
+    return shown.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _fail(message: str) -> int:
-    print(message, file=sys.stderr)
+    print(_one_line(message), file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -152,7 +175,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
-    from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict
+    from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict, RunFolderError
     from regdemo.runner import run_experiment
 
     try:
@@ -168,7 +191,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             ray_address=ray_address,
             wait=args.wait,
         )
-    except (RunConflict, BackendUnavailable, ExperimentLocked) as exc:
+    except (RunConflict, BackendUnavailable, ExperimentLocked, RunFolderError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)
@@ -262,15 +285,86 @@ def _diff(args: argparse.Namespace) -> int:
     return 0 if result.within_tolerance else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# ---------------------------------------------------------------- OS and encoding errors as one line
+
+# Wordings that say more than strerror; the rest use strerror ("Permission denied", ...).
+_REASONS = {errno.ENOSPC: "disk full (no space left on device)", errno.EISDIR: "is a folder, where a file is needed"}
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # EDQUOT: not on every platform
+if hasattr(errno, "EDQUOT"):
+    _REASONS[errno.EDQUOT] = "disk quota exceeded"
+_TEXT_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".txt", ".html")
+
+
+def _paths(args: argparse.Namespace) -> list[Path]:
+    """The command's own inputs and outputs, read off its arguments (so a new command needs nothing
+    here): ``--out`` first, as the path named when an OS error names none (a write that fails on a
+    full disk does not), then the others; all are searched for a file that is not UTF-8."""
+    found: list[Path] = [args.out] if isinstance(getattr(args, "out", None), Path) else []
+    for value in vars(args).values():
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, Path) and path not in found:
+                found.append(path)
+    return found or [Path.cwd()]
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """``path`` or the nearest of its parents that exists as something other than a folder."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def _os_error(exc: OSError, args: argparse.Namespace) -> str:
+    """An OS error as one line naming its path."""
+    named = exc.filename
+    path = Path(os.fsdecode(named) if isinstance(named, str | bytes) else str(named)) if named else _paths(args)[0]
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(path)) is not None:
+        return f"{blocker}: is a file, where a folder is needed"
+    reason = _REASONS.get(exc.errno, exc.strerror or str(exc))
+    if exc.errno in _DISK_FULL and args.command == "run":
+        reason += "; the run being written was dropped, completed runs are kept: free space and rerun to finish"
+    return f"{path}: {reason}"
+
+
+def _text_files(root: Path, depth: int = 3) -> Iterator[Path]:
+    """The text files a command may have read: ``root`` itself, or those up to ``depth`` folders down."""
+    if root.is_file():
+        yield root
+        return
+    if depth and root.is_dir():
+        for entry in sorted(root.iterdir()):
+            if entry.is_dir():
+                yield from _text_files(entry, depth - 1)
+            elif entry.suffix in _TEXT_SUFFIXES:
+                yield entry
+
+
+def _decode_error(exc: UnicodeDecodeError, args: argparse.Namespace) -> str:
+    """An encoding error as one line naming the file: Python's error does not say which file it was,
+    so the command's inputs are searched for the first one that is not UTF-8."""
+    for root in _paths(args):
+        for path in _text_files(root):
+            try:
+                raw = path.read_bytes()
+                raw.decode("utf-8")
+            except UnicodeDecodeError as found:
+                line = raw.count(b"\n", 0, found.start) + 1
+                return f"{path}:{line}: not UTF-8 text (byte 0x{raw[found.start]:02x})"
+            except OSError:
+                continue
+    return f"{_paths(args)[0]}: not UTF-8 text ({exc.reason})"
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command in ("compare", "report"):
         return _saved_results(args)
     if args.command == "check":
         return _check(args)
     if args.command == "diff":
         return _diff(args)
+    if args.max_runs < 1:
+        return _fail(f"--max-runs: must be >= 1 (got {args.max_runs})")
     from regdemo.config import load_experiment
     from regdemo.errors import ConfigError
     from regdemo.resources import preflight
@@ -278,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     # Runs that cannot fit in this machine's memory are refused like bad input; not when a cluster trains them.
     remote = getattr(args, "backend", "local") == "ray" and (args.ray_address or os.environ.get("RAY_ADDRESS"))
     try:
-        experiment = load_experiment(args.config, args.sets, args.smoke, check=None if remote else preflight())
+        experiment = load_experiment(
+            args.config, args.sets, args.smoke, args.max_runs, check=None if remote else preflight()
+        )
     except ConfigError as exc:
         return _fail(str(exc))
     if args.command == "validate":
@@ -286,6 +382,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: ok")
         return 0
     return _run(args, experiment)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # TensorFlow's C++ log lines are not regdemo's: level 3 also hides the ERROR ones that are only
+    # notices, such as model.fit's "E0000 ... NodeDef mentions attribute use_unbounded_threadpool"
+    # (real failures still surface as Python exceptions). Set before any process imports TensorFlow:
+    # worker processes and a local Ray instance inherit it. A value already set is kept.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        return _command(args)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE and exc.filename is None:  # `regdemo validate x | head`: the reader left
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        return _fail(_os_error(exc, args))
+    except UnicodeDecodeError as exc:
+        return _fail(_decode_error(exc, args))
 
 
 if __name__ == "__main__":

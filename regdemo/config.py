@@ -4,6 +4,8 @@ A config file is one experiment: shared settings plus named run variants. Each v
 deep-merged over the shared ones and the result is validated by the pydantic schema below. Every
 error becomes one :class:`ConfigError` line ``file:LINE: field.path: reason (got VALUE)`` whose line
 points at the YAML node the bad value came from (the run's override or the shared section).
+Reading the file within bounds is :mod:`regdemo.yamlfile`'s; the sweep's axes, run count and run
+names are :mod:`regdemo.sweep`'s.
 """
 
 from __future__ import annotations
@@ -19,19 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from regdemo.checkspec import CheckConfig, ResolvedCheck, Rule, SelectionError, resolve
 from regdemo.errors import ConfigError
+from regdemo.sweep import check_run_count, check_unique_names, sweep_axes, sweep_run_name
+from regdemo.yamlfile import Key, dotted, load_yaml, read_text, show
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
 # --smoke keeps everything but these: few epochs, a coarse boundary grid.
 SMOKE_EPOCHS = 20
 SMOKE_RESOLUTION = 60
-
-Key = tuple[str | int, ...]
+# Runs one config may make unless --max-runs says otherwise: checked by counting, before expansion.
+MAX_RUNS = 100_000
 # A further judgement of each resolved run: None, or the field to blame and why (see load_experiment).
 RunCheck = Callable[["RunConfig"], "tuple[Key, str] | None"]
 
@@ -205,66 +208,7 @@ class _FieldError(ValueError):
         self.loc, self.reason, self.value = loc, reason, value
 
 
-# ---------------------------------------------------------------- YAML with line numbers
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads YAML 1.2 floats such as ``1e-3`` (PyYAML wants ``1.0e-3``)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
-
-
-def _walk_lines(node: yaml.Node, key: Key, lines: dict[Key, int], source: str) -> None:
-    """Record the 1-based line of every mapping value and sequence item under ``node``."""
-    lines[key] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            name = key_node.value
-            if name in seen:
-                where = _dotted((*key, name))
-                raise ConfigError(f"{source}:{key_node.start_mark.line + 1}: {where}: duplicate key")
-            seen.add(name)
-            _walk_lines(value_node, (*key, name), lines, source)
-            lines[(*key, name)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk_lines(item, (*key, i), lines, source)
-
-
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[Key, int]]:
-    """Parse YAML safely; return the data and a map from key paths to line numbers."""
-    try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, {}
-            lines: dict[Key, int] = {}
-            _walk_lines(node, (), lines, source)
-            return loader.construct_document(node), lines
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{source}:{line}: YAML syntax: {exc.problem or exc}") from None
-
-
 # ---------------------------------------------------------------- merging and errors
-
-
-def _dotted(key: Key) -> str:
-    """``("runs", 1, "model")`` → ``runs[1].model``."""
-    out = ""
-    for part in key:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -276,14 +220,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a mapping"
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
 
 
 def _schema_at(loc: Key) -> type[BaseModel] | None:
@@ -307,8 +243,8 @@ def _reason(err: dict[str, Any], loc: Key) -> str:
     if kind == "extra_forbidden":
         parent = _schema_at(loc[:-1])
         known = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
-        if loc[:-1] == ():
-            known += ["name", "runs"]
+        if loc[:-1] == ():  # the file's top level: a run's fields less those regdemo fills in, plus runs
+            known = [k for k in known if k not in ("experiment", "variant")] + ["runs"]
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
         return "unknown key" + hint
@@ -347,8 +283,13 @@ class _Layer:
     lines: dict[Key, int]
     render: Callable[[Key], str]
     root_counts: bool = False  # may the layer's own root node (key ()) claim an error?
+    # A --set or a sweep item sets one field: it claims errors on that field's path (at, above or
+    # below it) but not a sibling's (model.dropout set, model.hidden_units wrong).
+    field: Key | None = None
 
     def find(self, loc: Key) -> tuple[str, int] | None:
+        if self.field is not None and loc[: len(self.field)] != self.field[: len(loc)]:
+            return None
         for cut in range(len(loc), -1, -1):
             if loc[:cut] in self.lines and (cut > 0 or self.root_counts):
                 return self.render(loc), self.lines[loc[:cut]]
@@ -367,8 +308,8 @@ def _validate_run(data: dict[str, Any], layers: list[_Layer], source: str) -> Ru
         reason = _reason(err, loc)
         if isinstance(original, _FieldError):
             loc, reason, value = loc + original.loc, original.reason, original.value
-        where, line = next(filter(None, (layer.find(loc) for layer in layers)), (_dotted(loc), 1))
-        got = "" if err["type"] == "missing" or value is None else f" (got {_show(value)})"
+        where, line = next(filter(None, (layer.find(loc) for layer in layers)), (dotted(loc), 1))
+        got = "" if err["type"] == "missing" or value is None else f" (got {show(value)})"
         at = f"{source}:{line}" if line else source
         raise ConfigError(f"{at}: {where}: {reason}{got}") from None
 
@@ -384,7 +325,7 @@ def parse_set(assignment: str, source: str) -> tuple[Key, Any]:
         raise ConfigError(f"{source}: --set {assignment}: expected key.path=value")
     if key[0] in ("name", "runs", "experiment"):
         raise ConfigError(f"{source}: --set {path}: cannot be overridden; edit the file")
-    value, _ = _load_yaml(raw, f"{source}: --set {path}") if raw.strip() else ("", {})
+    value, _ = load_yaml(raw, f"{source}: --set {path}") if raw.strip() else ("", {})
     return key, value
 
 
@@ -394,106 +335,57 @@ def _nest(key: Key, value: Any) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
-class _SweepAxis:
-    """One swept field: its dotted path, key tuple, values and the line of each value."""
-
-    path: str
-    key: Key
-    values: list[Any]
-    lines: list[int]
-
-
-# Fields a sweep or --set may not touch: they name things rather than configure them.
-_RESERVED = ("name", "runs", "sweep", "experiment", "variant")
-
-
-def _sweep_axes(data: dict[str, Any], lines: dict[Key, int], source: str) -> list[_SweepAxis]:
-    """The ``sweep:`` block as axes, in file order; shape errors are reported here, values later."""
-    sweep = data.get("sweep", {})
-    if not isinstance(sweep, dict):
-        raise ConfigError(f"{source}:{lines.get(('sweep',), 1)}: sweep: must be a mapping (got {_show(sweep)})")
-    axes = []
-    for path, values in sweep.items():
-        line = lines.get(("sweep", path), 1)
-        key = tuple(str(path).split("."))
-        if not all(key) or key[0] in _RESERVED:
-            raise ConfigError(f"{source}:{line}: sweep.{path}: not a field that can be swept")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{source}:{line}: sweep.{path}: must be a non-empty list (got {_show(values)})")
-        item_lines = [lines.get(("sweep", path, j), line) for j in range(len(values))]
-        axes.append(_SweepAxis(str(path), key, values, item_lines))
-    return axes
-
-
-def _format_value(value: Any) -> str:
-    """A swept value as it appears in a run name: ``0.001``, ``l2``, ``128x128``, ``true``."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "x".join(_format_value(v) for v in value)
-    return str(value)
-
-
-def sweep_run_name(variant: str | None, point: dict[str, Any]) -> str:
-    """``variant__lambda-0.001__seed-1``: the variant (if several), then ``field-value`` per swept field.
-
-    The field is the last part of its dotted path (``model.regularizer.lambda`` → ``lambda``), or the
-    whole path with dots when two swept paths end alike. Characters outside ``[A-Za-z0-9._-]`` become ``_``.
-    """
-    tails = [path.split(".")[-1] for path in point]
-    parts = [variant] if variant else []
-    for path, value in point.items():
-        field = path.split(".")[-1] if tails.count(path.split(".")[-1]) == 1 else path
-        parts.append(f"{field}-{_format_value(value)}")
-    return re.sub(r"[^A-Za-z0-9._-]", "_", "__".join(parts))
-
-
 def load_experiment(
-    path: str | Path, sets: list[str] = (), smoke: bool = False, check: RunCheck | None = None
+    path: str | Path,
+    sets: list[str] = (),
+    smoke: bool = False,
+    max_runs: int = MAX_RUNS,
+    check: RunCheck | None = None,
 ) -> Experiment:
     """Read, merge and validate a config file into an :class:`Experiment`.
 
     Every ``runs:`` variant is combined with every point of the ``sweep:`` grid (cartesian product,
     in file order). Precedence, lowest first: shared keys, the variant's keys, the sweep point,
     ``sets`` (``key.path=value`` overrides for every run). ``smoke`` then caps epochs and the
-    boundary grid for CI without touching anything else. ``check`` (e.g. :func:`regdemo.resources.preflight`)
-    then judges each resolved run; what it blames is reported like a schema error.
+    boundary grid for CI without touching anything else. More than ``max_runs`` runs is an error,
+    found by counting before any run is built. The file is read within the bounds of
+    :mod:`regdemo.yamlfile`. ``check`` (e.g. :func:`regdemo.resources.preflight`) then judges each
+    resolved run; what it blames is reported like a schema error. The ``checks:`` section is resolved
+    against the runs (:mod:`regdemo.checkspec`).
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
-    data, lines = _load_yaml(text, source)
+    data, lines = load_yaml(read_text(path, source), source)
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: (top level): must be a mapping (got {_show(data)})")
+        raise ConfigError(f"{source}:1: (top level): must be a mapping (got {show(data)})")
     for reserved in ("experiment", "variant"):
         if reserved in data:
-            raise ConfigError(f"{source}:{lines[(reserved,)]}: {reserved}: unknown key (got {_show(data[reserved])})")
+            raise ConfigError(f"{source}:{lines[(reserved,)]}: {reserved}: unknown key (got {show(data[reserved])})")
     overrides = [parse_set(s, source) for s in sets]
-    axes = _sweep_axes(data, lines, source)
+    axes = sweep_axes(data, lines, source)
     shared = {k: v for k, v in data.items() if k not in ("name", "runs", "sweep", "checks")}
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not SAFE_NAME.match(name):
         line = lines.get(("name",), 1)
         raise ConfigError(
-            f"{source}:{line}: name: must be made of letters, digits, '.', '_' and '-' only (got {_show(name)})"
+            f"{source}:{line}: name: must be made of letters, digits, '.', '_' and '-' only (got {show(name)})"
         )
     runs = data.get("runs", [{"name": name}])
     if not isinstance(runs, list) or not runs:
-        raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {_show(runs)})")
+        raise ConfigError(f"{source}:{lines.get(('runs',), 1)}: runs: must be a non-empty list (got {show(runs)})")
+    check_run_count(len(runs), axes, lines, source, max_runs)
     set_layers = [
-        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {_dotted(loc)}")
+        _Layer({key[:cut]: 0 for cut in range(1, len(key) + 1)}, lambda loc: f"--set {dotted(loc)}", field=key)
         for key, _ in overrides
     ]
     for i, variant in enumerate(runs):
         if not isinstance(variant, dict) or "name" not in variant:
             raise ConfigError(
-                f"{source}:{lines.get(('runs', i), 1)}: {_dotted(('runs', i))}: must be a mapping with a name"
+                f"{source}:{lines.get(('runs', i), 1)}: {dotted(('runs', i))}: must be a mapping with a name"
             )
+        if not isinstance(variant["name"], str) or not SAFE_NAME.match(variant["name"]):
+            line = lines.get(("runs", i, "name"), 1)
+            reason = "must be made of letters, digits, '.', '_' and '-' only"
+            raise ConfigError(f"{source}:{line}: {dotted(('runs', i, 'name'))}: {reason} (got {show(variant['name'])})")
     _check_unique_variants(runs, lines, source)
     resolved: list[RunConfig] = []
     for i, variant in enumerate(runs):
@@ -503,8 +395,8 @@ def load_experiment(
         run_lines = {k[2:]: v for k, v in lines.items() if k[:2] == ("runs", i) and len(k) > 2}
         base = deep_merge(shared, {k: v for k, v in variant.items() if k != "name"})
         variant_layers = [
-            _Layer(run_lines, lambda loc, i=i: _dotted(("runs", i, *loc))),
-            _Layer(lines, _dotted, root_counts=True),
+            _Layer(run_lines, lambda loc, i=i: dotted(("runs", i, *loc))),
+            _Layer(lines, dotted, root_counts=True),
         ]
         for combo in itertools.product(*(range(len(axis.values)) for axis in axes)):
             merged, sweep_layers, point = base, [], {}
@@ -512,7 +404,7 @@ def load_experiment(
                 merged = deep_merge(merged, _nest(axis.key, axis.values[j]))
                 point[axis.path] = axis.values[j]
                 item_lines = {axis.key[:cut]: axis.lines[j] for cut in range(1, len(axis.key) + 1)}
-                sweep_layers.append(_Layer(item_lines, lambda loc, p=axis.path, j=j: f"sweep.{p}[{j}]"))
+                sweep_layers.append(_Layer(item_lines, lambda loc, p=axis.path, j=j: f"sweep.{p}[{j}]", field=axis.key))
             for key, value in overrides:
                 merged = deep_merge(merged, _nest(key, value))
             prefix = variant["name"] if len(runs) > 1 else None
@@ -524,8 +416,8 @@ def load_experiment(
             resolved.append(_validate_run(merged, layers, source))
             if check is not None and (problem := check(resolved[-1])):
                 where, line = next(filter(None, (layer.find(problem[0]) for layer in layers)), ("", 1))
-                raise ConfigError(f"{source}{f':{line}' if line else ''}: {where or _dotted(problem[0])}: {problem[1]}")
-    _check_unique_sweep_names(resolved, lines, source)
+                raise ConfigError(f"{source}{f':{line}' if line else ''}: {where or dotted(problem[0])}: {problem[1]}")
+    check_unique_names([run.name for run in resolved], lines, source)
     checks = _resolve_checks(data.get("checks", []), resolved, lines, source)
     return Experiment(name=resolved[0].experiment, source=source, runs=resolved, checks=checks, smoke=smoke)
 
@@ -538,13 +430,13 @@ def _line(lines: dict[Key, int], key: Key) -> int:
 
 
 def _check_error(source: str, lines: dict[Key, int], key: Key, reason: str) -> ConfigError:
-    return ConfigError(f"{source}:{_line(lines, key)}: {_dotted(key)}: {reason}")
+    return ConfigError(f"{source}:{_line(lines, key)}: {dotted(key)}: {reason}")
 
 
 def _resolve_checks(items: Any, runs: list[RunConfig], lines: dict[Key, int], source: str) -> list[ResolvedCheck]:
     """Validate the ``checks:`` list and resolve every selection to run names; errors name checks[i].field."""
     if not isinstance(items, list):
-        raise _check_error(source, lines, ("checks",), f"must be a list (got {_show(items)})")
+        raise _check_error(source, lines, ("checks",), f"must be a list (got {show(items)})")
     as_data = [run.to_dict() for run in runs]
     resolved, names = [], set()
     for i, item in enumerate(items):
@@ -557,7 +449,7 @@ def _resolve_checks(items: Any, runs: list[RunConfig], lines: dict[Key, int], so
                     Rule.model_validate(rule)
                 except ValidationError as exc:
                     raise _rule_error(exc, rules_at[j], source, lines) from None
-            resolved.append(resolve(check, as_data, _dotted(at)))
+            resolved.append(resolve(check, as_data, dotted(at)))
         except ValidationError as exc:
             raise _rule_error(exc, at, source, lines) from None
         except SelectionError as exc:
@@ -577,7 +469,7 @@ def _rule_error(exc: ValidationError, at: Key, source: str, lines: dict[Key, int
     if err["type"] == "extra_forbidden":
         return _check_error(source, lines, key, f"unknown key; known keys: {', '.join(sorted(Rule.model_fields))}")
     value = err.get("input")
-    got = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {_show(value)})"
+    got = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {show(value)})"
     return _check_error(source, lines, key, _reason(err, key) + got)
 
 
@@ -601,13 +493,3 @@ def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) 
             line = lines.get(("runs", i, "name"), 1)
             raise ConfigError(f"{source}:{line}: runs[{i}].name: duplicate run name (got {variant['name']!r})")
         seen.add(variant["name"])
-
-
-def _check_unique_sweep_names(runs: list[RunConfig], lines: dict[Key, int], source: str) -> None:
-    """Two sweep points may still format to one name (0.1 and 0.10): that is an error, not an overwrite."""
-    seen: set[str] = set()
-    for run in runs:  # a set, not names.count: sweeps reach thousands of runs
-        if run.name in seen:
-            line = lines.get(("sweep",), 1)
-            raise ConfigError(f"{source}:{line}: sweep: two runs would share the name {run.name!r}")
-        seen.add(run.name)

@@ -23,6 +23,7 @@ version is one clear line (:class:`RunFolderError`), never misread. No TensorFlo
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -149,12 +150,43 @@ def write_png(png: bytes, run_dir: Path, name: str) -> None:
     (run_dir / name).write_bytes(png)
 
 
+# ANSI terminal sequences (CSI: ESC [ parameters final byte): Keras wraps the message of an error raised
+# inside a layer call in bold ("\x1b[1m...\x1b[0m"), which a text file or a web page shows as garbage.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # EDQUOT: not on every platform
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escape sequences."""
+    return _ANSI.sub("", text)
+
+
+def _disk_full(error: BaseException) -> int | None:
+    """ENOSPC or EDQUOT if ``error``, or an error it was raised from or during, says the disk is full."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            return error.errno
+        if "No space left on device" in str(error):  # wrapped by a library (h5py, a Ray task) into its own error
+            return errno.ENOSPC
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def write_failed(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
-    """A failed run's folder: its config, the traceback in error.txt, and metrics.json saying so."""
+    """A failed run's folder: its config, the traceback in error.txt (plain text), and metrics.json saying so.
+
+    A full disk is not the run's failure but the experiment's: no folder is written, and an OSError
+    (ENOSPC or EDQUOT, naming the experiment folder) is raised instead, so that the caller stops
+    rather than fail every later run the same way.
+    """
+    if (code := _disk_full(error)) is not None:
+        raise OSError(code, os.strerror(code), str(run_dir.parent)) from error
     run_dir.mkdir(parents=True)
     write_config(cfg, run_dir)
-    (run_dir / ERROR).write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-    message = f"{type(error).__name__}: {error}".strip()
+    (run_dir / ERROR).write_text(plain_text("".join(traceback.format_exception(error))), encoding="utf-8")
+    message = plain_text(f"{type(error).__name__}: {error}").strip()
     write_metrics(
         {"run": cfg.name, "status": "failed", "error": message, "variant": cfg.variant, "sweep": cfg.sweep}, run_dir
     )

@@ -103,6 +103,12 @@ BAD = [
         14,
         "runs[2].name: must be made of letters, digits, '.', '_' and '-' only (got 'l1/evil')",
     ),
+    (
+        "  - name: l1\n",
+        "  - name: [l1]\n",
+        14,
+        "runs[2].name: must be made of letters, digits, '.', '_' and '-' only (got [l1])",
+    ),
     ("seed: 3\n", "seed: 3\nseed: 4\n", 3, "seed: duplicate key"),
     ("xlim: [-2, 3]", "xlim: [3, -2]", 9, "plots.boundary.xlim: must be [low, high] with low < high (got [3, -2])"),
     ("runs:\n", "runs: [\n", 11, "YAML syntax:"),
@@ -135,6 +141,15 @@ def test_bad_set_is_reported_like_the_file(write_config, capsys, assignment, mes
     assert main(["validate", str(path), "--set", assignment]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"{path}: {message}") and err.count("\n") == 1, err
+
+
+def test_a_set_or_sweep_is_not_blamed_for_a_sibling_fields_error(write_config, capsys) -> None:
+    path = write_config(
+        TINY.replace("hidden_units: [16, 8]", "hidden_units: [16, 0]") + "sweep:\n  model.dropout: [0.1]\n"
+    )
+    assert main(["validate", str(path), "--set", "model.activation=tanh"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"{path}:5: model.hidden_units[1]: must be >= 1 (got 0)\n", err
 
 
 def test_validate_accepts_a_good_config_and_lists_runs(write_config, capsys) -> None:
