@@ -13,12 +13,11 @@ import argparse
 import errno
 import importlib.util
 import os
-import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import regdemo
+from regdemo.oserrors import command_paths, decode_error, one_line, os_error
 from regdemo.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
 
 EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -133,15 +132,8 @@ def _diff_parser(sub) -> None:
     shown.add_argument("--markdown", action="store_true", help="a Markdown summary for a pull-request comment")
 
 
-def _one_line(message: str) -> str:
-    """``message`` safe to print as one line: control characters (a newline or a terminal escape in a
-    key of a hostile config) shown escaped, text that cannot be encoded (lone surrogates) too."""
-    shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
-    return shown.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _fail(message: str) -> int:
-    print(_one_line(message), file=sys.stderr)
+    print(one_line(message), file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -285,77 +277,6 @@ def _diff(args: argparse.Namespace) -> int:
     return 0 if result.within_tolerance else 1
 
 
-# ---------------------------------------------------------------- OS and encoding errors as one line
-
-# Wordings that say more than strerror; the rest use strerror ("Permission denied", ...).
-_REASONS = {errno.ENOSPC: "disk full (no space left on device)", errno.EISDIR: "is a folder, where a file is needed"}
-_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # EDQUOT: not on every platform
-if hasattr(errno, "EDQUOT"):
-    _REASONS[errno.EDQUOT] = "disk quota exceeded"
-_TEXT_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".txt", ".html")
-
-
-def _paths(args: argparse.Namespace) -> list[Path]:
-    """The command's own inputs and outputs, read off its arguments (so a new command needs nothing
-    here): ``--out`` first, as the path named when an OS error names none (a write that fails on a
-    full disk does not), then the others; all are searched for a file that is not UTF-8."""
-    found: list[Path] = [args.out] if isinstance(getattr(args, "out", None), Path) else []
-    for value in vars(args).values():
-        for path in value if isinstance(value, list) else [value]:
-            if isinstance(path, Path) and path not in found:
-                found.append(path)
-    return found or [Path.cwd()]
-
-
-def _file_in_the_way(path: Path) -> Path | None:
-    """``path`` or the nearest of its parents that exists as something other than a folder."""
-    for candidate in (path, *path.parents):
-        if candidate.exists() or candidate.is_symlink():
-            return None if candidate.is_dir() else candidate
-    return None
-
-
-def _os_error(exc: OSError, args: argparse.Namespace) -> str:
-    """An OS error as one line naming its path."""
-    named = exc.filename
-    path = Path(os.fsdecode(named) if isinstance(named, str | bytes) else str(named)) if named else _paths(args)[0]
-    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(path)) is not None:
-        return f"{blocker}: is a file, where a folder is needed"
-    reason = _REASONS.get(exc.errno, exc.strerror or str(exc))
-    if exc.errno in _DISK_FULL and args.command == "run":
-        reason += "; the run being written was dropped, completed runs are kept: free space and rerun to finish"
-    return f"{path}: {reason}"
-
-
-def _text_files(root: Path, depth: int = 3) -> Iterator[Path]:
-    """The text files a command may have read: ``root`` itself, or those up to ``depth`` folders down."""
-    if root.is_file():
-        yield root
-        return
-    if depth and root.is_dir():
-        for entry in sorted(root.iterdir()):
-            if entry.is_dir():
-                yield from _text_files(entry, depth - 1)
-            elif entry.suffix in _TEXT_SUFFIXES:
-                yield entry
-
-
-def _decode_error(exc: UnicodeDecodeError, args: argparse.Namespace) -> str:
-    """An encoding error as one line naming the file: Python's error does not say which file it was,
-    so the command's inputs are searched for the first one that is not UTF-8."""
-    for root in _paths(args):
-        for path in _text_files(root):
-            try:
-                raw = path.read_bytes()
-                raw.decode("utf-8")
-            except UnicodeDecodeError as found:
-                line = raw.count(b"\n", 0, found.start) + 1
-                return f"{path}:{line}: not UTF-8 text (byte 0x{raw[found.start]:02x})"
-            except OSError:
-                continue
-    return f"{_paths(args)[0]}: not UTF-8 text ({exc.reason})"
-
-
 def _command(args: argparse.Namespace) -> int:
     if args.command in ("compare", "report"):
         return _saved_results(args)
@@ -397,9 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno == errno.EPIPE and exc.filename is None:  # `regdemo validate x | head`: the reader left
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
-        return _fail(_os_error(exc, args))
+        return _fail(os_error(exc, command_paths(args), args.command))
     except UnicodeDecodeError as exc:
-        return _fail(_decode_error(exc, args))
+        return _fail(decode_error(exc, command_paths(args)))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ version is one clear line (:class:`RunFolderError`), never misread. No TensorFlo
 from __future__ import annotations
 
 import csv
-import errno
 import json
 import math
 import os
@@ -44,6 +43,7 @@ from regdemo.datasets import Split
 from regdemo.errors import RunFolderError
 from regdemo.history import COLUMNS
 from regdemo.metrics import Grid, RunView
+from regdemo.oserrors import disk_full
 
 # The version of the run-folder format, stored in metrics.json. 1: the first versioned format (the
 # dataset's points in plot_data.npz). Raise it whenever a reader could misread an older folder.
@@ -153,25 +153,11 @@ def write_png(png: bytes, run_dir: Path, name: str) -> None:
 # ANSI terminal sequences (CSI: ESC [ parameters final byte): Keras wraps the message of an error raised
 # inside a layer call in bold ("\x1b[1m...\x1b[0m"), which a text file or a web page shows as garbage.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # EDQUOT: not on every platform
 
 
 def plain_text(text: str) -> str:
     """``text`` without terminal escape sequences."""
     return _ANSI.sub("", text)
-
-
-def _disk_full(error: BaseException) -> int | None:
-    """ENOSPC or EDQUOT if ``error``, or an error it was raised from or during, says the disk is full."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in _DISK_FULL:
-            return error.errno
-        if "No space left on device" in str(error):  # wrapped by a library (h5py, a Ray task) into its own error
-            return errno.ENOSPC
-        error = error.__cause__ or error.__context__
-    return None
 
 
 def write_failed(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
@@ -181,7 +167,7 @@ def write_failed(cfg: RunConfig, run_dir: Path, error: BaseException) -> None:
     (ENOSPC or EDQUOT, naming the experiment folder) is raised instead, so that the caller stops
     rather than fail every later run the same way.
     """
-    if (code := _disk_full(error)) is not None:
+    if (code := disk_full(error)) is not None:
         raise OSError(code, os.strerror(code), str(run_dir.parent)) from error
     run_dir.mkdir(parents=True)
     write_config(cfg, run_dir)

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from regdemo.backends import OnEpochs, Options, summary_share
 from regdemo.config import RunConfig
+from regdemo.oserrors import disk_full
 from regdemo.storage import clean_leftovers
 from regdemo.tfsetup import load_tensorflow
 
@@ -150,6 +151,8 @@ class Workers:
             for future in done:
                 cfg = pending.pop(future)
                 error = future.exception()
+                if error is not None and disk_full(error):
+                    raise error  # a full disk fails every later run too: stop (see rundir.write_failed)
                 yield (cfg.name, "failed") if error else future.result()  # a worker that died: failed
 
     def summarize(self, run_dirs: Sequence[Path]) -> None:
