@@ -24,6 +24,7 @@ from regdemo import plots, rundir
 from regdemo.config import RunConfig
 from regdemo.errors import RunFolderError
 from regdemo.history import COLUMNS
+from regdemo.metrics import TEST_KEYS
 from regdemo.rundir import LoadedRun
 
 # Fields that replicate a run rather than change it: never a plotted axis; averaged over in sweep plots.
@@ -36,6 +37,7 @@ MAX_WEIGHT_PANELS = 4
 SWEEP_METRICS = ("data_loss", "val_data_loss", "accuracy", "val_accuracy")  # what a sweep plot shows
 FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")
 BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
+WINDOW_KEYS = ("data_loss", "val_data_loss", "generalization_gap")  # of metrics.json's window block
 SUMMARY_SETTINGS: dict[str, Callable[[RunConfig], object]] = {
     "dataset": lambda c: c.dataset.kind,
     "n_samples": lambda c: c.dataset.n_samples,
@@ -105,6 +107,9 @@ def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "epochs_run": metrics.get("epochs_run"),
         **{key: _dig(metrics, "final", key) for key in COLUMNS},
         "generalization_gap": metrics.get("generalization_gap"),
+        **{f"window_{key}": _dig(metrics, "window", key) for key in WINDOW_KEYS},
+        **{key: _dig(metrics, "final", key) for key in TEST_KEYS},
+        "test_generalization_gap": metrics.get("test_generalization_gap"),
         **{f"first_layer_{key}": first.get(key) for key in FIRST_LAYER_KEYS},
         "kernels_l1": _dig(metrics, "weights", "kernels", "l1"),
         "kernels_l2": _dig(metrics, "weights", "kernels", "l2"),
