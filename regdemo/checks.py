@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from regdemo import rundir
-from regdemo.checkspec import ResolvedCheck, ResolvedRule, rule_from_dict
+from regdemo.checkspec import ResolvedCheck, ResolvedRule, metric_columns, rule_from_dict
+from regdemo.metrics import seed_aggregate
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE = "holds", "does not hold", "inconclusive", "not measured", "smoke"
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE)
-CONFIDENCE = 0.95
 Row = Mapping[str, Any]
 
 
@@ -48,34 +48,8 @@ def number(value: Any) -> float:
 
 def metric_value(row: Row, metric: str) -> float:
     """``metric`` of one summary row: a column, or ``"a - b"`` (the difference of two columns)."""
-    left, minus, right = metric.partition(" - ")
-    value = number(row.get(left.strip()))
-    return value - number(row.get(right.strip())) if minus else value
-
-
-def seed_aggregate(values: Sequence[float]) -> dict[str, float | int]:
-    """Mean, min, max and the 95 % interval of the mean (Student's t) of per-seed figures, shape (n,).
-
-    With one value the interval is that value; NaN everywhere when there is none.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    n = int(x.size)
-    if n == 0 or not np.isfinite(x).all():
-        return {"n": n, "mean": math.nan, "min": math.nan, "max": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-    mean = float(x.mean())
-    half = 0.0
-    if n > 1:
-        from scipy import stats  # only here: `regdemo check` stays light when every check has one seed
-
-        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return {
-        "n": n,
-        "mean": mean,
-        "min": float(x.min()),
-        "max": float(x.max()),
-        "ci_low": mean - half,
-        "ci_high": mean + half,
-    }
+    values = [number(row.get(column)) for column in metric_columns(metric)]
+    return values[0] - values[1] if len(values) == 2 else values[0]
 
 
 def _reduce(values: Sequence[float], how: str | None) -> float:
@@ -141,7 +115,7 @@ def passes(value: float, comparator: str, threshold: float) -> bool:
 def verdict(figures: Mapping[int, float], comparator: str, threshold: float) -> tuple[str, dict[str, float | int]]:
     """The verdict of per-seed figures, and their aggregate (see the module docstring)."""
     values = list(figures.values())
-    aggregate = seed_aggregate(values)
+    aggregate = seed_aggregate(values)  # 95 % t interval; NaN with one seed (no straddle to judge)
     if not values or not all(math.isfinite(v) for v in values):
         return NOT_MEASURED, aggregate
     ok = [passes(v, comparator, threshold) for v in values]

@@ -22,11 +22,14 @@ per seed, so that evaluating it (:mod:`regdemo.checks`) needs only summary rows.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from regdemo.history import RESULT_COLUMNS
 
 COMPARATORS = ("at_least", "at_most", "above", "below")
 SYMBOLS = {"at_least": "≥", "at_most": "≤", "above": ">", "below": "<"}
@@ -64,6 +67,12 @@ class Bound(_Strict):
         return float(getattr(self, self.comparator))
 
 
+def metric_columns(metric: str) -> tuple[str, ...]:
+    """The summary columns a metric reads: ``"col"`` or ``"col_a - col_b"``."""
+    left, minus, right = metric.partition(" - ")
+    return (left.strip(), right.strip()) if minus else (metric.strip(),)
+
+
 class Trend(_Strict):
     along: str  # a swept field path, e.g. model.hidden_units (a list counts as the sum of its entries)
     direction: Literal["increasing", "decreasing"] = "increasing"
@@ -84,6 +93,16 @@ class Rule(_Strict):
     difference: Bound | None = None
     ratio: Bound | None = None
     trend: Trend | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        for column in metric_columns(metric):
+            if column not in RESULT_COLUMNS:
+                close = difflib.get_close_matches(column, RESULT_COLUMNS, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "a summary.csv result column, or 'a - b'"
+                raise ValueError(f"unknown metric {column!r}; {hint}")
+        return metric
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:

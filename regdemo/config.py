@@ -30,6 +30,8 @@ from regdemo.yamlfile import Key, dotted, load_yaml, read_text, show
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
+# training.shuffle: reshuffle every epoch, replay one permutation drawn once, or the stored order.
+ORDERS = ("epoch", "fixed", "none")
 # --smoke keeps everything but these: few epochs, a coarse boundary grid.
 SMOKE_EPOCHS = 20
 SMOKE_RESOLUTION = 60
@@ -53,15 +55,26 @@ class DatasetConfig(_Strict):
     noise: NonNegFloat = 0.25
     random_state: int = 2
     validation_split: float = Field(0.2, gt=0, lt=1)
+    # Share of the rows held out as a test set before validation_split is taken; 0: no test set.
+    test_split: float = Field(0.0, ge=0, lt=1)
+
+    def n_test(self) -> int:
+        """Held-out test rows: the last ``n_samples − floor(n_samples·(1 − test_split))`` (0 when off)."""
+        return self.n_samples - math.floor(self.n_samples * (1.0 - self.test_split))
 
     @model_validator(mode="after")
-    def _both_sides_have_rows(self) -> DatasetConfig:
-        n_train = math.floor(self.n_samples * (1.0 - self.validation_split))
-        if n_train < 1 or n_train >= self.n_samples:
+    def _every_side_has_rows(self) -> DatasetConfig:
+        n_test = self.n_test()
+        if self.test_split > 0 and (n_test < 1 or n_test >= self.n_samples):
+            reason = f"leaves {n_test} test rows of {self.n_samples}; the test set and the rest need at least one"
+            raise _FieldError(("test_split",), reason, self.test_split)
+        n_rest = self.n_samples - n_test
+        n_train = math.floor(n_rest * (1.0 - self.validation_split))
+        if n_train < 1 or n_train >= n_rest:
+            rows = f"{n_rest} non-test rows" if n_test else f"{self.n_samples}"
             raise _FieldError(
                 ("validation_split",),
-                f"leaves {n_train} training and {self.n_samples - n_train} validation rows of "
-                f"{self.n_samples}; both need at least one",
+                f"leaves {n_train} training and {n_rest - n_train} validation rows of {rows}; both need at least one",
                 self.validation_split,
             )
         return self
@@ -136,8 +149,26 @@ class TrainingConfig(_Strict):
     epochs: int = Field(2000, ge=1)
     batch_size: int = Field(32, ge=1)
     engine: Literal["compiled", "fit"] = "compiled"
-    shuffle: bool = True
+    # The batch order: an ORDERS string, or true/false (kept as written, so a saved config still
+    # matches its file; :meth:`batch_order` resolves them).
+    shuffle: bool | Literal[ORDERS] = True  # type: ignore[valid-type]
     early_stopping: EarlyStoppingConfig | None = None  # null or absent: train every epoch
+
+    @field_validator("shuffle", mode="before")
+    @classmethod
+    def _order(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value in ORDERS:
+            return value
+        raise ValueError("must be epoch, fixed or none (or true: the engine's own order; false: none)")
+
+    def batch_order(self) -> str:
+        """The resolved order, one of ORDERS. ``true`` is the engine's own: ``epoch`` for the compiled
+        engine, ``fixed`` for ``fit`` (what ``model.fit(shuffle=True)`` does once a global seed is set)."""
+        if isinstance(self.shuffle, str):
+            return self.shuffle
+        if not self.shuffle:
+            return "none"
+        return "epoch" if self.engine == "compiled" else "fixed"
 
 
 class BoundaryPlotConfig(_Strict):
@@ -164,6 +195,11 @@ class PlotsConfig(_Strict):
     weights: WeightsPlotConfig = WeightsPlotConfig()
 
 
+class MetricsConfig(_Strict):
+    # The share of the last epochs whose medians form metrics.json's ``window`` (at least one epoch).
+    window_fraction: float = Field(0.1, gt=0, le=1, allow_inf_nan=False)
+
+
 class RunConfig(_Strict):
     """One fully resolved run: what the rest of the package consumes."""
 
@@ -176,6 +212,7 @@ class RunConfig(_Strict):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     plots: PlotsConfig = PlotsConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @field_validator("name", "experiment")
     @classmethod

@@ -1,23 +1,37 @@
-"""The 2-D binary datasets and the Keras-style train/validation split."""
+"""The 2-D binary datasets and their split: held-out test rows, then Keras' train/validation split."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from regdemo.config import DatasetConfig
 
 
+def _no_rows(*shape: int) -> np.ndarray:
+    return np.zeros((0, *shape), dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class Split:
-    """Train and validation arrays: ``x_*`` of shape (n, 2) float32, ``y_*`` of shape (n,) float32."""
+    """Train, validation and test arrays: ``x_*`` of shape (n, 2) float32, ``y_*`` of shape (n,) float32.
+
+    The test arrays have 0 rows unless ``dataset.test_split`` holds rows out.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
+    x_test: np.ndarray = field(default_factory=lambda: _no_rows(2))
+    y_test: np.ndarray = field(default_factory=_no_rows)
+
+    @property
+    def x_all(self) -> np.ndarray:
+        """Every row's point, train then validation then test: shape (n_samples, 2)."""
+        return np.concatenate([self.x_train, self.x_val, self.x_test])
 
 
 def _xor(n: int, noise: float, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
@@ -81,5 +95,11 @@ def split(x: np.ndarray, y: np.ndarray, validation_split: float) -> Split:
 
 
 def load(cfg: DatasetConfig) -> Split:
-    """The configured dataset, split into train and validation rows."""
-    return split(*make_dataset(cfg), cfg.validation_split)
+    """The configured dataset: the last ``test_split`` share of the rows held out as the test set
+    (:meth:`DatasetConfig.n_test` rows), then Keras' ``validation_split`` of the rows left, as a script
+    that holds out a test set and then calls ``fit(validation_split=...)`` would. Without a test set this
+    is exactly Keras' split."""
+    x, y = make_dataset(cfg)
+    rest = len(x) - cfg.n_test()
+    kept = split(x[:rest], y[:rest], cfg.validation_split)
+    return Split(kept.x_train, kept.y_train, kept.x_val, kept.y_val, x[rest:], y[rest:])

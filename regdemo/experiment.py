@@ -104,8 +104,10 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
     history = train(model, data, cfg.training, cfg.seed, on_epochs)
     final = metrics.final_metrics(model, data)
     weights = metrics.weights_summary(model, cfg.plots.weights.near_zero_tol)
-    grid = metrics.boundary_grid(model, cfg.plots.boundary, np.concatenate([data.x_train, data.x_val]))
+    grid = metrics.boundary_grid(model, cfg.plots.boundary, data.x_all)
     reg = cfg.model.regularizer
+    # on rows neither training nor any choice made on validation (early stopping) has seen
+    test_gap = {"test_generalization_gap": final["test_data_loss"] - final["data_loss"]} if data.x_test.size else {}
     numbers = {
         "run": cfg.name,
         "variant": cfg.variant,
@@ -119,6 +121,9 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
         "regularizer": {"kind": reg.kind, "l1": reg.strengths()[0], "l2": reg.strengths()[1]},
         "final": final,
         "generalization_gap": final["val_data_loss"] - final["data_loss"],
+        **test_gap,
+        # medians over the last epochs: the final epoch's figures alone can swing with one batch
+        "window": metrics.window_stats(history.columns, cfg.metrics.window_fraction),
         "weights": weights,
         "boundary": metrics.boundary_complexity(grid),  # from the same grid boundary.png draws
         "timing": {"train_seconds": history.seconds},

@@ -1,10 +1,13 @@
-"""Trained model + data → numbers: final losses, the generalization gap, weight stats, the boundary grid.
+"""Trained model + data → numbers: final losses, the generalization gap, the last epochs' medians
+(the window), weight stats, the boundary grid; and aggregates over seeds.
 
 Everything the plots and the report show is computed here; they only draw it.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +15,7 @@ import numpy as np
 
 from regdemo.config import BoundaryPlotConfig
 from regdemo.datasets import Split
-from regdemo.history import COLUMNS
+from regdemo.history import COLUMNS, TEST_KEYS
 from regdemo.resources import grid_chunk_points
 
 # Keras (and so TensorFlow, ~2-3 s) is imported inside the functions that take a model, so that
@@ -91,9 +94,69 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, floa
 
 def final_metrics(model: keras.Model, data: Split) -> dict[str, float]:
     """The ``final`` block of metrics.json: train and validation with the final weights, keyed as the
-    history's columns (``val_*`` from the validation rows)."""
+    history's columns (``val_*`` from the validation rows), then :data:`TEST_KEYS` from the test rows
+    when the split holds any."""
     sides = {"": evaluate(model, data.x_train, data.y_train), "val_": evaluate(model, data.x_val, data.y_val)}
-    return {name: sides["val_" if name.startswith("val_") else ""][name.removeprefix("val_")] for name in COLUMNS}
+    final = {name: sides["val_" if name.startswith("val_") else ""][name.removeprefix("val_")] for name in COLUMNS}
+    if len(data.x_test):
+        test = evaluate(model, data.x_test, data.y_test)
+        final |= {key: test[key.removeprefix("test_")] for key in TEST_KEYS}
+    return final
+
+
+def window_epochs(epochs_run: int, fraction: float) -> int:
+    """How many last epochs the window covers: ⌈fraction·epochs_run⌉, at least 1.
+
+    The product is rounded to 9 decimals first, so 0.1·30 (3.0000000000000004 in floating point) is 3.
+    """
+    return max(1, math.ceil(round(fraction * epochs_run, 9)))
+
+
+def window_stats(columns: Mapping[str, np.ndarray], fraction: float) -> dict[str, float | int]:
+    """The ``window`` block of metrics.json: the median of each history column over the last
+    :func:`window_epochs` rows, less noisy than one epoch's figure.
+
+    ``columns`` maps names to arrays of shape (epochs_run,) (a History's, or history.csv read back).
+    Returns ``epochs`` (rows covered), the median of every column in ``columns``' order, and
+    ``generalization_gap`` = median ``val_data_loss`` − median ``data_loss``. A column holding a
+    non-finite value inside the window (a diverged run) has a NaN median (null in metrics.json).
+    """
+    epochs = window_epochs(len(next(iter(columns.values()))), fraction)
+    medians = {}
+    for name, values in columns.items():
+        last = np.asarray(values, dtype=np.float64)[-epochs:]
+        medians[name] = float(np.median(last)) if np.isfinite(last).all() else math.nan
+    return {"epochs": epochs, **medians, "generalization_gap": medians["val_data_loss"] - medians["data_loss"]}
+
+
+def seed_aggregate(values: Iterable[float], confidence: float = 0.95) -> dict[str, float | int]:
+    """Mean, min, max and Student's t interval of the mean for one figure over runs that differ only by seed.
+
+    ``values``: one number per seed, shape (n,). Non-finite values (diverged runs) are left out and ``n``
+    counts the values used. ``ci_low``/``ci_high``: the ``confidence`` interval of the mean
+    (``scipy.stats.t.interval`` with n − 1 degrees of freedom and the standard error s/√n); NaN with
+    fewer than two values (no spread to judge by); the mean itself when all values are equal.
+    All NaN (and ``n`` 0) when no value is finite.
+    """
+    from scipy import stats
+
+    v = np.asarray(list(values), dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return {"mean": math.nan, "min": math.nan, "max": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+    mean = float(v.mean())
+    low = high = math.nan
+    if v.size >= 2:
+        sem = float(stats.sem(v))
+        low, high = (mean, mean) if sem == 0 else map(float, stats.t.interval(confidence, v.size - 1, mean, sem))
+    return {
+        "mean": mean,
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "ci_low": low,
+        "ci_high": high,
+        "n": int(v.size),
+    }
 
 
 def weight_stats(values: np.ndarray, near_zero_tol: float) -> dict[str, float]:

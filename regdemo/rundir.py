@@ -3,9 +3,9 @@
 A run folder (``<experiment>/<run>/``) holds::
 
     config.yaml     the fully resolved run config (what resume compares against)
-    metrics.json    final numbers, weight stats, boundary complexity, status, ``format`` (FORMAT)
+    metrics.json    final and window numbers, weight stats, boundary complexity, status, ``format`` (FORMAT)
     history.csv     one row per epoch: ``epoch`` and the columns of :data:`regdemo.history.COLUMNS`
-    plot_data.npz   the boundary grid, every Dense kernel and the dataset's train/validation points
+    plot_data.npz   the boundary grid, every Dense kernel and the dataset's train/validation(/test) points
     model.keras     the trained Keras model
     boundary.png, loss.png, weights.png
     error.txt       a failed run's traceback (a failed run has config.yaml, metrics.json and this only)
@@ -131,7 +131,9 @@ def write_history(columns: Mapping[str, np.ndarray], run_dir: Path) -> None:
 
 def write_plot_data(grid: Grid, data: Split, kernels: Sequence[tuple[str, np.ndarray]], run_dir: Path) -> None:
     """plot_data.npz: the grid (``grid_x``, ``grid_y``, ``grid_prob``), ``kernel_<layer>`` for every Dense
-    layer, and the dataset's points (``x_train`` (n, 2), ``y_train`` (n,), ``x_val``, ``y_val``)."""
+    layer, and the dataset's points (``x_train`` (n, 2), ``y_train`` (n,), ``x_val``, ``y_val``, and
+    ``x_test``, ``y_test`` only when there is a test set, so a folder without one stays as before)."""
+    test = {"x_test": data.x_test, "y_test": data.y_test} if len(data.x_test) else {}
     np.savez_compressed(
         run_dir / PLOT_DATA,
         grid_x=grid.xx,
@@ -142,6 +144,7 @@ def write_plot_data(grid: Grid, data: Split, kernels: Sequence[tuple[str, np.nda
         y_train=data.y_train,
         x_val=data.x_val,
         y_val=data.y_val,
+        **test,
     )
 
 
@@ -354,7 +357,8 @@ def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, lis
         stored = [name.removeprefix("kernel_") for name in saved.files if name.startswith("kernel_")]
         order = [n for n in layer_names if n in stored] + [n for n in stored if n not in layer_names]
         kernels = [(name, saved[f"kernel_{name}"]) for name in order]
-        data = Split(saved["x_train"], saved["y_train"], saved["x_val"], saved["y_val"])
+        test = [saved["x_test"], saved["y_test"]] if "x_test" in saved.files else []
+        data = Split(saved["x_train"], saved["y_train"], saved["x_val"], saved["y_val"], *test)
     return grid, kernels, data
 
 

@@ -11,11 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from regdemo.config import RunConfig
-from regdemo.history import COLUMNS
+from regdemo.history import BOUNDARY_KEYS, COLUMNS, FIRST_LAYER_KEYS, TEST_KEYS, WINDOW_KEYS
 from regdemo.rundir import LoadedRun
 
-FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")
-BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
 SUMMARY_SETTINGS: dict[str, Callable[[RunConfig], object]] = {
     "dataset": lambda c: c.dataset.kind,
     "n_samples": lambda c: c.dataset.n_samples,
@@ -87,6 +85,9 @@ def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "epochs_run": metrics.get("epochs_run"),
         **{key: dig(metrics, "final", key) for key in COLUMNS},
         "generalization_gap": metrics.get("generalization_gap"),
+        **{f"window_{key}": dig(metrics, "window", key) for key in WINDOW_KEYS},
+        **{key: dig(metrics, "final", key) for key in TEST_KEYS},
+        "test_generalization_gap": metrics.get("test_generalization_gap"),
         **{f"first_layer_{key}": first.get(key) for key in FIRST_LAYER_KEYS},
         "kernels_l1": dig(metrics, "weights", "kernels", "l1"),
         "kernels_l2": dig(metrics, "weights", "kernels", "l2"),

@@ -9,6 +9,10 @@ Both return a :class:`History` with Keras' meaning for ``loss``/``val_loss``/``a
 - ``val_*``: the validation set with the end-of-epoch weights; ``val_loss`` adds the penalty of those
   weights.
 
+Both engines run any of the three batch orders of ``training.shuffle`` (``epoch``, ``fixed``, ``none``;
+:meth:`TrainingConfig.batch_order`, drawn by :mod:`regdemo.batchorder`) with the same batches, so for
+the same order they train the same.
+
 Both engines also apply proximal L1 (a soft-threshold after every optimizer step, :func:`proximal_step`)
 and early stopping with Keras' ``EarlyStopping`` semantics (in the compiled engine as graph ops on
 ``tf.Variable`` state, :class:`_GraphEarlyStopping`).
@@ -24,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from regdemo.batchorder import epoch_permutation, fit_permutation, reshuffled_batches
 from regdemo.config import EarlyStoppingConfig, TrainingConfig
 from regdemo.datasets import Split
 from regdemo.history import COLUMNS, History
@@ -171,6 +176,8 @@ class _CompiledLoop:
         self.optimizer.build(self.variables)
         self.prox = proximal_kernels(model)
         self.stopper = _GraphEarlyStopping(cfg.early_stopping, model) if cfg.early_stopping else None
+        self.order = cfg.batch_order()
+        self.fixed = tf.constant(fit_permutation(self.n, seed), tf.int32) if self.order == "fixed" else None
         self.run_epochs = tf.function(self._run_epochs, reduce_retracing=True, autograph=False)
 
     def train_batch(self, index: tf.Tensor) -> tf.Tensor:
@@ -188,9 +195,12 @@ class _CompiledLoop:
         return tf.stack([data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)])
 
     def epoch_order(self, epoch: tf.Tensor) -> tf.Tensor:
-        """The training rows' order in epoch ``epoch`` (shape (n,)): drawn from ``(seed, epoch)``, or as stored."""
-        if self.cfg.shuffle:
-            return tf.argsort(tf.random.stateless_uniform([self.n], seed=tf.stack([self.seed, epoch])))
+        """The training rows' order in epoch ``epoch`` (shape (n,)): drawn from ``(seed, epoch)`` (``epoch``),
+        ``model.fit``'s one permutation (``fixed``), or as stored (``none``)."""
+        if self.order == "epoch":
+            return epoch_permutation(self.n, self.seed, epoch)
+        if self.order == "fixed":
+            return self.fixed
         return tf.range(self.n)
 
     def run_epoch(self, epoch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -234,8 +244,8 @@ def train_compiled(
 ) -> History:
     """Train with every epoch and batch inside one compiled ``tf.function`` (:class:`_CompiledLoop`).
 
-    The function runs ``CHUNK_EPOCHS`` epochs per call; each epoch draws its own permutation from
-    ``(seed, epoch)`` unless ``cfg.shuffle`` is off. A chunk whose loss is NaN or infinite ends the run,
+    The function runs ``CHUNK_EPOCHS`` epochs per call; the batch order is ``cfg.batch_order()``
+    (:meth:`_CompiledLoop.epoch_order`). A chunk whose loss is NaN or infinite ends the run,
     its history cut after the first bad epoch. Early stopping breaks out of the epoch loop and no further
     chunk is called.
     """
@@ -332,10 +342,18 @@ def train_fit(
     """Train with plain ``model.fit`` (the lecture's way), recording the same columns.
 
     ``data_loss`` is a Keras ``BinaryCrossentropy`` metric, so Keras computes it exactly like the
-    loss minus the penalty; ``penalty`` is then ``loss − data_loss``. ``seed`` is unused: ``fit``
-    shuffles from Keras' global seed.
+    loss minus the penalty; ``penalty`` is then ``loss − data_loss``. The batch order is
+    ``cfg.batch_order()``: ``fixed`` is ``fit``'s own ``shuffle=True`` (from Keras' global seed, which
+    :func:`regdemo.experiment.prepare` set to ``seed``), ``none`` its ``shuffle=False``, ``epoch`` the
+    batches of :func:`regdemo.batchorder.reshuffled_batches`.
     """
-    del seed
+    order = cfg.batch_order()
+    if order == "epoch":  # shuffle=False: the dataset is in order already (True would only warn)
+        batches = math.ceil(len(data.x_train) / cfg.batch_size)
+        inputs = {"x": reshuffled_batches(data, cfg, seed), "steps_per_epoch": batches, "shuffle": False}
+    else:
+        inputs = {"x": data.x_train, "y": data.y_train[:, None], "batch_size": cfg.batch_size}
+        inputs["shuffle"] = order == "fixed"
     model.compile(
         optimizer=make_optimizer(cfg),
         loss=keras.losses.BinaryCrossentropy(),
@@ -351,12 +369,9 @@ def train_fit(
         callbacks.append(_Progress(progress))
     started = time.perf_counter()
     fitted = model.fit(
-        data.x_train,
-        data.y_train[:, None],
+        **inputs,
         validation_data=(data.x_val, data.y_val[:, None]),
         epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        shuffle=cfg.shuffle,
         callbacks=callbacks,
         verbose=0,
     ).history

@@ -46,7 +46,7 @@ def _check(**fields) -> CheckConfig:
     return CheckConfig.model_validate({"name": "c", "claim": "a claim", **fields})
 
 
-def _rows(values: dict[str, float], metric: str = "gap", **extra) -> list[dict]:
+def _rows(values: dict[str, float], metric: str = "window_generalization_gap", **extra) -> list[dict]:
     return [{"run": run, "status": "completed", metric: value, **extra} for run, value in values.items()]
 
 
@@ -58,7 +58,7 @@ GAPS = {"none-s1": 0.8, "none-s2": 0.9, "none-s3": 0.85, "l2-s1": 0.3, "l2-s2": 
 
 
 def test_threshold_holds_with_every_seed_and_the_interval_clear_of_it() -> None:
-    result = _judge(_check(metric="gap", runs={"variant": "none"}, at_least=0.1), _rows(GAPS))
+    result = _judge(_check(metric="window_generalization_gap", runs={"variant": "none"}, at_least=0.1), _rows(GAPS))
     assert result.verdict == "holds"
     part = result.figures[0]
     assert part["per_seed"] == {"1": 0.8, "2": 0.9, "3": 0.85}
@@ -66,18 +66,21 @@ def test_threshold_holds_with_every_seed_and_the_interval_clear_of_it() -> None:
     low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
     assert part["aggregate"]["ci_low"] == pytest.approx(low) and part["aggregate"]["ci_high"] == pytest.approx(high)
     assert (part["aggregate"]["min"], part["aggregate"]["max"], part["aggregate"]["n"]) == (0.8, 0.9, 3)
-    assert result.rule == "gap of (variant=none) ≥ 0.1"
+    assert result.rule == "window_generalization_gap of (variant=none) ≥ 0.1"
 
 
 def test_threshold_that_no_seed_meets_does_not_hold() -> None:
-    result = _judge(_check(metric="gap", runs={"variant": "l2"}, below=0.1), _rows(GAPS))
+    result = _judge(_check(metric="window_generalization_gap", runs={"variant": "l2"}, below=0.1), _rows(GAPS))
     assert result.verdict == "does not hold"
     assert checks.failing([result]) == ["c"]
 
 
 def test_seeds_that_disagree_are_inconclusive() -> None:
     gaps = GAPS | {"l2-s2": 0.05}  # one lucky seed under 0.1
-    assert _judge(_check(metric="gap", runs={"variant": "l2"}, below=0.1), _rows(gaps)).verdict == "inconclusive"
+    assert (
+        _judge(_check(metric="window_generalization_gap", runs={"variant": "l2"}, below=0.1), _rows(gaps)).verdict
+        == "inconclusive"
+    )
 
 
 def test_an_interval_straddling_the_threshold_is_inconclusive_even_when_every_seed_agrees() -> None:
@@ -85,66 +88,98 @@ def test_an_interval_straddling_the_threshold_is_inconclusive_even_when_every_se
     values = [0.11, 0.5, 0.12]
     low, _ = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
     assert low < 0.1
-    assert _judge(_check(metric="gap", runs={"variant": "l2"}, at_least=0.1), _rows(gaps)).verdict == "inconclusive"
+    assert (
+        _judge(_check(metric="window_generalization_gap", runs={"variant": "l2"}, at_least=0.1), _rows(gaps)).verdict
+        == "inconclusive"
+    )
 
 
 def test_a_missing_or_failed_run_is_not_measured() -> None:
     rows = _rows({k: v for k, v in GAPS.items() if k != "none-s2"})
-    assert _judge(_check(metric="gap", runs={"variant": "none"}, at_least=0.1), rows).verdict == "not measured"
+    assert (
+        _judge(_check(metric="window_generalization_gap", runs={"variant": "none"}, at_least=0.1), rows).verdict
+        == "not measured"
+    )
     rows = _rows(GAPS)
-    rows[0] |= {"status": "failed", "gap": ""}
-    assert _judge(_check(metric="gap", runs={"variant": "none"}, at_least=0.1), rows).verdict == "not measured"
+    rows[0] |= {"status": "failed", "window_generalization_gap": ""}
+    assert (
+        _judge(_check(metric="window_generalization_gap", runs={"variant": "none"}, at_least=0.1), rows).verdict
+        == "not measured"
+    )
 
 
 def test_difference_is_paired_by_seed() -> None:
     result = _judge(
-        _check(metric="gap", runs={"variant": "l2"}, versus={"variant": "none"}, difference={"below": 0}), _rows(GAPS)
+        _check(
+            metric="window_generalization_gap",
+            runs={"variant": "l2"},
+            versus={"variant": "none"},
+            difference={"below": 0},
+        ),
+        _rows(GAPS),
     )
     assert result.verdict == "holds"
     assert result.figures[0]["per_seed"] == pytest.approx({"1": -0.5, "2": -0.55, "3": -0.6})
 
 
 def test_ratio_and_strings_from_summary_csv() -> None:
-    rows = [{"run": k, "status": "completed", "gap": repr(v)} for k, v in GAPS.items()]  # csv gives strings
+    rows = [
+        {"run": k, "status": "completed", "window_generalization_gap": repr(v)} for k, v in GAPS.items()
+    ]  # csv gives strings
     result = _judge(
-        _check(metric="gap", runs={"variant": "l2"}, versus={"variant": "none"}, ratio={"at_most": 0.5}), rows
+        _check(
+            metric="window_generalization_gap",
+            runs={"variant": "l2"},
+            versus={"variant": "none"},
+            ratio={"at_most": 0.5},
+        ),
+        rows,
     )
     assert result.verdict == "holds"
     assert result.figures[0]["per_seed"]["1"] == pytest.approx(0.3 / 0.8)
 
 
 def test_metric_difference_of_two_columns() -> None:
-    rows = [{"run": r["name"], "status": "completed", "hi": 2.0, "lo": -1.0} for r in RUNS]
-    result = _judge(_check(metric="hi - lo", runs={"variant": "none"}, at_least=3.0), rows)
+    rows = [{"run": r["name"], "status": "completed", "first_layer_max": 2.0, "first_layer_min": -1.0} for r in RUNS]
+    result = _judge(_check(metric="first_layer_max - first_layer_min", runs={"variant": "none"}, at_least=3.0), rows)
     assert result.verdict == "holds" and result.figures[0]["aggregate"]["mean"] == 3.0
 
 
 def test_trend_is_spearman_per_seed() -> None:
     length = {f"w{w}-s{s}": w * (1 + 0.1 * s) for w in (1, 10, 100) for s in (1, 2, 3)}
     trend = {"along": "model.hidden_units", "spearman_at_least": 0.9}
-    result = _judge(_check(metric="length", runs={"variant": "wide"}, trend=trend), _rows(length, "length"))
+    result = _judge(
+        _check(metric="boundary_contour_length", runs={"variant": "wide"}, trend=trend),
+        _rows(length, "boundary_contour_length"),
+    )
     assert result.verdict == "holds" and result.figures[0]["per_seed"] == {"1": 1.0, "2": 1.0, "3": 1.0}
     falling = {k: -v for k, v in length.items()}
     assert (
-        _judge(_check(metric="length", runs={"variant": "wide"}, trend=trend), _rows(falling, "length")).verdict
+        _judge(
+            _check(metric="boundary_contour_length", runs={"variant": "wide"}, trend=trend),
+            _rows(falling, "boundary_contour_length"),
+        ).verdict
         == "does not hold"
     )
     decreasing = trend | {"direction": "decreasing"}
     assert (
-        _judge(_check(metric="length", runs={"variant": "wide"}, trend=decreasing), _rows(falling, "length")).verdict
+        _judge(
+            _check(metric="boundary_contour_length", runs={"variant": "wide"}, trend=decreasing),
+            _rows(falling, "boundary_contour_length"),
+        ).verdict
         == "holds"
     )
 
 
 def test_reduce_over_several_runs_of_a_seed() -> None:
     length = {f"w{w}-s{s}": float(w) for w in (1, 10, 100) for s in (1, 2, 3)}
-    check = _check(metric="length", runs={"variant": "wide"}, reduce="max", at_least=100)
-    assert _judge(check, _rows(length, "length")).verdict == "holds"
+    check = _check(metric="boundary_contour_length", runs={"variant": "wide"}, reduce="max", at_least=100)
+    assert _judge(check, _rows(length, "boundary_contour_length")).verdict == "holds"
 
 
 def test_all_rules_must_hold() -> None:
-    holds = {"metric": "gap", "runs": {"variant": "none"}, "at_least": 0.1}
-    fails = {"metric": "gap", "runs": {"variant": "l2"}, "at_most": 0.1}
+    holds = {"metric": "window_generalization_gap", "runs": {"variant": "none"}, "at_least": 0.1}
+    fails = {"metric": "window_generalization_gap", "runs": {"variant": "l2"}, "at_most": 0.1}
     assert _judge(_check(all=[holds, holds]), _rows(GAPS)).verdict == "holds"
     result = _judge(_check(all=[holds, fails]), _rows(GAPS))
     assert result.verdict == "does not hold"
@@ -153,14 +188,23 @@ def test_all_rules_must_hold() -> None:
 
 
 def test_smoke_reports_figures_and_never_fails() -> None:
-    result = _judge(_check(metric="gap", runs={"variant": "l2"}, below=0.1), _rows(GAPS), smoke=True)
+    result = _judge(
+        _check(metric="window_generalization_gap", runs={"variant": "l2"}, below=0.1), _rows(GAPS), smoke=True
+    )
     assert result.verdict == "smoke" and checks.failing([result]) == []
     assert result.figures[0]["verdict"] == "does not hold"  # the figures are still judged
 
 
 def test_resolved_rules_survive_json() -> None:
     check = resolve(
-        _check(metric="gap", runs={"variant": "l2"}, versus={"variant": "none"}, difference={"below": 0}), RUNS, "c"
+        _check(
+            metric="window_generalization_gap",
+            runs={"variant": "l2"},
+            versus={"variant": "none"},
+            difference={"below": 0},
+        ),
+        RUNS,
+        "c",
     )
     rule = check.rules[0]
     assert rule_from_dict(rule.to_dict()) == rule
@@ -170,17 +214,39 @@ def test_resolved_rules_survive_json() -> None:
 @pytest.mark.parametrize(
     ("fields", "error", "message"),
     [
-        ({"metric": "gap", "runs": {"variant": "nope"}, "at_least": 0}, SelectionError, "matches no run"),
-        ({"metric": "gap", "runs": {"model.nope": 1}, "at_least": 0}, SelectionError, "no such field"),
-        ({"metric": "gap", "runs": {"variant": "wide"}, "at_least": 0}, SelectionError, "give reduce"),
-        ({"metric": "gap", "runs": {"variant": "none"}}, ValidationError, "give one rule"),
-        ({"metric": "gap", "runs": {"variant": "none"}, "at_least": 0, "below": 1}, ValidationError, "give one rule"),
         (
-            {"metric": "gap", "runs": {"variant": "none"}, "versus": {"variant": "l2"}},
+            {"metric": "window_generalization_gap", "runs": {"variant": "nope"}, "at_least": 0},
+            SelectionError,
+            "matches no run",
+        ),
+        (
+            {"metric": "window_generalization_gap", "runs": {"model.nope": 1}, "at_least": 0},
+            SelectionError,
+            "no such field",
+        ),
+        (
+            {"metric": "window_generalization_gap", "runs": {"variant": "wide"}, "at_least": 0},
+            SelectionError,
+            "give reduce",
+        ),
+        ({"metric": "window_generalization_gap", "runs": {"variant": "none"}}, ValidationError, "give one rule"),
+        (
+            {"metric": "window_generalization_gap", "runs": {"variant": "none"}, "at_least": 0, "below": 1},
+            ValidationError,
+            "give one rule",
+        ),
+        (
+            {"metric": "window_generalization_gap", "runs": {"variant": "none"}, "versus": {"variant": "l2"}},
             ValidationError,
             "exactly one of",
         ),
-        ({"metric": "gap", "runs": {"variant": "none"}, "at_least": "0.1"}, ValidationError, "at_least"),
+        (
+            {"metric": "window_generalization_gap", "runs": {"variant": "none"}, "at_least": "0.1"},
+            ValidationError,
+            "at_least",
+        ),
+        ({"metric": "window_gap", "runs": {"variant": "none"}, "at_least": 0}, ValidationError, "unknown metric"),
+        ({"metric": "first_layer_max - nope", "runs": {"variant": "none"}, "at_least": 0}, ValidationError, "'nope'"),
     ],
 )
 def test_malformed_checks_are_refused(fields, error, message) -> None:
@@ -188,10 +254,14 @@ def test_malformed_checks_are_refused(fields, error, message) -> None:
         resolve(_check(**fields), RUNS, "checks[0]")
 
 
-def test_seed_aggregate_edges() -> None:
-    assert checks.seed_aggregate([0.5]) == {"n": 1, "mean": 0.5, "min": 0.5, "max": 0.5, "ci_low": 0.5, "ci_high": 0.5}
-    assert math.isnan(checks.seed_aggregate([])["mean"])
-    assert math.isnan(checks.seed_aggregate([1.0, math.nan])["mean"])
+def test_one_seed_is_judged_on_its_own_figure() -> None:
+    runs = [r for r in RUNS if r["seed"] == 1]
+    check = resolve(
+        _check(metric="window_generalization_gap", runs={"variant": "none"}, at_least=0.1), runs, "checks[0]"
+    )
+    result = checks.evaluate([check], _rows(GAPS))[0]
+    assert result.verdict == "holds" and result.figures[0]["aggregate"]["n"] == 1
+    assert math.isnan(result.figures[0]["aggregate"]["ci_low"])  # no spread from one seed
 
 
 # ---------------------------------------------------------------- in a config, `regdemo run` and `regdemo check`
@@ -299,6 +369,7 @@ def test_a_smoke_run_reports_and_never_fails(checked, tmp_path) -> None:
     ("edit", "expected"),
     [
         (("    above: 0\n", "    above: 0\n    colour: red\n"), r"ck.yaml:19: checks\[0\].colour: unknown key"),
+        (("metric: kernels_l2", "metric: kernel_l2"), r"ck.yaml:16: checks\[0\].metric: unknown metric 'kernel_l2'"),
         (("runs: {variant: l2}", "runs: {variant: l3}"), r"ck.yaml:17: checks\[0\].runs: matches no run"),
         (("    claim: With L2 the kernels have weight\n", ""), r"ck.yaml:14: checks\[0\].claim: required"),
         (
