@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from regdemo.config import TrainingConfig
 from regdemo.datasets import Split
+from regdemo.schema import TrainingConfig
 
 
 def epoch_permutation(n: int, seed: int, epoch: tf.Tensor) -> tf.Tensor:

@@ -19,8 +19,9 @@ import numpy as np
 import yaml
 
 from regdemo.checks import CheckResult, judge_experiment
-from regdemo.config import Experiment, RunConfig, deep_merge, load_experiment
+from regdemo.config import Experiment, deep_merge, load_experiment
 from regdemo.runner import run_experiment
+from regdemo.schema import RunConfig
 
 # The configs the claims read, by name (configs/<name>.yaml), in the order they run.
 CONFIGS = ("lecture", "l1_vs_l2", "lambda_sweep", "width_sweep", "remedies")

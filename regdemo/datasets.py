@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from regdemo.config import DatasetConfig
+from regdemo.schema import DatasetConfig
 
 
 def _no_rows(*shape: int) -> np.ndarray:

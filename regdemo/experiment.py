@@ -21,10 +21,10 @@ import tensorflow as tf
 
 import regdemo
 from regdemo import datasets, metrics, plots, rundir, storage
-from regdemo.config import RunConfig
 from regdemo.datasets import Split
 from regdemo.history import History
 from regdemo.models import build_model
+from regdemo.schema import RunConfig
 from regdemo.training import Progress as OnEpochs
 from regdemo.training import train
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from regdemo.config import BoundaryPlotConfig
 from regdemo.datasets import Split
 from regdemo.history import COLUMNS, TEST_KEYS
 from regdemo.resources import grid_chunk_points
+from regdemo.schema import BoundaryPlotConfig
 
 # Keras (and so TensorFlow, ~2-3 s) is imported inside the functions that take a model, so that
 # the report and compare commands, which only read saved numbers, start without it.

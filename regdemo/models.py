@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from regdemo.config import ModelConfig, RegularizerConfig
+from regdemo.schema import ModelConfig, RegularizerConfig
 
 if keras.backend.backend() != "tensorflow":  # keras was imported before regdemo, with another backend
     raise ImportError(

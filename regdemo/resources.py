@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from regdemo.config import RunConfig
+from regdemo.schema import RunConfig
 
 # The boundary grid goes through the model in chunks whose widest layer output is about this big.
 GRID_CHUNK_BYTES = 2**26

@@ -17,9 +17,10 @@ from pathlib import Path
 from regdemo import rundir
 from regdemo.backends import Backend, Options, local
 from regdemo.backends.local import Display
-from regdemo.config import Experiment, RunConfig
+from regdemo.config import Experiment
 from regdemo.errors import RunConflict
 from regdemo.lock import lock_experiment
+from regdemo.schema import RunConfig
 from regdemo.storage import clean_leftovers
 
 

@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from regdemo.config import RunConfig
 from regdemo.history import BOUNDARY_KEYS, COLUMNS, FIRST_LAYER_KEYS, TEST_KEYS, WINDOW_KEYS
 from regdemo.rundir import LoadedRun
+from regdemo.schema import RunConfig
 
 SUMMARY_SETTINGS: dict[str, Callable[[RunConfig], object]] = {
     "dataset": lambda c: c.dataset.kind,

@@ -29,10 +29,10 @@ import numpy as np
 import tensorflow as tf
 
 from regdemo.batchorder import epoch_permutation, fit_permutation, reshuffled_batches
-from regdemo.config import EarlyStoppingConfig, TrainingConfig
 from regdemo.datasets import Split
 from regdemo.history import COLUMNS, History
 from regdemo.models import penalty, proximal_kernels, proximal_penalty
+from regdemo.schema import EarlyStoppingConfig, TrainingConfig
 
 # Epochs per call of the compiled loop: large enough that call overhead vanishes, small enough
 # that the progress bar moves several times a second.

@@ -43,7 +43,8 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from regdemo.config import BoundaryPlotConfig, RunConfig, load_experiment  # pydantic only: no TensorFlow yet
+from regdemo.config import load_experiment  # pydantic only: no TensorFlow yet
+from regdemo.schema import BoundaryPlotConfig, RunConfig
 
 if TYPE_CHECKING:
     import keras

@@ -9,9 +9,7 @@ from pathlib import Path
 from conftest import REPO
 
 PACKAGE = REPO / "regdemo"
-MAX_LINES = 400
-# Modules over MAX_LINES today, each at its size now: they may shrink (then drop them here), not grow.
-OVER_TODAY = {"config.py": 549, "report.py": 641, "rundir.py": 415}
+MAX_LINES = 420  # "about 400": room for a docstring, not for a second job
 
 
 def modules(package: Path) -> dict[str, Path]:
@@ -37,16 +35,20 @@ def _imported(name: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[
 
 def import_graph(package: Path) -> dict[str, set[str]]:
     """Module -> the package's modules it imports anywhere in its file (in functions too), with the packages
-    above them (importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first)."""
+    above them (importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first) except the packages
+    that hold the importer itself: those are already being initialized when it runs (a package's
+    ``__init__`` importing its submodules, which import each other, is no cycle)."""
     known = modules(package)
     graph: dict[str, set[str]] = {}
     for name, path in known.items():
+        own = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        enclosing = {".".join(own[:i]) for i in range(1, len(own) + 1)}
         targets = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for dotted in _imported(name, path, node):
                     parts = dotted.split(".")
-                    targets |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & known.keys()
+                    targets |= ({".".join(parts[:i]) for i in range(1, len(parts) + 1)} - enclosing) & known.keys()
         graph[name] = targets - {name}
     return graph
 
@@ -84,10 +86,25 @@ def test_the_checker_finds_a_cycle_through_an_import_inside_a_function(tmp_path)
     (pkg / "sub" / "b.py").write_text("def later():\n    from .. import c\n")
     (pkg / "c.py").write_text("import os\n\ndef later():\n    from pkg import a\n")
     graph = import_graph(pkg)
-    assert graph["pkg.a"] == {"pkg", "pkg.sub", "pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg", "pkg.c"}
+    assert graph["pkg.a"] == {"pkg.sub", "pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg.c"}
     assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     (pkg / "c.py").write_text("import os\n")
     assert find_cycle(import_graph(pkg)) is None
+
+
+def test_a_package_init_importing_its_submodules_is_no_cycle(tmp_path) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from pkg.sub.names import X\nfrom pkg.sub.read import f\n")
+    (pkg / "sub" / "names.py").write_text("X = 1\n")
+    (pkg / "sub" / "read.py").write_text("from pkg.sub.names import X\n")
+    (pkg / "user.py").write_text("from pkg import sub\n")
+    graph = import_graph(pkg)
+    assert graph["pkg.sub.read"] == {"pkg.sub.names"} and graph["pkg.user"] == {"pkg.sub"}
+    assert find_cycle(graph) is None
+    (pkg / "sub" / "names.py").write_text("from pkg import user\n")  # a submodule reaching out and back in
+    assert find_cycle(import_graph(pkg)) == ["pkg.sub", "pkg.sub.names", "pkg.user", "pkg.sub"]
 
 
 def test_regdemo_has_no_import_cycle() -> None:
@@ -104,4 +121,4 @@ def test_backends_do_not_import_the_runner() -> None:
 def test_no_module_is_much_over_400_lines() -> None:
     sizes = {str(path.relative_to(PACKAGE)): len(path.read_text().splitlines()) for path in modules(PACKAGE).values()}
     over = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
-    assert {name: lines for name, lines in over.items() if lines > OVER_TODAY.get(name, MAX_LINES)} == {}
+    assert over == {}

@@ -9,8 +9,9 @@ import tensorflow as tf
 
 from conftest import assert_same_training, initial_weights, train_run
 from regdemo import datasets, metrics, training
-from regdemo.config import ConfigError, ModelConfig, RunConfig, load_experiment
+from regdemo.config import ConfigError, load_experiment
 from regdemo.models import build_model, dense_layers, penalty
+from regdemo.schema import ModelConfig, RunConfig
 
 ENGINES = ["compiled", "fit"]
 

@@ -7,10 +7,11 @@ import pytest
 
 from conftest import assert_same_training, initial_weights, train_run
 from regdemo import metrics, training
-from regdemo.config import ConfigError, ModelConfig, RunConfig, load_experiment
+from regdemo.config import ConfigError, load_experiment
 from regdemo.experiment import execute_run
 from regdemo.history import COLUMNS
 from regdemo.models import build_model
+from regdemo.schema import ModelConfig, RunConfig
 
 ENGINES = ["compiled", "fit"]
 

@@ -15,9 +15,10 @@ import pytest
 from conftest import REPO, train_run
 from regdemo import resources
 from regdemo.cli import main
-from regdemo.config import BoundaryPlotConfig, ModelConfig, load_experiment
+from regdemo.config import load_experiment
 from regdemo.metrics import boundary_grid
 from regdemo.models import build_model
+from regdemo.schema import BoundaryPlotConfig, ModelConfig
 
 LECTURE = REPO / "configs" / "lecture.yaml"
 

@@ -13,10 +13,11 @@ import pytest
 from conftest import TINY, assert_same_training, initial_weights, train_run
 from regdemo import batchorder, datasets, metrics, rundir
 from regdemo.cli import main
-from regdemo.config import ORDERS, DatasetConfig, RunConfig, TrainingConfig, load_experiment
+from regdemo.config import load_experiment
 from regdemo.errors import ConfigError
 from regdemo.history import COLUMNS
-from regdemo.report import result_columns
+from regdemo.schema import ORDERS, DatasetConfig, RunConfig, TrainingConfig
+from regdemo.summary import result_columns
 
 # ---------------------------------------------------------------- the window
 

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import assert_same_training, initial_weights, train_run
 from regdemo import metrics, training
-from regdemo.config import RunConfig
 from regdemo.history import COLUMNS
+from regdemo.schema import RunConfig
 
 
 def _run(engine="compiled", epochs=6, shuffle=False, seed=1, **over) -> RunConfig:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from regdemo.config import RunConfig
+from regdemo.schema import RunConfig
 
 OnEpochs = Callable[[object, str, int, int], None]
 """Epoch progress of a run in flight: ``(worker, run name, epochs done, epochs in all)``; ``worker`` is any

@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from regdemo.backends import OnEpochs, Options, summary_share
-from regdemo.config import RunConfig
 from regdemo.oserrors import disk_full
+from regdemo.schema import RunConfig
 from regdemo.storage import clean_leftovers
 from regdemo.tfsetup import load_tensorflow
 

@@ -21,8 +21,8 @@ import ray.exceptions
 
 from regdemo import rundir
 from regdemo.backends import Options, summary_share
-from regdemo.config import RunConfig
 from regdemo.errors import BackendUnavailable
+from regdemo.schema import RunConfig
 from regdemo.tfsetup import load_tensorflow
 
 MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried

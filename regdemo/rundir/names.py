@@ -1,0 +1,54 @@
+"""The names of the files in a run folder and in an experiment folder, and the format version.
+
+Spelled here once; :mod:`regdemo.rundir` (this package) writes and reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+# The version of the run-folder format, stored in metrics.json. 1: the first versioned format (the
+# dataset's points in plot_data.npz). Raise it whenever a reader could misread an older folder.
+FORMAT = 1
+
+CONFIG = "config.yaml"
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+PLOT_DATA = "plot_data.npz"
+MODEL = "model.keras"
+ERROR = "error.txt"
+TENSORBOARD = "tensorboard"
+BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG = "boundary.png", "loss.png", "weights.png"
+RUN_PLOTS = (BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG)
+
+SUMMARY = "summary.csv"
+REPORT = "report.html"
+CHECKS = "checks.json"
+COMPARE_WEIGHTS = "compare_weights.png"
+LOCK = ".regdemo.lock"  # hidden, never a run folder; there only while a run holds it (or after a kill)
+# Comparison files that come in a varying number (pages, one per swept field): what a later, smaller
+# comparison must remove.
+_PAGED = ("compare_boundaries_*.png", "compare_loss_*.png", "sweep_*.png")
+
+# A run's status: completed and diverged runs are results (resume keeps them); failed runs are retried.
+COMPLETE = ("completed", "diverged")
+
+
+# ---------------------------------------------------------------- names
+
+
+def page_names(stem: str, count: int) -> list[str]:
+    """``stem.png``, ``stem_2.png``, … for ``count`` pages."""
+    return [f"{stem}.png" if k == 1 else f"{stem}_{k}.png" for k in range(1, count + 1)]
+
+
+def sweep_file(field: str) -> str:
+    """``sweep_<field>.png``, with anything but letters, digits, '.', '_' and '-' replaced by '_'."""
+    return f"sweep_{re.sub(r'[^A-Za-z0-9._-]', '_', field)}.png"
+
+
+def stale_comparison_files(folder: Path, keep: Sequence[str]) -> list[Path]:
+    """Comparison files in ``folder`` from an earlier, larger comparison (extra pages, old sweep plots)."""
+    return [path for pattern in _PAGED for path in folder.glob(pattern) if path.name not in keep]
