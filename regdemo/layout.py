@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from regdemo import plots
+from regdemo.metrics import seed_aggregate
 from regdemo.rundir import LoadedRun
 from regdemo.summary import dig, is_number, sweep_fields
 
@@ -185,12 +186,10 @@ def x_scale(field: str, values: Sequence[float]) -> tuple[str, dict[str, float]]
     return "log", {}
 
 
-def _spread(values: list[float]) -> tuple[float, float, float]:
-    """Mean, min and max of the finite values (NaN when there is none)."""
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return math.nan, math.nan, math.nan
-    return float(np.mean(finite)), min(finite), max(finite)
+def _spread(values: list[float]) -> tuple[float, float, float, float, float]:
+    """Mean, min, max and the 95 % t interval of the mean of the finite values (NaN where undefined)."""
+    agg = seed_aggregate(values)
+    return agg["mean"], agg["min"], agg["max"], agg["ci_low"], agg["ci_high"]
 
 
 def _final(run: LoadedRun, key: str) -> float:
@@ -200,7 +199,8 @@ def _final(run: LoadedRun, key: str) -> float:
 
 def sweep_series(runs: Sequence[LoadedRun], field: str) -> list[plots.SweepSeries]:
     """Final train/validation data loss and accuracy against ``field``, one series per combination of
-    the other varying fields (replicates such as seeds excepted: each point is their mean, min, max).
+    the other varying fields (replicates such as seeds excepted: each point is their mean, min, max and
+    95 % interval of the mean).
 
     Failed runs are left out; a diverged run's missing numbers are skipped.
     """
@@ -225,6 +225,8 @@ def sweep_series(runs: Sequence[LoadedRun], field: str) -> list[plots.SweepSerie
                 mean={m: s[:, 0] for m, s in stats.items()},
                 low={m: s[:, 1] for m, s in stats.items()},
                 high={m: s[:, 2] for m, s in stats.items()},
+                ci_low={m: s[:, 3] for m, s in stats.items()},
+                ci_high={m: s[:, 4] for m, s in stats.items()},
                 runs=np.array([len(point) for point in at]),
             )
         )
@@ -237,7 +239,10 @@ def sweep_title(field: str, series: Sequence[plots.SweepSeries], runs: Sequence[
     if not per_point or per_point[-1] == 1:
         return f"Final metrics against {field}"
     over = ", ".join(f for f in REPLICATE_FIELDS if f in sweep_fields(runs)) or "runs"
-    return f"Final metrics against {field}: mean and min–max band over {over} ({_count_text(per_point)} per point)"
+    counted = _count_text(per_point)
+    return (
+        f"Final metrics against {field}: mean, min–max band and 95 % interval (bars) over {over} ({counted} per point)"
+    )
 
 
 def _count_text(counts: Sequence[int]) -> str:

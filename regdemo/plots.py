@@ -312,9 +312,11 @@ def weight_groups_figure(panels: Sequence[tuple[str, Sequence[WeightCurve]]], ti
 
 @dataclass(frozen=True)
 class SweepSeries:
-    """One line of a sweep plot: ``x`` of shape (k,); ``mean``/``low``/``high`` map a metric to shape (k,).
+    """One line of a sweep plot: ``x`` of shape (k,); ``mean``/``low``/``high``/``ci_low``/``ci_high`` map a
+    metric to shape (k,).
 
-    ``runs`` (shape (k,)) counts the runs behind each point; ``low``–``high`` is their spread.
+    ``runs`` (shape (k,)) counts the runs behind each point; ``low``–``high`` is their spread and
+    ``ci_low``–``ci_high`` the 95 % interval of their mean (NaN for one run).
     """
 
     label: str
@@ -322,6 +324,8 @@ class SweepSeries:
     mean: dict[str, np.ndarray]
     low: dict[str, np.ndarray]
     high: dict[str, np.ndarray]
+    ci_low: dict[str, np.ndarray]
+    ci_high: dict[str, np.ndarray]
     runs: np.ndarray
 
 
@@ -330,7 +334,8 @@ def sweep_figure(
 ) -> Figure:
     """Final data loss and accuracy (train solid ●, validation dashed ▲) against a swept field.
 
-    One colour per series; a band shows the low–high spread where a point has more than one run.
+    One colour per series; where a point has more than one run, a band shows the low–high spread and
+    bars the 95 % interval of the mean.
     ``scale`` is a matplotlib x scale and its arguments, e.g. ``("symlog", {"linthresh": 1e-4})``.
     """
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -343,6 +348,8 @@ def sweep_figure(
                 ax.plot(s.x, s.mean[key], color=color, **style)
                 if (s.runs > 1).any():
                     ax.fill_between(s.x, s.low[key], s.high[key], color=color, alpha=0.12, lw=0)
+                    interval = np.abs(np.stack([s.mean[key] - s.ci_low[key], s.ci_high[key] - s.mean[key]]))
+                    ax.errorbar(s.x, s.mean[key], yerr=interval, fmt="none", ecolor=color, alpha=0.6, capsize=3)
         ax.set_xscale(scale[0], **scale[1])
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()

@@ -17,6 +17,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
+from scipy import stats
 
 from conftest import TINY
 from regdemo import datasets, figures, layout, report, rundir, summary
@@ -282,6 +283,10 @@ def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
         np.testing.assert_allclose(s.high["val_data_loss"], base + 0.02)
         np.testing.assert_allclose(s.mean["val_accuracy"], 1 - (base + 0.015) / 2)
         assert list(s.runs) == [2, 2, 2]
+        # the 95 % t interval of two seeds 0.01 apart: mean ± t(0.975, 1)·0.005
+        half = stats.t.ppf(0.975, 1) * 0.005
+        np.testing.assert_allclose(s.ci_low["val_data_loss"], base + 0.015 - half)
+        np.testing.assert_allclose(s.ci_high["val_data_loss"], base + 0.015 + half)
 
 
 @pytest.mark.parametrize(
