@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import TINY, cmdline, descendants
 from regdemo import experiment
@@ -45,6 +46,21 @@ def test_rerun_skips_identical_completed_runs_and_redoes_missing_ones(write_conf
     assert _metrics(second.folder / "l2") == original  # same numbers as the first time
     assert (first.folder / "none" / "metrics.json").stat().st_mtime_ns == untouched
     assert not (first.folder / ".l1.partial-999").exists()
+
+
+def test_a_folder_of_an_older_format_with_the_same_config_is_retrained_without_force(write_config, tmp_path) -> None:
+    path = write_config(QUICK)
+    first = _run(path, tmp_path)
+    old = first.folder / "l2"  # as regdemo 0.1 wrote it: no format, no fields added since
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    del config["metrics"], config["dataset"]["test_split"]
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    numbers = _metrics(old)
+    del numbers["format"]
+    (old / "metrics.json").write_text(json.dumps(numbers))
+    second = _run(path, tmp_path)
+    assert second.skipped == 2 and second.statuses["l2"] == "completed"
+    assert _metrics(old)["format"] == 1 and "metrics" in yaml.safe_load((old / "config.yaml").read_text())
 
 
 def test_a_changed_config_is_refused_unless_forced(write_config, tmp_path) -> None:

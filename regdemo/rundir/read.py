@@ -145,16 +145,18 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
 def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
     """What resume needs of a run folder: its resolved config as a mapping and its status.
 
-    None where unreadable; the status is None too for a folder of another format (it is rerun).
+    The config is validated, so fields added since it was written take their defaults and an older
+    folder of the same config compares equal (it is still rerun: its status is None, another format).
+    None where unreadable (or not UTF-8); the status is None too for a folder of another format.
     """
     try:
-        config = yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        config = RunConfig.model_validate(yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError):
         config = None
     try:
         metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
         status = metrics.get("status") if metrics.get("format") == FORMAT else None
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError):  # UnicodeDecodeError is a ValueError
         status = None
     return config, status
 
