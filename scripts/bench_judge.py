@@ -1,32 +1,28 @@
 """How long ``regdemo diff`` and ``regdemo check`` take on large synthetic experiments.
 
-    python scripts/bench_judge.py                       # 10,000 runs, 24x24 grids (targets: diff < 10 s, check < 1 s)
+    python scripts/bench_judge.py                   # 10,000 runs, 24x24 grids (targets: diff < 10 s, check < 1 s)
     python scripts/bench_judge.py --runs 2000 --resolution 60
-    python scripts/bench_judge.py --skip-diff           # check only (writes summary.csv and checks.json alone)
+    python scripts/bench_judge.py --skip-diff       # check only (summary.csv and checks.json alone)
 
-Nothing trains: each side is written directly in the saved format, in a temporary folder: summary.csv
-(the real settings and result columns) and per run config.yaml, metrics.json and plot_data.npz (grid,
-kernels, data points). The runs are two variants, ``a`` and ``b``, times ``--runs``/2 seeds, named
-``a-SEED`` and ``b-SEED``. Each command is timed whole (``python -m regdemo ...``, start-up included,
-output to /dev/null), the median of ``--repeat`` calls, in wall and CPU seconds:
+Nothing trains: each side is written in the saved format in a temporary folder (summary.csv with the real
+columns; per run config.yaml, metrics.json and plot_data.npz), runs ``a-SEED`` and ``b-SEED`` (two variants x
+``--runs``/2 seeds). Each command is timed whole (``python -m regdemo``, start-up included, output to /dev/null),
+in wall and CPU seconds, the median of ``--repeat`` calls:
 
-- diff ``baseline``: BASE is a committed summary.csv, NEW the experiment folder (metrics and settings only);
-- diff ``identical``: two experiment folders with the same files (every config.yaml and grid compared; equal
-  grids are told by their zip checksums, nothing is decompressed);
+- diff ``baseline``: BASE a committed summary.csv, NEW the experiment folder (metrics and settings only);
+- diff ``identical``: two folders with the same files (every config.yaml and grid compared; equal grids are
+  told by their zip checksums, nothing is decompressed);
 - diff ``changed``: every metric moved by a relative 1e-9 (within tolerance, so every value is listed in the
-  JSON) and every grid_prob moved by 1e-9, so each grid pair is decompressed and compared (the worst case,
-  e.g. after a TensorFlow upgrade); its cost grows with the grid's area;
-- ``check EXP --no-fail-checks`` on the base side, whose checks.json holds four checks written as ``regdemo
-  run`` writes them (a bound, a difference and a ratio of a versus b paired by seed, an ``all:`` of two);
-  and ``regdemo.checks.evaluate`` alone, in this process, on the rows of its summary.csv.
+  JSON) and every grid_prob by 1e-9, so each grid pair is decompressed and compared (the worst case, e.g.
+  after a TensorFlow upgrade); its cost grows with the grid's area;
+- ``check EXP --no-fail-checks`` on the base side, its checks.json written from CHECKS as ``regdemo run``
+  writes it; and ``regdemo.checks.evaluate`` alone, in this process, on the rows of its summary.csv.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -36,30 +32,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from regdemo import checks, checkspec, rundir
 from regdemo.history import RESULT_COLUMNS
+from regdemo.schema import RunConfig
+from regdemo.summary import SUMMARY_SETTINGS
 
-REPO = Path(__file__).resolve().parents[1]
-
-SETTINGS = {
-    "dataset": "moons",
-    "n_samples": 60,
-    "noise": 0.2,
-    "hidden_units": "16-8",
-    "activation": "relu",
-    "regularizer": "l2",
-    "l1": 0.0,
-    "l2": 0.01,
-    "proximal": False,
-    "dropout": 0.0,
-    "optimizer": "adam",
-    "learning_rate": 0.01,
-    "epochs": 20,
-    "batch_size": 16,
-    "engine": "compiled",
-    "early_stopping_patience": "",
-}
 CONFIG = """\
 name: {name}
 experiment: bench
@@ -77,103 +56,91 @@ plots:
   boundary: {{xlim: [-2.0, 3.0], ylim: [-1.5, 2.0], resolution: {resolution}}}
   weights: {{layers: first, near_zero_tol: 0.001}}
 """
-A, B = {"variant": "a"}, {"variant": "b"}
-GAP, LOSS = "window_generalization_gap", "val_data_loss"
-CHECKS = [  # as a config's checks: would be resolved against its runs
-    {"name": "accurate", "claim": "a is accurate", "metric": "accuracy", "runs": A, "at_least": 0.05},
-    {"name": "gap", "claim": "a shrinks the gap", "metric": GAP, "runs": A, "versus": B, "difference": {"below": 0}},
-    {
-        "name": "loss",
-        "claim": "a's loss within 50x b's",
-        "metric": LOSS,
-        "runs": A,
-        "versus": B,
-        "ratio": {"at_most": 50},
-    },
-    {
-        "name": "sparse_and_fit",
-        "claim": "b has zeros and fits",
-        "all": [
-            {"metric": "first_layer_frac_zero", "runs": B, "at_least": 0},
-            {"metric": "val_loss - loss", "runs": B, "below": 5},
-        ],
-    },
-]
+CHECKS = yaml.safe_load("""\
+- {name: accurate, claim: a is accurate, metric: accuracy, runs: {variant: a}, at_least: 0.05}
+- {name: gap, claim: a shrinks the gap, metric: window_generalization_gap,
+   runs: {variant: a}, versus: {variant: b}, difference: {below: 0}}
+- {name: loss, claim: "a's loss is at most 50x b's", metric: val_data_loss,
+   runs: {variant: a}, versus: {variant: b}, ratio: {at_most: 50}}
+- name: sparse_and_fit
+  claim: b has zeros and fits
+  all:
+    - {metric: first_layer_frac_zero, runs: {variant: b}, at_least: 0}
+    - {metric: val_loss - loss, runs: {variant: b}, below: 5}
+""")  # a config's checks: a bound, a difference and a ratio paired by seed, an all: of two
 
 
-def write_side(folder: Path, runs: int, resolution: int, moved: float, files: bool = True) -> list[dict]:
-    """An experiment folder of ``runs`` runs (run folders only if ``files``); ``moved`` shifts every metric
-    (relatively) and probability. Returns the runs as dicts (name, variant, seed)."""
+def write_run(
+    run_dir: Path, config: str, rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, moved: float
+) -> None:
+    """One run folder: config.yaml, metrics.json, and plot_data.npz (grid, kernels, data points)."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(config)
+    (run_dir / "metrics.json").write_text(json.dumps({"format": 1, "run": run_dir.name, "status": "completed"}))
+    a, b = rng.normal(size=2)
+    prob = np.clip(1 / (1 + np.exp(-(a * xx + np.sin(b * yy * 3)))) + moved, 0, 1)
+    arrays = {"grid_x": xx, "grid_y": yy, "grid_prob": prob}
+    arrays |= {f"kernel_dense{i}": rng.normal(size=s) for i, s in (("", (2, 16)), ("_1", (16, 8)), ("_2", (8, 1)))}
+    for part, n in (("train", 45), ("val", 15)):
+        arrays |= {f"x_{part}": rng.normal(size=(n, 2)), f"y_{part}": rng.integers(0, 2, n).astype(float)}
+    np.savez_compressed(run_dir / "plot_data.npz", **arrays)
+
+
+def write_side(folder: Path, runs: int, resolution: int, moved: float, files: bool) -> None:
+    """An experiment folder of ``runs`` runs (summary.csv, and run folders if ``files``); ``moved`` shifts
+    every metric (relatively) and probability."""
     rng = np.random.default_rng(0)
+    config = RunConfig.model_validate(yaml.safe_load(CONFIG.format(name="a-0", variant="a", seed=0, resolution=24)))
+    settings = {key: get(config) for key, get in SUMMARY_SETTINGS.items() if key != "seed"}  # as summary.csv's
     xx, yy = np.meshgrid(np.linspace(-2, 3, resolution), np.linspace(-1.5, 2, resolution))
-    rows, configs = [], []
+    rows = []
     for variant in "ab":
         for seed in range(runs // 2):
             name = f"{variant}-{seed}"
-            configs.append({"name": name, "variant": variant, "seed": seed})
             if files:
-                run_dir = folder / name
-                run_dir.mkdir(parents=True)
                 text = CONFIG.format(name=name, variant=variant, seed=seed, resolution=resolution)
-                (run_dir / "config.yaml").write_text(text)
-                (run_dir / "metrics.json").write_text(json.dumps({"format": 1, "run": name, "status": "completed"}))
-                a, b = rng.normal(size=2)
-                prob = 1 / (1 + np.exp(-(a * xx + np.sin(b * yy * 3))))
-                np.savez_compressed(
-                    run_dir / "plot_data.npz",
-                    grid_x=xx,
-                    grid_y=yy,
-                    grid_prob=np.clip(prob + moved, 0, 1),
-                    kernel_dense=rng.normal(size=(2, 16)),
-                    kernel_dense_1=rng.normal(size=(16, 8)),
-                    kernel_dense_2=rng.normal(size=(8, 1)),
-                    x_train=rng.normal(size=(45, 2)),
-                    y_train=rng.integers(0, 2, 45).astype(float),
-                    x_val=rng.normal(size=(15, 2)),
-                    y_val=rng.integers(0, 2, 15).astype(float),
-                )
+                write_run(folder / name, text, rng, xx, yy, moved)
             values = rng.uniform(0.1, 2, len(RESULT_COLUMNS)) * (1 + moved)
             numbers = {key: float(v) for key, v in zip(RESULT_COLUMNS, values, strict=True)}
             row = {"run": name, "experiment": "bench", "variant": variant, "status": "completed", "seed": seed}
-            rows.append(row | SETTINGS | numbers | {"error": ""})
+            rows.append(row | settings | numbers | {"error": ""})
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "summary.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return configs
+    rundir.write_summary(rows, folder)
 
 
-def _cpu() -> float:
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
-
-
-def time_command(args: list[str], repeat: int) -> tuple[float, float, int]:
-    """Median wall and CPU seconds of ``python -m regdemo ARGS``, and its exit status.
-
-    CPU time (user + system) is the steadier figure on a shared machine, where wall time includes
-    waiting for a core.
-    """
-    env = os.environ | {"PYTHONPATH": str(REPO)}
+def time_command(args: list, repeat: int) -> tuple[float, float, int]:
+    """Median wall and CPU seconds (user + system: the steadier figure on a shared machine, where wall time
+    includes waiting for a core) of ``python -m regdemo ARGS``, and its exit status."""
+    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])  # noqa: E731
     times, cpus, status = [], [], 0
     for _ in range(repeat):
-        started, cpu = time.perf_counter(), _cpu()
+        started, cpu_before = time.perf_counter(), cpu()
         command = [sys.executable, "-m", "regdemo", *map(str, args)]
-        status = subprocess.run(command, stdout=subprocess.DEVNULL, env=env, check=False).returncode
+        status = subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode
         times.append(time.perf_counter() - started)
-        cpus.append(_cpu() - cpu)
+        cpus.append(cpu() - cpu_before)
     return statistics.median(times), statistics.median(cpus), status
 
 
-def write_checks(exp_dir: Path, runs: list[dict]) -> list[checkspec.ResolvedCheck]:
-    """CHECKS resolved against ``runs``, judged once and saved as checks.json (as ``regdemo run`` does)."""
+def time_check(exp_dir: Path, repeat: int) -> None:
+    """Write CHECKS as checks.json (resolved against the runs, judged once, as ``regdemo run`` does), then time
+    ``regdemo check`` whole and ``checks.evaluate`` alone (median of ``repeat``, on summary.csv's text rows)."""
+    rows = rundir.read_summary(exp_dir)
+    runs = [{"name": r["run"], "variant": r["variant"], "seed": int(r["seed"])} for r in rows]
     resolved = [
         checkspec.resolve(checkspec.CheckConfig.model_validate(c), runs, f"checks[{i}]") for i, c in enumerate(CHECKS)
     ]
-    results = checks.evaluate(resolved, rundir.read_summary(exp_dir))
-    rundir.write_checks(results, resolved, False, exp_dir)
-    return resolved
+    rundir.write_checks(checks.evaluate(resolved, rows), resolved, False, exp_dir)
+    wall, cpu, status = time_command(["check", exp_dir, "--no-fail-checks"], repeat)
+    print(f"check whole      wall {wall:6.2f} s   cpu {cpu:6.2f} s   (exit {status})")
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        results = checks.evaluate(resolved, rows)
+        times.append(time.perf_counter() - started)
+    rules = sum(len(c.rules) for c in resolved)
+    print(f"check evaluate   {statistics.median(times):6.3f} s in process ({len(resolved)} checks, {rules} rules)")
+    print("  verdicts: " + ", ".join(f"{r.name}: {r.verdict}" for r in results))
 
 
 def main() -> None:
@@ -184,39 +151,18 @@ def main() -> None:
     parser.add_argument("--skip-diff", action="store_true", help="time check only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_judge_") as tmp:
-        root = Path(tmp)
+        base, copy, changed = (Path(tmp) / name for name in ("base", "copy", "changed"))
         started = time.perf_counter()
-        sides = (("base", 0.0),) if args.skip_diff else (("base", 0.0), ("copy", 0.0), ("changed", 1e-9))
-        runs = [write_side(root / name, args.runs, args.resolution, moved, not args.skip_diff) for name, moved in sides]
-        took = time.perf_counter() - started
-        print(f"wrote {len(sides)} x {args.runs} runs ({args.resolution}x{args.resolution} grids) in {took:.0f} s")
-        cases = (
-            {}
-            if args.skip_diff
-            else {
-                "baseline": (root / "base" / "summary.csv", root / "copy"),
-                "identical": (root / "base", root / "copy"),
-                "changed": (root / "base", root / "changed"),
-            }
-        )
-        for case, (base, new) in cases.items():
-            wall, cpu, status = time_command(["diff", base, new, "--json"], args.repeat)
+        sides = {base: 0.0} if args.skip_diff else {base: 0.0, copy: 0.0, changed: 1e-9}
+        for side, moved in sides.items():
+            write_side(side, args.runs, args.resolution, moved, files=not args.skip_diff)
+        what = "summary.csv only" if args.skip_diff else f"{args.resolution}x{args.resolution} grids"
+        print(f"wrote {len(sides)} x {args.runs} runs ({what}) in {time.perf_counter() - started:.0f} s")
+        cases = {"baseline": (base / "summary.csv", copy), "identical": (base, copy), "changed": (base, changed)}
+        for case, (old, new) in {} if args.skip_diff else cases.items():
+            wall, cpu, status = time_command(["diff", old, new, "--json"], args.repeat)
             print(f"diff {case:10s} wall {wall:6.2f} s   cpu {cpu:6.2f} s   (exit {status})")
-
-        exp_dir = root / "base"
-        resolved = write_checks(exp_dir, runs[0])
-        wall, cpu, status = time_command(["check", exp_dir, "--no-fail-checks"], args.repeat)
-        print(f"check whole      wall {wall:6.2f} s   cpu {cpu:6.2f} s   (exit {status})")
-        rows = rundir.read_summary(exp_dir)
-        times = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            results = checks.evaluate(resolved, rows)
-            times.append(time.perf_counter() - started)
-        rules = sum(len(c.rules) for c in resolved)
-        verdicts = ", ".join(f"{r.name}: {r.verdict}" for r in results)
-        print(f"check evaluate   {statistics.median(times):6.3f} s in process ({len(resolved)} checks, {rules} rules)")
-        print(f"  verdicts: {verdicts}")
+        time_check(base, args.repeat)
 
 
 if __name__ == "__main__":

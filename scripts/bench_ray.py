@@ -3,13 +3,14 @@
     python scripts/bench_ray.py                  # 200 runs (2 kinds x 10 lambdas x 10 seeds), 2 workers each
     python scripts/bench_ray.py --seeds 25       # 500 runs
 
-Runs are tiny on purpose (one 8-unit layer, 3 epochs, a 12x12 boundary grid), so what is measured is the
-machinery around a run, not training. Everything is timed in this process, in milliseconds per run:
-- wall time per run on each backend, the same experiment, 2 workers (Ray: a local instance with 2 CPUs);
-- Ray scheduling: empty tasks carrying a run's config, and the same returning a run folder's worth of bytes
-  (the difference is result transfer); the bytes per run are those the real tasks returned;
-- driver-side writing: ``write_run_files`` (staging folder, files, rename), timed inside the Ray run;
-- summary/report: ``figures.compare`` (summary.csv + comparison figures) and ``report.write_report`` on the runs.
+Runs are tiny on purpose (one 8-unit layer, 3 epochs, a 12x12 grid), so what is measured is the machinery
+around a run, not training. Timed in this process, in ms per run:
+- wall time on each backend, the same experiment, 2 workers (Ray: its own local instance with 2 CPUs);
+- Ray scheduling: empty tasks carrying a run's config, then the same returning as many bytes as the real
+  tasks returned per run (the difference is result transfer);
+- the driver writing a run folder (``rundir.write_folder_files``: staging, files, rename) in the Ray run;
+- loading the runs, summary.csv, ``figures.compare`` and ``report.write_report``, on all the runs and on
+  half of them: the difference is the cost per added run, extrapolated linearly to ``--scale`` runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = """\
 name: bench
 seed: 1
@@ -36,28 +36,20 @@ sweep:
 """
 
 
-class Timer:
-    """Accumulates the time and calls of a wrapped function."""
+def count(module, name: str) -> dict[str, float]:
+    """Wrap ``module.name`` to add up its seconds and calls in the dict returned."""
+    func, spent = getattr(module, name), {"seconds": 0.0, "calls": 0}
 
-    def __init__(self, func):
-        self.func, self.seconds, self.calls = func, 0.0, 0
-
-    def __call__(self, *args, **kwargs):
+    def counted(*args, **kwargs):
         started = time.perf_counter()
         try:
-            return self.func(*args, **kwargs)
+            return func(*args, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - started
-            self.calls += 1
+            spent["seconds"] += time.perf_counter() - started
+            spent["calls"] += 1
 
-
-def run_backend(experiment, out: Path, backend: str, workers: int) -> float:
-    from regdemo.runner import run_experiment
-
-    started = time.perf_counter()
-    outcome = run_experiment(experiment, out, workers=workers, backend=backend, show_progress=False, say=lambda _: None)
-    assert not outcome.failed, outcome.failed
-    return time.perf_counter() - started
+    setattr(module, name, counted)
+    return spent
 
 
 def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tuple[float, float, float]:
@@ -72,10 +64,9 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
 
     started = time.perf_counter()
     raybackend.connect(None, workers)
-    startup = time.perf_counter() - started
+    startup, per_task = time.perf_counter() - started, []
     try:
         ray.get([task.remote(cfg, 0) for _ in range(2 * workers)])  # workers started
-        per_task = []
         for size in (0, payload_bytes):
             started = time.perf_counter()
             refs = [task.remote(cfg, size) for _ in range(tasks)]
@@ -92,21 +83,16 @@ def time_reporting(exp_dir: Path, run_dirs: list[Path]) -> dict[str, float]:
     """Seconds to load the runs, write summary.csv, ``compare`` and ``write_report`` (and the page's MB)."""
     from regdemo import figures, report, rundir, summary
 
-    timings = {}
-    started = time.perf_counter()
+    t0 = time.perf_counter()
     runs = rundir.load_runs(run_dirs)
-    timings["load_runs"] = time.perf_counter() - started
-    started = time.perf_counter()
+    t1 = time.perf_counter()
     rundir.write_summary(summary.summary_rows(runs), exp_dir)
-    timings["summary.csv"] = time.perf_counter() - started
-    started = time.perf_counter()
+    t2 = time.perf_counter()
     figures.compare(run_dirs, exp_dir)
-    timings["compare"] = time.perf_counter() - started
-    started = time.perf_counter()
-    page = report.write_report(exp_dir)
-    timings["write_report"] = time.perf_counter() - started
-    timings["report_mb"] = page.stat().st_size / 1e6
-    return timings
+    t3 = time.perf_counter()
+    mb = report.write_report(exp_dir).stat().st_size / 1e6
+    spent = {"load_runs": t1 - t0, "summary.csv": t2 - t1, "compare": t3 - t2}
+    return spent | {"write_report": time.perf_counter() - t3, "report_mb": mb}
 
 
 def main() -> int:
@@ -115,29 +101,29 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scale", type=int, default=10_000, help="the run count to extrapolate to")
     args = parser.parse_args()
-
-    sys.path.insert(0, str(REPO))
     from regdemo import rundir
     from regdemo.backends import ray as raybackend
     from regdemo.config import load_experiment
+    from regdemo.runner import run_experiment
     from regdemo.tfsetup import load_tensorflow
 
     load_tensorflow()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
         config.write_text(CONFIG.replace("{seeds}", str(list(range(1, args.seeds + 1)))), encoding="utf-8")
-        experiment = load_experiment(config)
+        experiment, walls = load_experiment(config), {}
         n = len(experiment.runs)
-        writes = Timer(rundir.write_folder_files)
-        rundir.write_folder_files = writes
-        connects = Timer(raybackend.connect)
-        raybackend.connect = connects
-        ray_wall = run_backend(experiment, Path(tmp) / "ray", "ray", args.workers)
-        local_wall = run_backend(experiment, Path(tmp) / "local", "local", args.workers)
+        writes, connects = count(rundir, "write_folder_files"), count(raybackend, "connect")
+        quiet = {"workers": args.workers, "show_progress": False, "say": lambda _: None}
+        for backend in ("ray", "local"):
+            started = time.perf_counter()
+            outcome = run_experiment(experiment, Path(tmp) / backend, backend=backend, **quiet)
+            assert not outcome.failed, outcome.failed
+            walls[backend] = time.perf_counter() - started
+        ray_init = connects["seconds"]  # before ray_task_overhead connects again
         exp_dir = Path(tmp) / "ray" / experiment.name
         run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
-        files = [p for d in run_dirs for p in d.rglob("*") if p.is_file()]
-        per_run_bytes = sum(p.stat().st_size for p in files) / n
+        per_run_bytes = sum(p.stat().st_size for d in run_dirs for p in d.rglob("*") if p.is_file()) / n
         startup, empty_ms, payload_ms = ray_task_overhead(experiment.runs[0], round(per_run_bytes), n, args.workers)
         reporting = time_reporting(exp_dir, run_dirs)
         half_dir = Path(tmp) / "half" / experiment.name  # the same at half the runs: the marginal cost per run
@@ -145,31 +131,29 @@ def main() -> int:
             shutil.copytree(run_dir, half_dir / run_dir.name)
         half = time_reporting(half_dir, sorted(half_dir.iterdir()))
 
-    ms = lambda seconds: 1000 * seconds / n  # noqa: E731
-    write_ms = ms(writes.seconds)
+    def row(label: str, value: float, note: str = "", spec: str = "8.2f") -> None:
+        print(f"  {label + ':':<32} {value:{spec}}" + (f"   {note}" if note else ""))
+
+    ray_wall, local_wall, write_ms = (1000 * s / n for s in (walls["ray"], walls["local"], writes["seconds"]))
     print(f"{n} runs (1x8 net, 3 epochs, 12x12 grid), {args.workers} workers per backend; ms per run unless stated")
-    print(f"  wall, local pool:                {ms(local_wall):8.1f}   ({local_wall:.1f} s in all)")
-    init = f"of which {connects.seconds:.1f} s ray.init"
-    print(f"  wall, Ray (local instance):      {ms(ray_wall):8.1f}   ({ray_wall:.1f} s, {init})")
-    print(f"  Ray minus local pool:            {ms(ray_wall - local_wall):8.1f}")
-    print(f"  Ray scheduling, empty task:      {empty_ms:8.2f}   (instance start-up {startup:.1f} s, once)")
-    print(f"  Ray task + result transfer:      {payload_ms:8.2f}   ({per_run_bytes / 1e3:.0f} kB per run returned)")
-    print(
-        f"  driver writes a run folder:      {write_ms:8.2f}   ({writes.calls} folders, {1000 / write_ms:.0f} runs/s)"
-    )
+    row("wall, local pool", local_wall, f"({walls['local']:.1f} s in all)", "8.1f")
+    row("wall, Ray (local instance)", ray_wall, f"({walls['ray']:.1f} s, of which {ray_init:.1f} s ray.init)", "8.1f")
+    row("Ray minus local pool", ray_wall - local_wall, spec="8.1f")
+    row("Ray scheduling, empty task", empty_ms, f"(instance start-up {startup:.1f} s, once)")
+    row("Ray task + result transfer", payload_ms, f"({per_run_bytes / 1e3:.0f} kB per run returned)")
+    row("driver writes a run folder", write_ms, f"({writes['calls']} folders, {1000 / write_ms:.0f} runs/s)")
     slope = {key: (reporting[key] - half[key]) / (n - n // 2) for key in reporting}  # per added run
     for key in ("load_runs", "summary.csv", "compare", "write_report"):
         spent = f"{half[key]:.1f} s for {n // 2} runs, {reporting[key]:.1f} s for {n}"
-        print(f"  {key + ':':<32} {1000 * slope[key]:8.2f}   per added run ({spent})")
+        row(key, 1000 * slope[key], f"per added run ({spent})")
     print(f"  report.html: {reporting['report_mb']:.1f} MB ({1000 * slope['report_mb']:.0f} kB per added run)")
     k = args.scale
-    print(f"extrapolated to {k} runs (measured cost per run x {k}; linear, not measured):")
-    through = f"{k * per_run_bytes / 1e9:.1f} GB through the driver"
-    print(f"  driver writing:        {k * write_ms / 1000:8.0f} s   ({through})")
-    print(f"  Ray scheduling+transfer, 2 CPUs: {k * payload_ms / 1000:.0f} s")
+    print(f"extrapolated to {k} runs (measured cost per run x {k}; linear, not measured), s:")
+    row("driver writing", k * write_ms / 1000, f"({k * per_run_bytes / 1e9:.1f} GB through the driver)", "8.0f")
+    row(f"Ray scheduling+transfer, {args.workers} CPUs", k * payload_ms / 1000, "", "8.0f")
     for key in ("summary.csv", "compare", "write_report"):
-        print(f"  {key + ':':<22} {reporting[key] + (k - n) * slope[key]:8.0f} s")
-    print(f"  report.html:           {(reporting['report_mb'] + (k - n) * slope['report_mb']) / 1000:8.1f} GB")
+        row(key, reporting[key] + (k - n) * slope[key], "", "8.0f")
+    row("report.html, GB", (reporting["report_mb"] + (k - n) * slope["report_mb"]) / 1000, "", "8.1f")
     return 0
 
 
