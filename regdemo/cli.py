@@ -236,11 +236,11 @@ def _check(args: argparse.Namespace) -> int:
         resolved, smoke = checks.saved_checks(exp_dir)
         if args.config is not None:
             resolved = load_experiment(args.config, smoke=args.smoke).checks
-    except (ConfigError, RunFolderError) as exc:
+        if not resolved:
+            return _fail(f"{exp_dir}: no checks to judge (no {rundir.CHECKS}; give --config)")
+        return _judge(exp_dir, resolved, smoke or args.smoke, args.no_fail_checks, args.markdown)
+    except (ConfigError, RunFolderError) as exc:  # a damaged checks.json or summary.csv included
         return _fail(str(exc))
-    if not resolved:
-        return _fail(f"{exp_dir}: no checks to judge (no {rundir.CHECKS}; give --config)")
-    return _judge(exp_dir, resolved, smoke or args.smoke, args.no_fail_checks, args.markdown)
 
 
 def _saved_results(args: argparse.Namespace) -> int:

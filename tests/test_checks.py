@@ -398,3 +398,15 @@ def test_report_shows_the_checks_first(checked, tmp_path) -> None:
     assert '<td class="verdict holds">holds</td>' in table
     assert '<td class="verdict does-not-hold">does not hold</td>' in table
     assert "kernels_l2 of (variant=l2) &gt; 0" in table
+
+
+def test_check_on_damaged_files_is_one_line_exit_2(checked, tmp_path, capsys) -> None:
+    _, exp = checked
+    for damaged, text in (("checks.json", "{not json"), ("summary.csv", "run,status\nx,completed,extra\n")):
+        copy = tmp_path / damaged
+        shutil.copytree(exp, copy)
+        (copy / damaged).write_text(text)
+        capsys.readouterr()
+        assert main(["check", str(copy)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and str(copy / damaged) in err, err
