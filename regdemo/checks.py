@@ -54,6 +54,8 @@ def metric_value(row: Row, metric: str) -> float:
 
 def _reduce(values: Sequence[float], how: str | None) -> float:
     """One figure from a seed's runs: the single value, or their mean/median/min/max (NaN if any is NaN)."""
+    if len(values) == 1:  # the common case, tens of thousands of times in a large experiment: no numpy
+        return float(values[0]) if math.isfinite(values[0]) else math.nan
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0 or not np.isfinite(x).all():
         return math.nan

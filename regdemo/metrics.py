@@ -133,12 +133,13 @@ def seed_aggregate(values: Iterable[float], confidence: float = 0.95) -> dict[st
     """Mean, min, max and Student's t interval of the mean for one figure over runs that differ only by seed.
 
     ``values``: one number per seed, shape (n,). Non-finite values (diverged runs) are left out and ``n``
-    counts the values used. ``ci_low``/``ci_high``: the ``confidence`` interval of the mean
-    (``scipy.stats.t.interval`` with n − 1 degrees of freedom and the standard error s/√n); NaN with
-    fewer than two values (no spread to judge by); the mean itself when all values are equal.
-    All NaN (and ``n`` 0) when no value is finite.
+    counts the values used. ``ci_low``/``ci_high``: the ``confidence`` interval of the mean, mean ± t·s/√n
+    with t Student's quantile at n − 1 degrees of freedom (what ``scipy.stats.t.interval`` computes;
+    ``scipy.special.stdtrit`` is the function it calls, imported alone because ``regdemo check`` must
+    start fast and scipy.stats takes ~0.75 s to import); NaN with fewer than two values (no spread to
+    judge by); the mean itself when all values are equal. All NaN (and ``n`` 0) when no value is finite.
     """
-    from scipy import stats
+    from scipy.special import stdtrit
 
     v = np.asarray(list(values), dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
@@ -147,8 +148,8 @@ def seed_aggregate(values: Iterable[float], confidence: float = 0.95) -> dict[st
     mean = float(v.mean())
     low = high = math.nan
     if v.size >= 2:
-        sem = float(stats.sem(v))
-        low, high = (mean, mean) if sem == 0 else map(float, stats.t.interval(confidence, v.size - 1, mean, sem))
+        half = float(stdtrit(v.size - 1, 0.5 + confidence / 2)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+        low, high = mean - half, mean + half
     return {
         "mean": mean,
         "min": float(v.min()),
