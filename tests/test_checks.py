@@ -410,3 +410,10 @@ def test_check_on_damaged_files_is_one_line_exit_2(checked, tmp_path, capsys) ->
         assert main(["check", str(copy)]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and str(copy / damaged) in err, err
+
+
+def test_a_check_may_name_exactly_the_summary_result_columns() -> None:
+    from regdemo.history import RESULT_COLUMNS
+    from regdemo.summary import result_columns
+
+    assert tuple(result_columns({})) == RESULT_COLUMNS  # one list: what summary.csv has is what checks accept
