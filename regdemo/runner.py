@@ -26,10 +26,10 @@ from regdemo.storage import clean_leftovers
 
 @dataclass
 class Plan:
-    """What an invocation will do: runs to train, and completed runs it keeps."""
+    """What an invocation will do: runs to train, and completed runs it keeps (run name → saved status)."""
 
     todo: list[RunConfig] = field(default_factory=list)
-    skipped: list[RunConfig] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,7 +61,10 @@ def plan(experiment: Experiment, exp_dir: Path, force: bool) -> Plan:
         same = config == cfg.to_dict()
         if not same and not force:
             raise RunConflict(f"{run_dir}: holds a run with a different config; use --force to replace it")
-        (result.skipped if same and status in rundir.COMPLETE else result.todo).append(cfg)
+        if same and status in rundir.COMPLETE:
+            result.skipped[cfg.name] = status
+        else:
+            result.todo.append(cfg)
     return result
 
 
@@ -106,7 +109,7 @@ def run_experiment(
         clean_leftovers(exp_dir)
         if work.skipped:
             say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
-        statuses = {cfg.name: rundir.saved_state(exp_dir / cfg.name)[1] or "completed" for cfg in work.skipped}
+        statuses = dict(work.skipped)  # read once, by the plan
         run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
         with Display(len(work.todo), show_progress) as display:
             options = Options(
