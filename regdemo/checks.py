@@ -35,11 +35,8 @@ Row = Mapping[str, Any]
 
 
 def number(value: Any) -> float:
-    """A summary cell as a float: numbers as they are, numeric strings parsed, anything else NaN."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    """A summary cell as a float: numbers as they are, numeric strings parsed, anything else (an empty
+    cell, None, text) NaN: a figure that cannot be measured. (diff.number keeps empty apart, as null.)"""
     try:
         return float(value)
     except (TypeError, ValueError):

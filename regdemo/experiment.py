@@ -151,12 +151,11 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     result.model.save(run_dir / rundir.MODEL)
     rundir.write_plot_data(view.grid, view.data, view.kernels, run_dir)
     started = time.perf_counter()
-    for name, figure in (
-        (rundir.BOUNDARY_PNG, plots.boundary_figure(view)),
-        (rundir.LOSS_PNG, plots.loss_figure(view)),
-        (rundir.WEIGHTS_PNG, plots.weights_figure(view, cfg.plots.weights.layers == "all")),
-    ):
-        rundir.write_png(plots.png_bytes(figure), run_dir, name)
+    # each figure drawn, encoded and freed before the next (png_bytes closes it)
+    rundir.write_png(plots.png_bytes(plots.boundary_figure(view)), run_dir, rundir.BOUNDARY_PNG)
+    rundir.write_png(plots.png_bytes(plots.loss_figure(view)), run_dir, rundir.LOSS_PNG)
+    all_layers = cfg.plots.weights.layers == "all"
+    rundir.write_png(plots.png_bytes(plots.weights_figure(view, all_layers)), run_dir, rundir.WEIGHTS_PNG)
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
     if result.snapshots:
         write_tensorboard(result, run_dir / rundir.TENSORBOARD)
