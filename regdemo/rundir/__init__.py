@@ -8,6 +8,7 @@ A run folder (``<experiment>/<run>/``) holds::
     plot_data.npz   the boundary grid, every Dense kernel and the dataset's train/validation(/test) points
     model.keras     the trained Keras model
     boundary.png, loss.png, weights.png
+    training.gif, training_frames.png   with ``plots.snapshots``: the training as a film (and its frames)
     error.txt       a failed run's traceback (a failed run has config.yaml, metrics.json and this only)
     tensorboard/    with ``--tensorboard``
 
@@ -39,6 +40,8 @@ from regdemo.rundir.names import (
     RUN_PLOTS,
     SUMMARY,
     TENSORBOARD,
+    TRAINING_FRAMES,
+    TRAINING_GIF,
     WEIGHTS_PNG,
     page_names,
     stale_comparison_files,
@@ -60,6 +63,7 @@ from regdemo.rundir.read import (
     read_metrics,
     read_plot_data,
     read_plots,
+    read_snapshot_epochs,
     read_summary,
     read_text,
     saved_state,
@@ -102,6 +106,8 @@ __all__ = [
     "RUN_PLOTS",
     "SUMMARY",
     "TENSORBOARD",
+    "TRAINING_FRAMES",
+    "TRAINING_GIF",
     "WEIGHTS_PNG",
     "LoadedRun",
     "check_run_dir",
@@ -120,6 +126,7 @@ __all__ = [
     "read_metrics",
     "read_plot_data",
     "read_plots",
+    "read_snapshot_epochs",
     "read_summary",
     "read_text",
     "saved_state",

@@ -22,6 +22,9 @@ ERROR = "error.txt"
 TENSORBOARD = "tensorboard"
 BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG = "boundary.png", "loss.png", "weights.png"
 RUN_PLOTS = (BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG)
+# With ``plots.snapshots``: the training as a film, and the same frames stacked top to bottom in one PNG
+# (equal heights, one per entry of plot_data.npz's ``snapshot_epochs``) for report.html's epoch slider.
+TRAINING_GIF, TRAINING_FRAMES = "training.gif", "training_frames.png"
 
 SUMMARY = "summary.csv"
 REPORT = "report.html"

@@ -215,6 +215,15 @@ def read_text(run_dir: Path, name: str) -> str:
     return (run_dir / name).read_text(encoding="utf-8")
 
 
+def read_snapshot_epochs(run_dir: Path) -> list[int]:
+    """plot_data.npz's ``snapshot_epochs`` (the epochs of the training film's frames; [] without snapshots)."""
+    path = run_dir / PLOT_DATA
+    if not path.is_file():
+        return []
+    with np.load(path) as saved:
+        return [int(e) for e in saved["snapshot_epochs"]] if "snapshot_epochs" in saved.files else []
+
+
 def read_plots(run_dir: Path) -> list[tuple[str, bytes]]:
     """The run's PNGs that exist, as ``[(file name, PNG bytes)]`` in :data:`RUN_PLOTS` order."""
     return [(name, (run_dir / name).read_bytes()) for name in RUN_PLOTS if (run_dir / name).is_file()]
