@@ -1,9 +1,15 @@
-"""regdemo: see and measure what L1/L2 regularization does to a small Keras network."""
+"""regdemo: see and measure what L1/L2 regularization does to a small Keras network.
+
+In Python (a notebook, a script): ``regdemo.run("configs/lecture.yaml")`` trains an experiment as
+``regdemo run`` does and ``regdemo.load("outputs/lecture")`` reads a saved one; both return a
+:class:`regdemo.results.Experiment` (see :mod:`regdemo.api`).
+"""
 
 import os
 import sys
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "load", "run"]
 
 # The compiled engine is TensorFlow code, so Keras must run on its TensorFlow backend. A user's
 # KERAS_BACKEND=jax (say) would otherwise surface as a confusing crash deep in training; it is
@@ -12,3 +18,18 @@ OVERRIDDEN_BACKEND = None
 if "keras" not in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
     OVERRIDDEN_BACKEND = os.environ["KERAS_BACKEND"]
     os.environ["KERAS_BACKEND"] = "tensorflow"
+
+
+def __getattr__(name: str):
+    """``regdemo.run`` and ``regdemo.load``, imported on first use: ``import regdemo`` (and so
+    ``regdemo --help``) stays free of TensorFlow, pandas and pydantic."""
+    if name in ("run", "load"):
+        from regdemo import api
+
+        globals()[name] = value = getattr(api, name)  # found directly from now on
+        return value
+    raise AttributeError(f"module 'regdemo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "run", "load"])

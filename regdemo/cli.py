@@ -167,18 +167,17 @@ def _run(args: argparse.Namespace, experiment) -> int:
             f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
             file=sys.stderr,
         )
+    from regdemo.api import execute
     from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict, RunFolderError
-    from regdemo.runner import run_experiment
 
     try:
-        outcome = run_experiment(
+        done = execute(
             experiment,
             args.out,
             workers=args.workers,
             force=args.force,
             tensorboard=args.tensorboard,
-            show_progress=not args.quiet,
-            summarize=True,
+            progress=not args.quiet,
             backend=args.backend,
             ray_address=ray_address,
             wait=args.wait,
@@ -188,22 +187,20 @@ def _run(args: argparse.Namespace, experiment) -> int:
     except KeyboardInterrupt:
         print("interrupted: completed runs are kept; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    outcome = done.outcome
     if outcome.failed:
         print(
             f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)} (see their error.txt)", file=sys.stderr
         )
     print(f"wrote {outcome.folder}")
-    status = (
-        _judge(outcome.folder, experiment.checks, experiment.smoke, args.no_fail_checks) if experiment.checks else 0
-    )
+    status = _verdicts(done.checks, outcome.folder, experiment.smoke, args.no_fail_checks) if experiment.checks else 0
     return EXIT_RUN_FAILED if outcome.failed else status
 
 
-def _judge(exp_dir: Path, resolved: list, smoke: bool, no_fail: bool, markdown: bool = False) -> int:
-    """Judge the checks on the experiment's summary, write checks.json, print the table; 3 if one fails."""
+def _verdicts(results: list, exp_dir: Path, smoke: bool, no_fail: bool, markdown: bool = False) -> int:
+    """Print judged checks as a table (or Markdown); 3 if one does not hold (unless ``no_fail``)."""
     from regdemo import checks
 
-    results = checks.judge_experiment(exp_dir, resolved, smoke)
     if markdown:
         print(checks.as_markdown(results), end="")
     else:
@@ -238,7 +235,9 @@ def _check(args: argparse.Namespace) -> int:
             resolved = load_experiment(args.config, smoke=args.smoke).checks
         if not resolved:
             return _fail(f"{exp_dir}: no checks to judge (no {rundir.CHECKS}; give --config)")
-        return _judge(exp_dir, resolved, smoke or args.smoke, args.no_fail_checks, args.markdown)
+        smoke = smoke or args.smoke
+        results = checks.judge_experiment(exp_dir, resolved, smoke)
+        return _verdicts(results, exp_dir, smoke, args.no_fail_checks, args.markdown)
     except (ConfigError, RunFolderError) as exc:  # a damaged checks.json or summary.csv included
         return _fail(str(exc))
 
