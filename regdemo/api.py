@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Finished:
-    """What one ``regdemo run`` did: each run's status (:class:`regdemo.runner.Outcome`) and the checks judged
-    (``[]`` when the config has none)."""
+    """What one ``regdemo run`` did: each run's status (:class:`regdemo.runner.Outcome`), the checks judged
+    (``[]`` when the config has none) and the report.html written (None unless asked for)."""
 
     outcome: Outcome
     checks: list[CheckResult] = field(default_factory=list)
