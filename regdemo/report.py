@@ -38,8 +38,10 @@ OPEN_CONFIGS = 12  # up to this many runs, each run's config is shown unfolded
 # Up to this many runs the report is one self-contained file; past it, an index page linking the runs' files
 # (at 1,000 runs the embedded page would be ~240 MB).
 EMBED_LIMIT = 50
-EMBED_POINTS = 300  # history points per loss curve in the viewer's data, self-contained page
-INDEX_POINTS = 100  # … index page: ~4 kB of data per run in all
+# The viewer's loss curves: (points per curve, significant digits) on a self-contained page, and on an index
+# page, where a run's data must stay under ~4 kB (5 MB at 1,000 runs, with its summary row).
+EMBED_HISTORY = (300, 4)
+INDEX_HISTORY = (100, 3)
 VIEWER_IMAGES = (rundir.BOUNDARY_PNG, rundir.WEIGHTS_PNG)  # the viewer draws the loss itself
 
 
@@ -223,7 +225,8 @@ def write_report(experiment_dir: Path, embed: bool | None = None, embed_limit: i
         media = [_embedded_media(i, r, s) for i, (r, s) in enumerate(zip(runs, sections, strict=True))]
     else:
         sections, media = None, [_linked_media(r) for r in runs]
-    data = viewer.viewer_data(runs, rows, media, by_id=embed, points=EMBED_POINTS if embed else INDEX_POINTS)
+    points, digits = EMBED_HISTORY if embed else INDEX_HISTORY
+    data = viewer.viewer_data(runs, rows, media, embed, points, digits)
     checks = rundir.read_checks(experiment_dir).get("checks", [])
     columns = report_columns(rows, sweep_fields(runs))
     page = render_report(name, rows, columns, figures, sections, checks, data)

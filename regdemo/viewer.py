@@ -25,7 +25,7 @@ from regdemo.summary import is_number, result_columns
 # (as the run's loss.png draws them).
 DATA_CURVES = ("data_loss", "val_data_loss")
 PENALTY_CURVES = ("loss", "val_loss")
-SIGNIFICANT = 4  # digits of a history point: the chart is a few hundred pixels high
+SIGNIFICANT = 4  # digits of a history point: the chart is a few hundred pixels high (3 do on an index page)
 RUN_FIELD = "run"  # the one control when the swept values do not tell every run apart
 
 
@@ -63,8 +63,9 @@ def _exact(value: Any) -> float | int | None:
     return None
 
 
-def history_points(history: Mapping[str, np.ndarray], most: int) -> dict[str, list]:
-    """A run's curves for the loss chart, at most ``most`` points each: ``epoch`` (from 1) and the curves."""
+def history_points(history: Mapping[str, np.ndarray], most: int, digits: int = SIGNIFICANT) -> dict[str, list]:
+    """A run's curves for the loss chart, at most ``most`` points each, ``digits`` significant digits:
+    ``epoch`` (from 1) and the curves."""
     if not history:
         return {}
     n = len(history[DATA_CURVES[0]])
@@ -73,7 +74,7 @@ def history_points(history: Mapping[str, np.ndarray], most: int) -> dict[str, li
     penalty = history.get("penalty")
     if penalty is not None and np.nanmax(np.where(np.isfinite(penalty), penalty, np.nan), initial=0.0) > 0:
         curves += PENALTY_CURVES
-    return {"epoch": (keep + 1).tolist(), **{name: significant(history[name][keep]) for name in curves}}
+    return {"epoch": (keep + 1).tolist(), **{name: significant(history[name][keep], digits) for name in curves}}
 
 
 def _fields(coords: Sequence[Mapping[str, Hashable]], labels: Sequence[str]) -> tuple[list[dict], list[list[int]]]:
@@ -111,14 +112,15 @@ def viewer_data(
     media: Sequence[RunMedia],
     by_id: bool,
     points: int,
+    digits: int = SIGNIFICANT,
 ) -> dict[str, Any]:
     """The viewer's JSON document for these runs (``rows`` their summary rows, ``media`` their pictures,
     all in the same order).
 
-    ``by_id``: the pictures are <img> ids on the page (else URLs); ``points``: at most this many history
-    points per curve. Each run: ``label``, ``status``, ``error``, ``at`` (its place on the controls),
-    ``numbers`` (one per ``metrics`` entry, exactly the summary's, None where missing), ``history``,
-    ``images`` and ``film`` (``{src, epochs}`` or None).
+    ``by_id``: the pictures are <img> ids on the page (else URLs); ``points``, ``digits``: at most this
+    many history points per curve, with this many significant digits. Each run: ``label``, ``status``,
+    ``error``, ``at`` (its place on the controls), ``numbers`` (one per ``metrics`` entry, exactly the
+    summary's, None where missing), ``history``, ``images`` and ``film`` (``{src, epochs}`` or None).
     """
     controls, places = _fields([layout.coordinates(run) for run in runs], [run.label for run in runs])
     metrics = metric_columns(rows)
@@ -132,7 +134,7 @@ def viewer_data(
                 "error": run.error,
                 "at": place,
                 "numbers": [_exact(row.get(m)) for m in metrics],
-                "history": history_points(run.history, points),
+                "history": history_points(run.history, points, digits),
                 "images": dict(seen.images),
                 "film": film,
             }

@@ -1,7 +1,8 @@
 // report.js: the report's viewer and sortable summary, inlined into report.html by regdemo.report.
 // Plain script, no framework, no network: the runs' data is the JSON in #viewer-data (regdemo.viewer).
-// A URL hash such as #a=l2&b=none&smooth=0.8&log=0&epoch=300&sort=-val_data_loss sets the controls on
-// load (and when it changes) by dispatching the same events a user's change does.
+// A URL hash such as #a=l2&b=none&b:seed=2&smooth=0.8&log=0&epoch=300&sort=-val_data_loss sets the
+// controls on load (and when it changes) by dispatching the same events a user's change does: a and b
+// name runs, a:<control>=<value> sets one control, sort names a summary column (- for descending).
 "use strict";
 (function () {
   // An error anywhere on the page is written on <html data-js-errors>, where a test (or a reader) sees it.
@@ -347,6 +348,17 @@
       for (const side of SIDES) {
         if (params.has(side) && byLabel.has(params.get(side))) pick(side, byLabel.get(params.get(side)));
       }
+      // One control at a time, e.g. a:lambda=0.01 (the control's label and the value as it reads)
+      for (const [key, value] of params) {
+        const parts = key.split(":");
+        if (parts.length !== 2 || !SIDES.includes(parts[0])) continue;
+        const f = data.fields.findIndex(function (field) { return field.label === parts[1] || field.name === parts[1]; });
+        const v = f < 0 ? -1 : data.fields[f].values.indexOf(value);
+        if (v < 0) continue;
+        const select = $("pick-" + parts[0] + "-" + f);
+        select.value = String(v);
+        select.dispatchEvent(new Event("change"));
+      }
       if (params.has("smooth")) {
         $("smoothing").value = params.get("smooth");
         $("smoothing").dispatchEvent(new Event("input"));
@@ -375,7 +387,7 @@
     } finally {
       applying = false;
     }
-    return params.has("a") || params.has("b");
+    return Array.from(params.keys()).some(function (key) { return SIDES.includes(key.split(":")[0]); });
   }
 
   // ---------------------------------------------------------------- start
