@@ -239,7 +239,7 @@ def test_past_the_embed_limit_the_report_is_an_index_page_that_links_the_runs_fi
     assert links == [f"#a={run['label']}" for run in data["runs"]]  # a run's name shows it in the viewer
 
 
-def test_embed_and_index_override_the_limit(index_exp, viewer_exp, tmp_path) -> None:
+def test_embed_and_index_override_the_limit(index_exp, viewer_exp, tmp_path, capsys) -> None:
     assert main(["report", str(index_exp), "--embed"]) == 0  # 5 runs > nothing: the flag wins
     assert _viewer_json((index_exp / "report.html").read_text(encoding="utf-8"))["images"] == "ids"
     folder = tmp_path / "tiny"
@@ -249,6 +249,9 @@ def test_embed_and_index_override_the_limit(index_exp, viewer_exp, tmp_path) -> 
     assert 'class="run"' not in text and _viewer_json(text)["images"] == "urls"
     assert main(["report", str(folder), "--embed-limit", "10"]) == 0  # 5 runs: self-contained
     assert 'class="run"' in (folder / "report.html").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["report", str(folder), "--embed-limit", "-1"]) == 2
+    assert capsys.readouterr().err == "--embed-limit: must be >= 0 (got -1)\n"
 
 
 # ---------------------------------------------------------------- in the browser
