@@ -399,8 +399,9 @@
   $("smoothing").addEventListener("input", function () {
     $("smoothing-value").textContent = $("smoothing").value;
     drawCharts();
-    if (!applying) writeHash();
   });
+  // The address follows once the slider is let go (browsers throttle a flood of history updates).
+  $("smoothing").addEventListener("change", function () { if (!applying) writeHash(); });
   $("log-y").addEventListener("change", function () { drawCharts(); if (!applying) writeHash(); });
   sortable();
   applying = true;
