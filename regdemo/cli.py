@@ -91,9 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--smoke", action="store_true", help="the experiment ran under --smoke: verdicts are 'smoke'")
     check.add_argument("--markdown", action="store_true", help="print a Markdown table (claim, measured, verdict)")
     check.add_argument("--no-fail-checks", action="store_true", help="do not exit 3 when a check does not hold")
-    report_help = "write EXPERIMENT_DIR/report.html: one self-contained page with the summary, figures and runs"
+    report_help = (
+        "write EXPERIMENT_DIR/report.html: checks, summary, an interactive viewer, figures and runs; one "
+        "self-contained file, or past --embed-limit runs an index page linking the runs' PNG files"
+    )
     report = sub.add_parser("report", help=report_help, description=report_help)
     report.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
+    form = report.add_mutually_exclusive_group()
+    form.add_argument("--embed", dest="embed", action="store_const", const=True, help="one self-contained file")
+    form.add_argument("--index", dest="embed", action="store_const", const=False, help="an index page linking files")
+    report.add_argument(
+        "--embed-limit", type=int, default=None, metavar="N", help="self-contained up to N runs (default 50)"
+    )
     _diff_parser(sub)
     return parser
 
@@ -252,7 +261,10 @@ def _saved_results(args: argparse.Namespace) -> int:
             written = figures.compare(args.run_dirs, args.out)
             print(f"wrote {len(written)} files to {args.out}")
         else:
-            print(f"wrote {report.write_report(args.experiment_dir)}")
+            limit = report.EMBED_LIMIT if args.embed_limit is None else args.embed_limit
+            if limit < 0:
+                return _fail(f"--embed-limit: must be >= 0 (got {limit})")
+            print(f"wrote {report.write_report(args.experiment_dir, args.embed, limit)}")
     except RunFolderError as exc:
         return _fail(str(exc))
     return 0
