@@ -27,9 +27,10 @@ from regdemo.schema import SAFE_NAME, BoundaryPlotConfig, FieldError, RunConfig,
 from regdemo.sweep import check_run_count, check_unique_names, sweep_axes, sweep_run_name
 from regdemo.yamlfile import Key, dotted, load_yaml, read_text, show
 
-# --smoke keeps everything but these: few epochs, a coarse boundary grid.
+# --smoke keeps everything but these: few epochs, a coarse boundary grid, a short film.
 SMOKE_EPOCHS = 20
 SMOKE_RESOLUTION = 60
+SMOKE_SNAPSHOTS = 5
 # Runs one config may make unless --max-runs says otherwise: checked by counting, before expansion.
 MAX_RUNS = 100_000
 # A further judgement of each resolved run: None, or the field to blame and why (see load_experiment).
@@ -313,15 +314,18 @@ def _rule_error(exc: ValidationError, at: Key, source: str, lines: dict[Key, int
 
 
 def _shrink(merged: dict[str, Any]) -> None:
-    """--smoke: cap epochs and the grid resolution, in place."""
+    """--smoke: cap epochs, the grid resolution and the film's snapshots, in place."""
     training = merged.setdefault("training", {})
-    boundary = merged.setdefault("plots", {}).setdefault("boundary", {})
+    plots = merged.setdefault("plots", {})
+    boundary = plots.setdefault("boundary", {}) if isinstance(plots, dict) else None
     if isinstance(training, dict):
         epochs = training.get("epochs", TrainingConfig().epochs)
         training["epochs"] = min(epochs, SMOKE_EPOCHS) if isinstance(epochs, int) else epochs
     if isinstance(boundary, dict):
         res = boundary.get("resolution", BoundaryPlotConfig().resolution)
         boundary["resolution"] = min(res, SMOKE_RESOLUTION) if isinstance(res, int) else res
+    if isinstance(plots, dict) and isinstance(plots.get("snapshots"), int):
+        plots["snapshots"] = min(plots["snapshots"], SMOKE_SNAPSHOTS)
 
 
 def _check_unique_variants(runs: list[Any], lines: dict[Key, int], source: str) -> None:

@@ -20,11 +20,12 @@ import numpy as np
 import tensorflow as tf
 
 import regdemo
-from regdemo import datasets, metrics, plots, rundir, storage
+from regdemo import datasets, film, metrics, plots, rundir, storage
 from regdemo.datasets import Split
 from regdemo.history import History
 from regdemo.models import build_model
 from regdemo.schema import RunConfig
+from regdemo.snapshots import Recorder, snapshot_epochs
 from regdemo.training import Progress as OnEpochs
 from regdemo.training import train
 
@@ -67,6 +68,7 @@ class RunResult:
     metrics: dict
     view: plots.RunView
     snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]]  # (epoch, kernels) for TensorBoard
+    film: metrics.Film | None = None  # with plots.snapshots
 
 
 def versions() -> dict[str, str]:
@@ -92,16 +94,38 @@ def _snapshotting(model: keras.Model, epochs: int, snapshots: list, on_epochs: O
     return record
 
 
+def _recorder(cfg: RunConfig, model: keras.Model, data: Split) -> tuple[Recorder, tuple[np.ndarray, np.ndarray]]:
+    """The film's recorder for ``plots.snapshots`` evenly spaced epochs, and its grid's axes (xs, ys)."""
+    xs, ys = metrics.snapshot_axes(cfg.plots.boundary, data.x_all)
+    xx, yy = np.meshgrid(xs, ys)
+    epochs = snapshot_epochs(cfg.training.epochs, cfg.plots.snapshots)
+    return Recorder(model, np.c_[xx.ravel(), yy.ravel()], epochs), (xs, ys)
+
+
+def _film(recorder: Recorder, xs: np.ndarray, ys: np.ndarray) -> metrics.Film:
+    """The recorded snapshots as arrays (none at all when the run ended before the first one)."""
+    kernel = recorder.kernels[0].shape if recorder.kernels else (0, 0)
+    return metrics.Film(
+        epochs=np.array(recorder.recorded, dtype=np.int64),
+        xs=xs,
+        ys=ys,
+        prob=np.array(recorder.probs, dtype=np.float32).reshape(len(recorder.probs), len(ys), len(xs)),
+        kernels=np.array(recorder.kernels, dtype=np.float32).reshape(len(recorder.kernels), *kernel),
+    )
+
+
 def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> RunResult:
     """Train one run from its resolved config and compute all its numbers (nothing is written).
 
-    With ``tensorboard``, the kernels are also kept at each progress report (for histograms).
+    With ``tensorboard``, the kernels are also kept at each progress report (for histograms); with
+    ``plots.snapshots``, the film's grids and first kernels at its epochs.
     """
     model, data = prepare(cfg)
     snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
     if tensorboard:
         on_epochs = _snapshotting(model, cfg.training.epochs, snapshots, on_epochs)
-    history = train(model, data, cfg.training, cfg.seed, on_epochs)
+    recorder, axes = _recorder(cfg, model, data) if cfg.plots.snapshots else (None, None)
+    history = train(model, data, cfg.training, cfg.seed, on_epochs, recorder)
     final = metrics.final_metrics(model, data)
     weights = metrics.weights_summary(model, cfg.plots.weights.near_zero_tol)
     grid = metrics.boundary_grid(model, cfg.plots.boundary, data.x_all)
@@ -138,18 +162,18 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
         kernels=metrics.kernels(model),
         layer_stats=weights["layers"],
     )
-    return RunResult(cfg, model, history, numbers, view, snapshots)
+    return RunResult(cfg, model, history, numbers, view, snapshots, _film(recorder, *axes) if recorder else None)
 
 
 def write_run(result: RunResult, run_dir: Path) -> None:
     """Write one run folder (see :mod:`regdemo.rundir`): config, history, model, plot data, three PNGs,
-    TensorBoard files if kept, and metrics.json last."""
+    the training film if recorded, TensorBoard files if kept, and metrics.json last."""
     cfg, view = result.config, result.view
     run_dir.mkdir(parents=True)
     rundir.write_config(cfg, run_dir)
     rundir.write_history(result.history.columns, run_dir)
     result.model.save(run_dir / rundir.MODEL)
-    rundir.write_plot_data(view.grid, view.data, view.kernels, run_dir)
+    rundir.write_plot_data(view.grid, view.data, view.kernels, run_dir, result.film)
     started = time.perf_counter()
     # each figure drawn, encoded and freed before the next (png_bytes closes it)
     rundir.write_png(plots.png_bytes(plots.boundary_figure(view)), run_dir, rundir.BOUNDARY_PNG)
@@ -157,6 +181,11 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     all_layers = cfg.plots.weights.layers == "all"
     rundir.write_png(plots.png_bytes(plots.weights_figure(view, all_layers)), run_dir, rundir.WEIGHTS_PNG)
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
+    if result.film is not None and len(result.film.epochs):
+        started = time.perf_counter()
+        gif, strip = film.encode(film.frames(result.film, view))
+        rundir.write_film(gif, strip, run_dir)
+        result.metrics["timing"]["film_seconds"] = time.perf_counter() - started  # the key only with a film
     if result.snapshots:
         write_tensorboard(result, run_dir / rundir.TENSORBOARD)
     rundir.write_metrics(result.metrics, run_dir)

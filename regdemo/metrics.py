@@ -33,6 +33,27 @@ class Grid:
     prob: np.ndarray
 
 
+# Points per axis of the training film's grid at most: the boundary plot's box at min(resolution, this),
+# so 20 snapshots cost a few ms each and stay ~1 MB in plot_data.npz.
+SNAPSHOT_RESOLUTION = 100
+
+
+@dataclass(frozen=True)
+class Film:
+    """The training film's numbers (``plots.snapshots``), one entry per snapshot in epoch order.
+
+    ``epochs`` (N,) int64 (epochs done: 0 is the initial weights); ``prob`` (N, rows, cols) float32,
+    P(class 1) on the grid of axes ``xs`` (cols,) and ``ys`` (rows,) (float32, the boundary plot's box);
+    ``kernels`` (N, inputs, units) float32, the first Dense layer's kernel.
+    """
+
+    epochs: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    prob: np.ndarray
+    kernels: np.ndarray
+
+
 @dataclass(frozen=True)
 class RunView:
     """What the plots need from one run (all computed here or read back from its folder).
@@ -56,6 +77,18 @@ def plot_box(cfg: BoundaryPlotConfig, x: np.ndarray) -> tuple[tuple[float, float
     return tuple(cfg.xlim) if cfg.xlim else auto[0], tuple(cfg.ylim) if cfg.ylim else auto[1]
 
 
+def grid_axes(cfg: BoundaryPlotConfig, x: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's axes over the plot box (:func:`plot_box` of ``x`` (n, 2)): ``xs``, ``ys`` of shape
+    (resolution,), float32 (the model's input type)."""
+    xlim, ylim = plot_box(cfg, x)
+    return np.linspace(*xlim, resolution, dtype=np.float32), np.linspace(*ylim, resolution, dtype=np.float32)
+
+
+def snapshot_axes(cfg: BoundaryPlotConfig, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training film's grid axes: the boundary plot's box at min(resolution, SNAPSHOT_RESOLUTION)."""
+    return grid_axes(cfg, x, min(cfg.resolution, SNAPSHOT_RESOLUTION))
+
+
 def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray, chunk: int | None = None) -> Grid:
     """P(class 1) over the plot box: the model called on the resolution² points in chunks of ``chunk`` points.
 
@@ -66,10 +99,7 @@ def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray, ch
     Chunks start at multiples of 1024 points, so SIMD tails fall where one call puts them.
     (``model.predict`` would rebuild its data pipeline and batch by 32: ~2800 steps for 90k points.)
     """
-    xlim, ylim = plot_box(cfg, x)
-    xs = np.linspace(*xlim, cfg.resolution, dtype=np.float32)
-    ys = np.linspace(*ylim, cfg.resolution, dtype=np.float32)
-    xx, yy = np.meshgrid(xs, ys)
+    xx, yy = np.meshgrid(*grid_axes(cfg, x, cfg.resolution))
     points = np.c_[xx.ravel(), yy.ravel()]
     if chunk is None:
         chunk = grid_chunk_points(max((int(w.shape[-1]) for w in model.weights), default=1))

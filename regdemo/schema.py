@@ -170,9 +170,17 @@ class WeightsPlotConfig(_Strict):
     near_zero_tol: float = Field(1e-3, gt=0, allow_inf_nan=False)
 
 
+# Upper bound of plots.snapshots: each snapshot keeps a (≤ 100 × 100) grid and the first kernel in
+# plot_data.npz and one frame of training.gif, so a config cannot ask for a huge array or film.
+MAX_SNAPSHOTS = 200
+
+
 class PlotsConfig(_Strict):
     boundary: BoundaryPlotConfig = BoundaryPlotConfig()
     weights: WeightsPlotConfig = WeightsPlotConfig()
+    # The training as a film: the decision grid and the first kernel at this many evenly spaced
+    # epochs (regdemo.snapshots.snapshot_epochs); 0: off.
+    snapshots: int = Field(0, ge=0, le=MAX_SNAPSHOTS)
 
 
 class MetricsConfig(_Strict):

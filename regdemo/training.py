@@ -13,9 +13,10 @@ Both engines run any of the three batch orders of ``training.shuffle`` (``epoch`
 :meth:`TrainingConfig.batch_order`, drawn by :mod:`regdemo.batchorder`) with the same batches, so for
 the same order they train the same.
 
-Both engines also apply proximal L1 (a soft-threshold after every optimizer step, :func:`proximal_step`)
-and early stopping with Keras' ``EarlyStopping`` semantics (in the compiled engine as graph ops on
-``tf.Variable`` state, :class:`_GraphEarlyStopping`).
+Both engines also apply proximal L1 (a soft-threshold after every optimizer step,
+:func:`regdemo.proximal.proximal_step`) and early stopping with Keras' ``EarlyStopping`` semantics (in the
+compiled engine as graph ops on ``tf.Variable`` state, :class:`_GraphEarlyStopping`), and, given a
+:class:`regdemo.snapshots.Recorder`, keep the training film's snapshots.
 """
 
 from __future__ import annotations
@@ -31,65 +32,22 @@ import tensorflow as tf
 from regdemo.batchorder import epoch_permutation, fit_permutation, reshuffled_batches
 from regdemo.datasets import Split
 from regdemo.history import COLUMNS, History
-from regdemo.models import penalty, proximal_kernels, proximal_penalty
+from regdemo.models import penalty, proximal_kernels
+from regdemo.proximal import ProximalL1, proximal_step
 from regdemo.schema import EarlyStoppingConfig, TrainingConfig
+from regdemo.snapshots import Recorder, RecordOnEpochEnd, chunk_spans
 
 # Epochs per call of the compiled loop: large enough that call overhead vanishes, small enough
 # that the progress bar moves several times a second.
 CHUNK_EPOCHS = 100
 
 Progress = Callable[[int], None]
-Kernels = list[tuple[keras.Variable, float]]
 
 
 def make_optimizer(cfg: TrainingConfig) -> keras.optimizers.Optimizer:
     """The configured Keras optimizer with its learning rate (other settings at Keras' defaults)."""
     cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return cls[cfg.optimizer](learning_rate=cfg.learning_rate)
-
-
-def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -> tf.Tensor:
-    """The step ``optimizer.apply`` just took on ``variable`` per unit gradient: a scalar or ``variable``'s shape.
-
-    Read off Keras 3's update rules (keras/src/optimizers/{sgd,adam,rmsprop}.py, Keras defaults), after
-    ``apply`` has counted the step (``iterations`` = t):
-
-    - SGD:     w −= η·g                                        → η
-    - Adam:    w −= α_t·m/(√v + ε), α_t = η·√(1 − β2^t)/(1 − β1^t)  → α_t/(√v + ε)
-    - RMSprop: w −= η·g/√(v + ε)                               → η/√(v + ε)
-    """
-    dtype = variable.dtype
-    lr = tf.cast(optimizer.learning_rate, dtype)
-    if isinstance(optimizer, keras.optimizers.SGD) and not optimizer.momentum:
-        return lr
-    if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:
-        # Private: Keras has no public accessor for an optimizer's per-variable slots (keras/src/optimizers/adam.py).
-        v = optimizer._velocities[optimizer._get_variable_index(variable)]
-        t = tf.cast(optimizer.iterations, dtype)
-        beta_1_power = tf.pow(tf.cast(optimizer.beta_1, dtype), t)
-        beta_2_power = tf.pow(tf.cast(optimizer.beta_2, dtype), t)
-        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        return alpha / (tf.sqrt(v) + optimizer.epsilon)
-    if isinstance(optimizer, keras.optimizers.RMSprop) and not (optimizer.momentum or optimizer.centered):
-        # Private, as above (keras/src/optimizers/rmsprop.py).
-        v = optimizer._velocities[optimizer._get_variable_index(variable)]
-        return lr / tf.sqrt(v + optimizer.epsilon)
-    raise NotImplementedError(f"proximal L1 has no step-size rule for {optimizer.get_config()}")
-
-
-def soft_threshold(w: tf.Tensor, tau: tf.Tensor) -> tf.Tensor:
-    """The proximal operator of τ·|w|, elementwise: sign(w)·max(|w| − τ, 0); ``tau`` broadcasts to w's shape."""
-    return tf.sign(w) * tf.maximum(tf.abs(w) - tau, 0.0)
-
-
-def proximal_step(optimizer: keras.optimizers.Optimizer, kernels: Kernels) -> None:
-    """After ``optimizer.apply``: soft-threshold each kernel with τ = step_size·λ_l1 (proximal gradient, ISTA).
-
-    For Adam and RMSprop τ is per coordinate: the diagonally scaled proximal step of the step the
-    optimizer actually took.
-    """
-    for kernel, l1 in kernels:
-        kernel.assign(soft_threshold(kernel.value, l1 * step_size(optimizer, kernel)))
 
 
 class _GraphEarlyStopping:
@@ -240,20 +198,27 @@ class _CompiledLoop:
 
 
 def train_compiled(
-    model: keras.Model, data: Split, cfg: TrainingConfig, seed: int, progress: Progress | None = None
+    model: keras.Model,
+    data: Split,
+    cfg: TrainingConfig,
+    seed: int,
+    progress: Progress | None = None,
+    recorder: Recorder | None = None,
 ) -> History:
     """Train with every epoch and batch inside one compiled ``tf.function`` (:class:`_CompiledLoop`).
 
     The function runs ``CHUNK_EPOCHS`` epochs per call; the batch order is ``cfg.batch_order()``
     (:meth:`_CompiledLoop.epoch_order`). A chunk whose loss is NaN or infinite ends the run,
     its history cut after the first bad epoch. Early stopping breaks out of the epoch loop and no further
-    chunk is called.
+    chunk is called. With a ``recorder``, chunks also end at its epochs and it reads the model between
+    them (the same epochs, in the same graph, so the history does not change).
     """
     loop = _CompiledLoop(model, data, cfg, seed)
     started = time.perf_counter()
     chunks, status = [], "completed"
-    for start in range(0, cfg.epochs, CHUNK_EPOCHS):
-        count = min(CHUNK_EPOCHS, cfg.epochs - start)
+    if recorder:
+        recorder.record(0)
+    for start, count in chunk_spans(cfg.epochs, CHUNK_EPOCHS, recorder.epochs if recorder else ()):
         chunk = loop.run_epochs(tf.constant(start, tf.int32), tf.constant(count, tf.int32)).numpy()
         bad = _first_bad_epoch(chunk[:, 0])
         chunks.append(chunk if bad is None else chunk[: bad + 1])
@@ -262,6 +227,8 @@ def train_compiled(
         if bad is not None:
             status = "diverged"
             break
+        if recorder and len(chunk) == count:
+            recorder.record(start + count)
         if len(chunk) < count:  # early stopping broke out of this chunk
             break
     table = np.concatenate(chunks)
@@ -278,42 +245,6 @@ class _StopOnNonFinite(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if not math.isfinite(float((logs or {}).get("loss", 0.0))):
             self.model.stop_training = True
-
-
-class _ProximalL1(keras.callbacks.Callback):
-    """``fit``'s proximal L1: soft-threshold after every optimizer step and put λΣ|w| back into the logs.
-
-    The L1 term is not in the model's losses (it must not reach the gradient), so Keras' ``loss`` and
-    ``val_loss`` lack it: on each epoch's end this adds the batch-weighted mean of the pre-step
-    λΣ|w| to ``loss`` (as Keras' running mean does) and the end-of-epoch λΣ|w| to ``val_loss``.
-    Put it first in the callback list: later callbacks (EarlyStopping, History) see the logs it completes.
-    """
-
-    def __init__(self, n_train: int, batch_size: int) -> None:
-        super().__init__()
-        self._n, self._batch = n_train, batch_size
-        self._sum, self._count = 0.0, 0
-        self._step: Callable[[], None] | None = None
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        kernels, optimizer = proximal_kernels(self.model), self.model.optimizer
-        self._step = tf.function(lambda: proximal_step(optimizer, kernels))
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._sum, self._count = 0.0, 0
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        size = min(self._batch, self._n - batch * self._batch)  # fit's batches: in order, the last one smaller
-        self._sum += float(proximal_penalty(self.model)) * size
-        self._count += size
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self._step()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs["loss"] += self._sum / self._count
-        if "val_loss" in logs:
-            logs["val_loss"] += float(proximal_penalty(self.model))
 
 
 def _keras_early_stopping(cfg: EarlyStoppingConfig) -> keras.callbacks.EarlyStopping:
@@ -337,7 +268,12 @@ class _Progress(keras.callbacks.Callback):
 
 
 def train_fit(
-    model: keras.Model, data: Split, cfg: TrainingConfig, seed: int, progress: Progress | None = None
+    model: keras.Model,
+    data: Split,
+    cfg: TrainingConfig,
+    seed: int,
+    progress: Progress | None = None,
+    recorder: Recorder | None = None,
 ) -> History:
     """Train with plain ``model.fit`` (the lecture's way), recording the same columns.
 
@@ -361,10 +297,12 @@ def train_fit(
     )
     callbacks: list[keras.callbacks.Callback] = [_StopOnNonFinite()]
     if proximal_kernels(model):
-        callbacks.insert(0, _ProximalL1(len(data.x_train), cfg.batch_size))
+        callbacks.insert(0, ProximalL1(len(data.x_train), cfg.batch_size))
     stopper = _keras_early_stopping(cfg.early_stopping) if cfg.early_stopping else None
     if stopper:
         callbacks.append(stopper)
+    if recorder:  # after EarlyStopping: the last epoch is recorded before it restores the best weights
+        callbacks.append(RecordOnEpochEnd(recorder))
     if progress:
         callbacks.append(_Progress(progress))
     started = time.perf_counter()
@@ -390,7 +328,18 @@ def train_fit(
     return history
 
 
-def train(model: keras.Model, data: Split, cfg: TrainingConfig, seed: int, progress: Progress | None = None) -> History:
-    """Train ``model`` in place with the configured engine."""
+def train(
+    model: keras.Model,
+    data: Split,
+    cfg: TrainingConfig,
+    seed: int,
+    progress: Progress | None = None,
+    recorder: Recorder | None = None,
+) -> History:
+    """Train ``model`` in place with the configured engine; a ``recorder`` keeps the film's snapshots (its
+    epochs past the end of a stopped or diverged run are dropped)."""
     engine = train_compiled if cfg.engine == "compiled" else train_fit
-    return engine(model, data, cfg, seed, progress)
+    history = engine(model, data, cfg, seed, progress, recorder)
+    if recorder:
+        recorder.trim(history.epochs_run, history.status == "diverged")
+    return history

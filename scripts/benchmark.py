@@ -10,7 +10,9 @@ On configs/lecture.yaml's ``no_reg`` and ``l2`` runs (moons 100, Dense 128-128-1
 3. ``regdemo.metrics.boundary_grid`` on lecture.yaml's 300×300 points (median of 5, after a warm-up call)
    versus one ``model.predict`` on the same points;
 4. ``regdemo run configs/lecture.yaml --quiet``: wall time and peak memory of its process tree (driver and
-   workers, PSS and RSS summed, sampled every 50 ms).
+   workers, PSS and RSS summed, sampled every 50 ms);
+5. the training film: the ``no_reg`` run's training time with ``plots.snapshots`` 0 and 20 (alternating, best
+   of ``--film-repeats``), and the time to draw and encode its 20 frames.
 Absolute times drift on shared machines; compare the ratios, which are measured in the same run.
 """
 
@@ -43,7 +45,8 @@ BASELINE = REPO / "scripts" / "lecture_fit_baseline.py"
 LECTURE_CONFIG = REPO / "configs" / "lecture.yaml"
 REGULARIZERS = {"none": "no_reg", "l2": "l2"}  # regularizer → its variant in configs/lecture.yaml
 GRID_REPEATS = 5
-FIT_GOAL, GRID_S, E2E_S, E2E_MIB = 50, 0.2, 20, 1500  # the targets
+FIT_GOAL, GRID_S, E2E_S, E2E_MIB, FILM_COST = 50, 0.2, 20, 1500, 1.25  # the targets
+SNAPSHOTS = 20  # issue #11's yardstick: 20 snapshots cost at most +25 % of a run's training time
 console, notes = Console(), Console(stderr=True, style="dim")
 
 
@@ -105,6 +108,23 @@ def time_grid(model: Any, cfg: Any) -> tuple[int, float, float, float, float]:
     return len(points), warmup, median, predict_s, float(np.max(np.abs(predicted.reshape(grid.prob.shape) - grid.prob)))
 
 
+def time_snapshots(repeats: int) -> tuple[dict[int, float], float]:
+    """Training seconds (``History.seconds``, recording included) of the lecture's ``no_reg`` run with
+    ``plots.snapshots`` 0 and SNAPSHOTS, alternating, best of ``repeats`` each; and the seconds to draw and
+    encode the last run's film."""
+    from regdemo import film
+    from regdemo.experiment import execute_run
+
+    runs = {n: load_experiment(LECTURE_CONFIG, sets=[f"plots.snapshots={n}"]).runs[0] for n in (0, SNAPSHOTS)}
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for n, cfg in runs.items():
+            result = execute_run(cfg)
+            best[n] = min(best[n], result.history.seconds)
+    draw, _ = timed(lambda: film.encode(film.frames(result.film, result.view)))
+    return best, draw
+
+
 def run_end_to_end(out_dir: Path) -> tuple[float, float, float, int, str]:
     """``regdemo run configs/lecture.yaml --quiet``: (wall s, peak PSS MiB, peak RSS MiB, exit status, stderr's
     tail), memory summed over its process tree (driver and workers), sampled every 50 ms. RSS counts the shared
@@ -146,6 +166,7 @@ def main() -> int:
     parser.add_argument("--fit-epochs", type=int, default=100, help="epochs for engine: fit and the lecture script")
     parser.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end `regdemo run` subprocess")
     parser.add_argument("--skip-baseline", action="store_true", help="skip the lecture's baseline script")
+    parser.add_argument("--film-repeats", type=int, default=3, help="runs per snapshot setting (0: skip)")
     args = parser.parse_args()
     if args.compiled_epochs < 1 or args.fit_epochs < 1:
         parser.error("epochs must be >= 1")
@@ -167,6 +188,10 @@ def main() -> int:
     notes.print("decision grid …")
     box = load_experiment(LECTURE_CONFIG).runs[0].plots.boundary  # the lecture's box, 300×300
     points, warmup, median, predict_s, max_diff = time_grid(model, box)
+    film = None
+    if args.film_repeats > 0:
+        notes.print(f"training film: plots.snapshots 0 vs {SNAPSHOTS}, {args.film_repeats} runs each …")
+        film = time_snapshots(args.film_repeats)
     baselines = {}
     for reg in [] if args.skip_baseline else REGULARIZERS:
         notes.print(f"lecture script: {reg}, {args.fit_epochs} epochs …")
@@ -208,6 +233,12 @@ def main() -> int:
     add(f"model.predict, same {points:,} pts (once)", f"{predict_s:.3f} s")
     add("max |boundary_grid − predict|", f"{max_diff:.1e}")
     add("predict ÷ boundary_grid", fmt(ratio(predict_s, median), ".0f", "×"))
+    if film:
+        (off, on), draw = film[0].values(), film[1]
+        label = f"training, plots.snapshots 0 / {SNAPSHOTS} (no_reg, best of {args.film_repeats})"
+        add(label, f"{off:.2f} / {on:.2f} s")
+        add(f"... {SNAPSHOTS} ÷ 0", f"{on / off:.3f}×", f"≤ {FILM_COST}×", on / off <= FILM_COST)
+        add(f"training.gif + training_frames.png, {SNAPSHOTS} frames: draw and encode", f"{draw:.2f} s")
     if e2e:
         wall, peak, peak_rss, status, _ = e2e
         add("regdemo run lecture.yaml, wall", f"{wall:.1f} s", f"< {E2E_S} s", wall < E2E_S and status == 0)

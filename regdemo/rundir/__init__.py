@@ -6,6 +6,7 @@ A run folder (``<experiment>/<run>/``) holds::
     metrics.json    final and window numbers, weight stats, boundary complexity, status, ``format`` (FORMAT)
     history.csv     one row per epoch: ``epoch`` and the columns of :data:`regdemo.history.COLUMNS`
     plot_data.npz   the boundary grid, every Dense kernel and the dataset's train/validation(/test) points
+                    (with ``plots.snapshots`` also the film's ``snapshot_*`` arrays)
     model.keras     the trained Keras model
     boundary.png, loss.png, weights.png
     training.gif, training_frames.png   with ``plots.snapshots``: the training as a film (and its frames)
@@ -59,6 +60,7 @@ from regdemo.rundir.read import (
     open_plot_data,
     read_checks,
     read_config,
+    read_film,
     read_history,
     read_metrics,
     read_plot_data,
@@ -78,6 +80,7 @@ from regdemo.rundir.write import (
     write_failed,
     write_failed_whole,
     write_figure,
+    write_film,
     write_folder_files,
     write_history,
     write_metrics,
@@ -122,6 +125,7 @@ __all__ = [
     "plain_text",
     "read_checks",
     "read_config",
+    "read_film",
     "read_history",
     "read_metrics",
     "read_plot_data",
@@ -139,6 +143,7 @@ __all__ = [
     "write_failed",
     "write_failed_whole",
     "write_figure",
+    "write_film",
     "write_folder_files",
     "write_history",
     "write_metrics",

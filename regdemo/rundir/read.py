@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from regdemo.datasets import Split
 from regdemo.errors import RunFolderError
-from regdemo.metrics import Grid, RunView
+from regdemo.metrics import Film, Grid, RunView
 from regdemo.rundir.names import CHECKS, CONFIG, FORMAT, HISTORY, METRICS, PLOT_DATA, RUN_PLOTS, SUMMARY
 from regdemo.schema import RunConfig
 
@@ -222,6 +222,15 @@ def read_snapshot_epochs(run_dir: Path) -> list[int]:
         return []
     with np.load(path) as saved:
         return [int(e) for e in saved["snapshot_epochs"]] if "snapshot_epochs" in saved.files else []
+
+
+def read_film(run_dir: Path) -> Film | None:
+    """plot_data.npz's training film (see :func:`regdemo.rundir.write_plot_data`); None without snapshots."""
+    with np.load(run_dir / PLOT_DATA) as saved:
+        if "snapshot_epochs" not in saved.files:
+            return None
+        keys = ("snapshot_epochs", "snapshot_grid_x", "snapshot_grid_y", "snapshot_grid_prob", "snapshot_kernel")
+        return Film(*(saved[key] for key in keys))
 
 
 def read_plots(run_dir: Path) -> list[tuple[str, bytes]]:

@@ -18,7 +18,7 @@ import yaml
 from regdemo import storage
 from regdemo.datasets import Split
 from regdemo.history import COLUMNS
-from regdemo.metrics import Grid
+from regdemo.metrics import Film, Grid
 from regdemo.oserrors import disk_full
 from regdemo.rundir.names import (
     CHECKS,
@@ -30,6 +30,8 @@ from regdemo.rundir.names import (
     PLOT_DATA,
     REPORT,
     SUMMARY,
+    TRAINING_FRAMES,
+    TRAINING_GIF,
 )
 from regdemo.schema import RunConfig
 
@@ -72,11 +74,33 @@ def write_history(columns: Mapping[str, np.ndarray], run_dir: Path) -> None:
     )
 
 
-def write_plot_data(grid: Grid, data: Split, kernels: Sequence[tuple[str, np.ndarray]], run_dir: Path) -> None:
+def write_plot_data(
+    grid: Grid,
+    data: Split,
+    kernels: Sequence[tuple[str, np.ndarray]],
+    run_dir: Path,
+    film: Film | None = None,
+) -> None:
     """plot_data.npz: the grid (``grid_x``, ``grid_y``, ``grid_prob``), ``kernel_<layer>`` for every Dense
     layer, and the dataset's points (``x_train`` (n, 2), ``y_train`` (n,), ``x_val``, ``y_val``, and
-    ``x_test``, ``y_test`` only when there is a test set, so a folder without one stays as before)."""
+    ``x_test``, ``y_test`` only when there is a test set, so a folder without one stays as before).
+
+    With a ``film`` (``plots.snapshots``; without one no key is added): ``snapshot_epochs`` (N,),
+    ``snapshot_grid_x`` (cols,), ``snapshot_grid_y`` (rows,), ``snapshot_grid_prob`` (N, rows, cols) and
+    ``snapshot_kernel`` (N, inputs, units), the first Dense layer's kernel.
+    """
     test = {"x_test": data.x_test, "y_test": data.y_test} if len(data.x_test) else {}
+    snapshots = (
+        {
+            "snapshot_epochs": film.epochs,
+            "snapshot_grid_x": film.xs,
+            "snapshot_grid_y": film.ys,
+            "snapshot_grid_prob": film.prob,
+            "snapshot_kernel": film.kernels,
+        }
+        if film is not None
+        else {}
+    )
     np.savez_compressed(
         run_dir / PLOT_DATA,
         grid_x=grid.xx,
@@ -88,12 +112,19 @@ def write_plot_data(grid: Grid, data: Split, kernels: Sequence[tuple[str, np.nda
         x_val=data.x_val,
         y_val=data.y_val,
         **test,
+        **snapshots,
     )
 
 
 def write_png(png: bytes, run_dir: Path, name: str) -> None:
     """One of :data:`RUN_PLOTS`, already encoded."""
     (run_dir / name).write_bytes(png)
+
+
+def write_film(gif: bytes, frames_png: bytes, run_dir: Path) -> None:
+    """training.gif and training_frames.png (its frames stacked top to bottom), already encoded."""
+    (run_dir / TRAINING_GIF).write_bytes(gif)
+    (run_dir / TRAINING_FRAMES).write_bytes(frames_png)
 
 
 # ANSI terminal sequences (CSI: ESC [ parameters final byte): Keras wraps the message of an error raised
