@@ -281,7 +281,7 @@ def weight_panels(runs: Sequence[LoadedRun]) -> tuple[str, list[tuple[str, list[
     per value of the second, pooled over the rest (seeds); curves and panels are capped (the title
     says so) so the figure stays readable.
     """
-    done = [run for run in runs if run.view is not None]
+    done = [run for run in runs if not run.failed]  # (a failed run has no view; asking would not read one)
     if not done:
         return "First-layer weights: no run finished", [("", [])]  # drawn as a note
     layer = done[0].view.kernels[0][0]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,24 +26,44 @@ from regdemo.schema import RunConfig
 # ---------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
+def run_status(metrics: Mapping[str, Any]) -> str:
+    """A run's status as metrics.json gives it (``completed`` when it says none)."""
+    return str(metrics.get("status", "completed"))
+
+
+def run_variant(config: RunConfig, metrics: Mapping[str, Any]) -> str:
+    """The ``runs:`` entry a run came from (metrics.json's, else config.yaml's, else the run's name)."""
+    return str(metrics.get("variant") or getattr(config, "variant", "") or config.name)
+
+
+def run_sweep(config: RunConfig, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted field path → the run's swept value ({} when nothing was swept)."""
+    return dict(metrics.get("sweep") or getattr(config, "sweep", None) or {})
+
+
+def run_error(metrics: Mapping[str, Any]) -> str:
+    """A failed run's message ('' for any other run)."""
+    return str(metrics.get("error", "")) if run_status(metrics) == "failed" else ""
+
+
+@dataclass(frozen=True, eq=False)
 class LoadedRun:
-    """One run read back from its folder.
+    """One run read back from its folder: config and metrics at once, history and plot data on first use.
 
     ``history`` maps history.csv's columns to arrays of shape (epochs_run,) ({} for a failed run);
-    ``view`` is what the plots draw, read from the saved files (None for a failed run).
+    ``view`` is what the plots draw, read from the saved files (None for a failed run). Both are read
+    when first asked for (then kept), so a summary or an index of 1,000 runs decompresses no plot data;
+    :func:`load_run` has already checked that their files exist.
     """
 
     path: Path
     label: str
     config: RunConfig
     metrics: dict[str, Any]
-    history: dict[str, np.ndarray]
-    view: RunView | None
 
     @property
     def status(self) -> str:
-        return str(self.metrics.get("status", "completed"))
+        return run_status(self.metrics)
 
     @property
     def failed(self) -> bool:
@@ -50,16 +72,51 @@ class LoadedRun:
     @property
     def variant(self) -> str:
         """The ``runs:`` entry this run came from (metrics.json's, else config.yaml's, else the run's name)."""
-        return str(self.metrics.get("variant") or getattr(self.config, "variant", "") or self.config.name)
+        return run_variant(self.config, self.metrics)
 
     @property
     def sweep(self) -> dict[str, Any]:
         """Dotted field path → this run's swept value ({} when nothing was swept)."""
-        return dict(self.metrics.get("sweep") or getattr(self.config, "sweep", None) or {})
+        return run_sweep(self.config, self.metrics)
 
     @property
     def error(self) -> str:
-        return str(self.metrics.get("error", "")) if self.failed else ""
+        return run_error(self.metrics)
+
+    @functools.cached_property
+    def history(self) -> dict[str, np.ndarray]:
+        """history.csv's columns, read on first use ({} for a failed run)."""
+        return {} if self.failed else _readable(self.path, HISTORY, read_history)
+
+    @functools.cached_property
+    def view(self) -> RunView | None:
+        """What the plots draw, read from history.csv and plot_data.npz on first use (None for a failed run)."""
+        if self.failed:
+            return None
+        layer_stats = _null_to_nan(self.metrics.get("weights", {}).get("layers", []))
+        names = [layer["name"] for layer in layer_stats]
+        grid, kernels, data = _readable(self.path, PLOT_DATA, lambda path: read_plot_data(path, names))
+        return RunView(
+            name=self.label,
+            title=f"{self.label} ({self.config.model.regularizer.label()})",
+            grid=grid,
+            data=data,
+            history=self.history,
+            kernels=kernels,
+            layer_stats=layer_stats,
+        )
+
+
+def _readable(run_dir: Path, name: str, read: Callable[[Path], Any]) -> Any:
+    """``read(run_dir)``, a missing or damaged ``name`` being one line (:class:`RunFolderError`)."""
+    if not (run_dir / name).is_file():  # gone since load_run checked it
+        raise RunFolderError(f"{run_dir}: unreadable run folder: no {name}")
+    try:
+        return read(run_dir)
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # UnicodeDecodeError is the CLI's
+        if isinstance(exc, UnicodeDecodeError):
+            raise
+        raise RunFolderError(f"{run_dir}: unreadable run folder: {name}: {exc}") from None
 
 
 def is_run_dir(path: Path) -> bool:
@@ -142,12 +199,12 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
-    """What resume needs of a run folder: its resolved config as a mapping and its status.
+def saved_run(run_dir: Path) -> tuple[dict | None, dict[str, Any] | None]:
+    """What resume needs of a run folder: its resolved config as a mapping, and its metrics.json.
 
     The config is validated, so fields added since it was written take their defaults and an older
-    folder of the same config compares equal (it is still rerun: its status is None, another format).
-    None where unreadable (or not UTF-8); the status is None too for a folder of another format.
+    folder of the same config compares equal (it is still rerun: its metrics are None, another format).
+    Either is None where unreadable (or not UTF-8); the metrics are None too for a folder of another format.
     """
     try:
         config = RunConfig.model_validate(yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
@@ -155,39 +212,33 @@ def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
         config = None
     try:
         metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-        status = metrics.get("status") if metrics.get("format") == FORMAT else None
-    except (OSError, ValueError, AttributeError):  # UnicodeDecodeError is a ValueError
-        status = None
-    return config, status
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        metrics = None
+    if not isinstance(metrics, dict) or metrics.get("format") != FORMAT:
+        metrics = None
+    return config, metrics
+
+
+def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
+    """:func:`saved_run`'s config and the run's status (None where the metrics are)."""
+    config, metrics = saved_run(run_dir)
+    return config, None if metrics is None else metrics.get("status")
 
 
 def load_run(run_dir: Path, label: str | None = None) -> LoadedRun:
-    """Read one run folder back: config, metrics, history and the plots' view (no model is loaded).
+    """Read one run folder back: config and metrics now, history and the plots' view on first use
+    (no model is loaded). A completed run's history.csv and plot_data.npz must exist (checked now).
 
     ``label`` names the run in figures and tables (default: its name).
     """
     check_run_dir(run_dir)
     metrics = read_metrics(run_dir)
     config = read_config(run_dir)
-    label = label or config.name
-    if metrics.get("status") == "failed":
-        return LoadedRun(run_dir, label, config, metrics, {}, None)
-    for needed in (HISTORY, PLOT_DATA):
-        if not (run_dir / needed).is_file():
-            raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
-    history = read_history(run_dir)
-    layer_stats = _null_to_nan(metrics.get("weights", {}).get("layers", []))
-    grid, kernels, data = read_plot_data(run_dir, [layer["name"] for layer in layer_stats])
-    view = RunView(
-        name=label,
-        title=f"{label} ({config.model.regularizer.label()})",
-        grid=grid,
-        data=data,
-        history=history,
-        kernels=kernels,
-        layer_stats=layer_stats,
-    )
-    return LoadedRun(run_dir, label, config, metrics, history, view)
+    if metrics.get("status") != "failed":
+        for needed in (HISTORY, PLOT_DATA):
+            if not (run_dir / needed).is_file():
+                raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
+    return LoadedRun(run_dir, label or config.name, config, metrics)
 
 
 def unique_labels(run_dirs: Sequence[Path]) -> list[str]:
