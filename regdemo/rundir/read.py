@@ -88,22 +88,42 @@ class LoadedRun:
         """history.csv's columns, read on first use ({} for a failed run)."""
         return {} if self.failed else _readable(self.path, HISTORY, read_history)
 
+    @property
+    def title(self) -> str:
+        """The run's name and regularizer, as plots title it: ``l2 (L2 λ=0.01)``."""
+        return f"{self.label} ({self.config.model.regularizer.label()})"
+
+    @functools.cached_property
+    def kernels(self) -> list[tuple[str, np.ndarray]]:
+        """Every Dense kernel, ``[(layer name, kernel of shape (inputs, units))]`` (metrics.json's layer order):
+        the view's, or read alone from plot_data.npz (no grid or data decompressed); [] for a failed run."""
+        if self.failed:
+            return []
+        if "view" in self.__dict__:
+            return self.view.kernels
+        return _readable(self.path, PLOT_DATA, lambda path: read_kernels(path, self._layer_names()))
+
+    def _layer_stats(self) -> list[dict[str, Any]]:
+        return _null_to_nan(self.metrics.get("weights", {}).get("layers", []))
+
+    def _layer_names(self) -> list[str]:
+        return [layer["name"] for layer in self.metrics.get("weights", {}).get("layers", [])]
+
     @functools.cached_property
     def view(self) -> RunView | None:
         """What the plots draw, read from history.csv and plot_data.npz on first use (None for a failed run)."""
         if self.failed:
             return None
-        layer_stats = _null_to_nan(self.metrics.get("weights", {}).get("layers", []))
-        names = [layer["name"] for layer in layer_stats]
+        names = self._layer_names()
         grid, kernels, data = _readable(self.path, PLOT_DATA, lambda path: read_plot_data(path, names))
         return RunView(
             name=self.label,
-            title=f"{self.label} ({self.config.model.regularizer.label()})",
+            title=self.title,
             grid=grid,
             data=data,
             history=self.history,
             kernels=kernels,
-            layer_stats=layer_stats,
+            layer_stats=self._layer_stats(),
         )
 
 
@@ -158,6 +178,18 @@ def read_history(run_dir: Path) -> dict[str, np.ndarray]:
     return {name: table[:, i] for i, name in enumerate(rows[0]) if name != "epoch"}
 
 
+def _kernels(saved: np.lib.npyio.NpzFile, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    stored = [name.removeprefix("kernel_") for name in saved.files if name.startswith("kernel_")]
+    order = [n for n in layer_names if n in stored] + [n for n in stored if n not in layer_names]
+    return [(name, saved[f"kernel_{name}"]) for name in order]
+
+
+def read_kernels(run_dir: Path, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """plot_data.npz's kernels alone, as :func:`read_plot_data` gives them (each array read on its own)."""
+    with np.load(run_dir / PLOT_DATA) as saved:
+        return _kernels(saved, layer_names)
+
+
 def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, list[tuple[str, np.ndarray]], Split]:
     """plot_data.npz → the boundary grid (each array (resolution, resolution)), the kernels and the data.
 
@@ -166,18 +198,26 @@ def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, lis
     """
     with np.load(run_dir / PLOT_DATA) as saved:
         grid = Grid(saved["grid_x"], saved["grid_y"], saved["grid_prob"])
-        stored = [name.removeprefix("kernel_") for name in saved.files if name.startswith("kernel_")]
-        order = [n for n in layer_names if n in stored] + [n for n in stored if n not in layer_names]
-        kernels = [(name, saved[f"kernel_{name}"]) for name in order]
+        kernels = _kernels(saved, layer_names)
         test = [saved["x_test"], saved["y_test"]] if "x_test" in saved.files else []
         data = Split(saved["x_train"], saved["y_train"], saved["x_val"], saved["y_val"], *test)
     return grid, kernels, data
 
 
+# libyaml's parser where PyYAML was built with it: the same safe constructor and resolver, so the same
+# values, ~7x faster; reading config.yaml was most of loading 1,000 runs (and of planning their resume).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml(text: str) -> Any:
+    """A YAML document regdemo wrote (config.yaml), parsed safely."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # safe: plain data only, never a Python object
+
+
 def read_config(run_dir: Path) -> RunConfig:
     """config.yaml, validated."""
     try:
-        return RunConfig.model_validate(yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8")))
+        return RunConfig.model_validate(_yaml((run_dir / CONFIG).read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValidationError) as exc:
         reason = " ".join(str(exc).split())
         raise RunFolderError(f"{run_dir}: unreadable run folder: {CONFIG}: {reason[:300]}") from None
@@ -207,7 +247,7 @@ def saved_run(run_dir: Path) -> tuple[dict | None, dict[str, Any] | None]:
     Either is None where unreadable (or not UTF-8); the metrics are None too for a folder of another format.
     """
     try:
-        config = RunConfig.model_validate(yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
+        config = RunConfig.model_validate(_yaml((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError):
         config = None
     try:
