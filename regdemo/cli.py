@@ -24,6 +24,7 @@ EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 
 # Runs one config may make without --max-runs (regdemo.config.MAX_RUNS; not imported here so that
 # --help stays fast).
 DEFAULT_MAX_RUNS = 100_000
+GRIDS_HELP = "draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,11 +80,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="with --backend ray: join this cluster (host:port; default $RAY_ADDRESS, else a local instance)",
     )
+    run.add_argument(
+        "--grids",
+        action="store_true",
+        help="draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs",
+    )
     config_command("validate", "check a config without training")
     compare_help = "compare saved runs (any experiments): summary.csv and comparison figures, no retraining"
     compare = sub.add_parser("compare", help=compare_help, description=compare_help)
     compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders, e.g. outputs/x/*")
     compare.add_argument("--out", type=Path, required=True, help="folder the comparison is written to")
+    compare.add_argument(
+        "--grids",
+        action="store_true",
+        help="draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs",
+    )
     check_help = "judge an experiment's checks again from its saved files (checks.json, or --config's checks)"
     check = sub.add_parser("check", help=check_help, description=check_help)
     check.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
@@ -190,6 +201,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             backend=args.backend,
             ray_address=ray_address,
             wait=args.wait,
+            grids=args.grids or None,
         )
     except (RunConflict, BackendUnavailable, ExperimentLocked, RunFolderError) as exc:
         return _fail(str(exc))
@@ -258,7 +270,7 @@ def _saved_results(args: argparse.Namespace) -> int:
 
     try:
         if args.command == "compare":
-            written = figures.compare(args.run_dirs, args.out)
+            written = figures.compare(args.run_dirs, args.out, grids=args.grids or None)
             print(f"wrote {len(written)} files to {args.out}")
         else:
             limit = report.EMBED_LIMIT if args.embed_limit is None else args.embed_limit

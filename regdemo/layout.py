@@ -254,7 +254,7 @@ def _count_text(counts: Sequence[int]) -> str:
 
 def _pooled(runs: Sequence[LoadedRun]) -> np.ndarray:
     """The first-layer kernels of ``runs`` as one flat array of shape (Σ kernel sizes,)."""
-    return np.concatenate([np.ravel(run.view.kernels[0][1]) for run in runs])
+    return np.concatenate([np.ravel(run.kernels[0][1]) for run in runs])  # kernels alone: no grid is read
 
 
 def _curve(runs: Sequence[LoadedRun], name: str) -> plots.WeightCurve:
@@ -281,17 +281,17 @@ def weight_panels(runs: Sequence[LoadedRun]) -> tuple[str, list[tuple[str, list[
     per value of the second, pooled over the rest (seeds); curves and panels are capped (the title
     says so) so the figure stays readable.
     """
-    done = [run for run in runs if run.view is not None]
+    done = [run for run in runs if not run.failed]  # (a failed run has no view; asking would not read one)
     if not done:
         return "First-layer weights: no run finished", [("", [])]  # drawn as a note
-    layer = done[0].view.kernels[0][0]
+    layer = done[0].kernels[0][0]
     title = f"First-layer weights ({layer})"
     coords = [coordinates(run) for run in done]
     fields = [f for f in layout_fields(coords) if f not in REPLICATE_FIELDS]
     if len(done) <= MAX_CURVES or not fields:
         shown = done[:MAX_CURVES]
         capped = f", first {len(shown)} of {len(done)} runs" if len(shown) < len(done) else ", all runs"
-        return title + capped, [("", [_curve([run], run.view.title) for run in shown])]
+        return title + capped, [("", [_curve([run], run.title) for run in shown])]
     names = short_names(fields)
     curve_field, panel_field = fields[0], (fields[1] if len(fields) > 1 else None)
     curve_values = ordered_values(coords, curve_field)

@@ -1,15 +1,17 @@
 """The summary of saved runs: summary.csv's rows and columns, and which of them report.html's table shows.
 
 Pure: runs come in as :class:`regdemo.rundir.LoadedRun` (read by :mod:`regdemo.rundir`, which also writes
-summary.csv); nothing here reads or writes a file. A failed run is a run too: it gets a row with its error.
+summary.csv), or as a config and its metrics.json mapping (:func:`summary_row`, what the runner appends as
+each run finishes); nothing here reads or writes a file. A failed run is a run too: it gets a row with its error.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from regdemo import rundir
 from regdemo.history import BOUNDARY_KEYS, COLUMNS, FIRST_LAYER_KEYS, TEST_KEYS, WINDOW_KEYS
 from regdemo.rundir import LoadedRun
 from regdemo.schema import RunConfig
@@ -75,7 +77,13 @@ def _cell(value: Any) -> Any:
 
 def sweep_fields(runs: Sequence[LoadedRun]) -> list[str]:
     """Every swept field path of these runs, in first-seen order."""
-    return list(dict.fromkeys(field for run in runs for field in run.sweep))
+    return swept_columns(run.sweep for run in runs)
+
+
+def swept_columns(sweeps: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every field path of these sweeps (``{field: value}``, a run's or a config's), in first-seen order:
+    summary.csv's swept columns, known from an experiment's configs before any run has finished."""
+    return list(dict.fromkeys(field for sweep in sweeps for field in sweep))
 
 
 def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,8 +104,30 @@ def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def summary_columns(swept: Sequence[str]) -> list[str]:
+    """summary.csv's columns, in order, for these swept fields (those of :func:`summary_row`'s rows)."""
+    return ["run", "experiment", "variant", "status", *swept, *SUMMARY_SETTINGS, *result_columns({}), "error"]
+
+
+def summary_row(
+    config: RunConfig, metrics: Mapping[str, Any], swept: Sequence[str], label: str | None = None
+) -> dict[str, Any]:
+    """One run's summary.csv row from its resolved config and its metrics.json mapping (as saved: non-finite
+    numbers null); ``swept`` gives the swept columns (empty where this run did not sweep a field), ``label``
+    the ``run`` cell (default: the run's name). The keys are :func:`summary_columns` ``(swept)``."""
+    sweep = rundir.run_sweep(config, metrics)
+    row: dict[str, Any] = {"run": label or config.name, "experiment": config.experiment}
+    row["variant"] = rundir.run_variant(config, metrics)
+    row["status"] = rundir.run_status(metrics)
+    row |= {field: _cell(sweep.get(field)) for field in swept}
+    row |= {key: get(config) for key, get in SUMMARY_SETTINGS.items()}
+    row |= result_columns(metrics)
+    row["error"] = rundir.run_error(metrics)
+    return row
+
+
 def summary_rows(runs: Sequence[LoadedRun]) -> list[dict[str, Any]]:
-    """One summary.csv row per run, all with the same columns.
+    """One summary.csv row per run (:func:`summary_row`), all with the same columns.
 
     ``run`` (its label), ``experiment``, ``variant``, ``status``, one column per swept field (its
     dotted path; empty where a run did not sweep it), the settings, the final metrics, the first
@@ -105,16 +135,7 @@ def summary_rows(runs: Sequence[LoadedRun]) -> list[dict[str, Any]]:
     run's message; its metric columns are empty). Non-finite numbers are None (empty cells).
     """
     swept = sweep_fields(runs)
-    rows = []
-    for run in runs:
-        row: dict[str, Any] = {"run": run.label, "experiment": run.config.experiment, "variant": run.variant}
-        row["status"] = run.status
-        row |= {field: _cell(run.sweep.get(field)) for field in swept}
-        row |= {key: get(run.config) for key, get in SUMMARY_SETTINGS.items()}
-        row |= result_columns(run.metrics)
-        row["error"] = run.error
-        rows.append(row)
-    return rows
+    return [summary_row(run.config, run.metrics, swept, run.label) for run in runs]
 
 
 def report_columns(rows: Sequence[Mapping[str, Any]], swept: Sequence[str]) -> list[str]:

@@ -215,7 +215,7 @@ def test_more_than_36_runs_paginate_and_stale_pages_go(tiny_exp, tmp_path) -> No
     _, exp = tiny_exp
     many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]
     out = tmp_path / "cmp"
-    figures.compare(many, out)
+    figures.compare(many, out, grids=True)  # past 36 runs the grid pages are drawn on request
     names = {p.name for p in out.iterdir()}
     assert names == ISSUE_2_FILES | {"compare_boundaries_2.png", "compare_loss_2.png"}
     first, second = (matplotlib.image.imread(out / n) for n in ("compare_boundaries.png", "compare_boundaries_2.png"))
@@ -230,10 +230,10 @@ def test_compare_in_shares_writes_what_one_compare_writes(tiny_exp, tmp_path) ->
     _, exp = tiny_exp
     many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]  # two pages each
     whole, shared = tmp_path / "whole", tmp_path / "shared"
-    figures.compare(many, whole)
+    figures.compare(many, whole, grids=True)
     (shared / "sweep_stale.png").parent.mkdir()
     (shared / "sweep_stale.png").write_bytes(b"left by an earlier comparison")
-    parts = [figures.compare_share(many, shared, 3, k) for k in (2, 0, 1)]
+    parts = [figures.compare_share(many, shared, 3, k, grids=True) for k in (2, 0, 1)]
     assert parts[1][0].name == "summary.csv"  # share 0 writes the summary
     names = [p.name for part in parts for p in part]
     assert len(names) == len(set(names)) == 6  # summary, 2 + 2 pages, weights (no numeric sweep field)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import TINY, cmdline, descendants
-from regdemo import experiment
+from regdemo import experiment, rundir
 from regdemo.config import load_experiment
 from regdemo.errors import RunConflict
 from regdemo.runner import run_experiment
@@ -135,13 +135,16 @@ def test_killed_half_way_then_resumed_gives_the_clean_summary(write_config, tmp_
     )
     exp = tmp_path / "killed" / "tiny"
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len([p for p in exp.glob("*") if not p.name.startswith(".")]) < 4:
+    while time.monotonic() < deadline and len([p for p in exp.glob("*") if not p.name.startswith(".")]) < 5:
         time.sleep(0.05)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
-    visible = [p for p in exp.iterdir() if not p.name.startswith(".")]
+    visible = [p for p in exp.iterdir() if not p.name.startswith(".") and p.name != "summary.csv"]
     assert 4 <= len(visible) < 12, "the kill should land half-way"
     assert all((p / "metrics.json").exists() and (p / "weights.png").exists() for p in visible)  # whole runs only
+    # the summary appended so far: whole rows of finished runs only (the kill may land before a last append)
+    partial = [row["run"] for row in rundir.read_summary(exp)]
+    assert set(partial) <= {p.name for p in visible} and len(partial) >= len(visible) - 2
     resumed = subprocess.run([*cmd, "--out", str(tmp_path / "killed")], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert f"skipping {len(visible)} completed run(s)" in resumed.stdout
@@ -183,7 +186,8 @@ def test_ctrl_c_stops_the_runs_in_flight_at_once_and_leaves_only_whole_runs(writ
     _, err = victim.communicate(timeout=60)
     assert victim.returncode == 130, err
     assert "interrupted: completed runs are kept" in err
-    assert sorted(p.name for p in exp.iterdir()) == ["quick_a", "quick_b"]
+    assert sorted(p.name for p in exp.iterdir()) == ["quick_a", "quick_b", "summary.csv"]
+    assert sorted(row["run"] for row in rundir.read_summary(exp)) == ["quick_a", "quick_b"]  # the finished runs' rows
     assert len(workers) == 2 and not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
 

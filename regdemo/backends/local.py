@@ -2,9 +2,9 @@
 one worker), and the rich progress display of runs and epochs.
 
 Each worker imports TensorFlow once, with thread pools sized to its share of the cores, and trains runs
-with :func:`regdemo.experiment.run_one` (each folder written whole); the workers then draw the summary
-between them. Ctrl-C (or closing the iterator) stops the workers at once and removes the half-written
-folders of the runs in flight.
+with :func:`regdemo.experiment.run_one` (each folder written whole); the workers then draw the comparison
+figures between them (summary.csv is the runner's). Ctrl-C (or closing the iterator) stops the workers at
+once and removes the half-written folders of the runs in flight.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from regdemo.backends import OnEpochs, Options, summary_share
+from regdemo import rundir
+from regdemo.backends import Finished, OnEpochs, Options, finished_run, summary_share
 from regdemo.oserrors import disk_full
 from regdemo.schema import RunConfig
 from regdemo.storage import clean_leftovers
@@ -94,13 +95,14 @@ def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
     atexit.register(_exit_now)  # registered last, so it runs first
 
 
-def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> tuple[str, str]:
-    """One task in a worker: run one config, streaming epoch counts to the driver."""
+def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> Finished:
+    """One task in a worker: run one config, streaming epoch counts to the driver; return its metrics too
+    (read back here, in parallel, so the driver only appends the run's summary row)."""
     from regdemo.experiment import run_one
 
     pid = os.getpid()
     status = run_one(cfg, exp_dir, lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs)), tensorboard)
-    return cfg.name, status
+    return finished_run(cfg, exp_dir, status)
 
 
 def _drain(epochs_queue: multiprocessing.Queue, on_epochs: OnEpochs) -> None:
@@ -142,8 +144,8 @@ class Workers:
         if exc_type is not None:
             clean_leftovers(self.exp_dir)
 
-    def run(self, todo: list[RunConfig], tensorboard: bool, on_epochs: OnEpochs) -> Iterator[tuple[str, str]]:
-        """Run ``todo``; yield ``(name, status)`` as runs finish."""
+    def run(self, todo: list[RunConfig], tensorboard: bool, on_epochs: OnEpochs) -> Iterator[Finished]:
+        """Run ``todo``; yield ``(name, status, metrics)`` as runs finish."""
         pending = {self.pool.submit(_work, cfg, self.exp_dir, tensorboard): cfg for cfg in todo}
         while pending:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -153,17 +155,22 @@ class Workers:
                 error = future.exception()
                 if error is not None and disk_full(error):
                     raise error  # a full disk fails every later run too: stop (see rundir.write_failed)
-                yield (cfg.name, "failed") if error else future.result()  # a worker that died: failed
+                if error is None:
+                    yield future.result()
+                else:  # its worker died (the pool is broken: so do the runs queued after it): a failed folder
+                    rundir.write_failed_whole(cfg, self.exp_dir / cfg.name, error)
+                    yield finished_run(cfg, self.exp_dir, "failed")
 
-    def summarize(self, run_dirs: Sequence[Path]) -> None:
-        """summary.csv and the comparison figures, drawn by all workers at once."""
+    def summarize(self, run_dirs: Sequence[Path], grids: bool | None) -> None:
+        """The comparison figures, drawn by all workers at once."""
+        share = functools.partial(summary_share, run_dirs, self.exp_dir, self.n, grids=grids)
         try:
-            list(self.pool.map(functools.partial(summary_share, run_dirs, self.exp_dir, self.n), range(self.n)))
+            list(self.pool.map(share, range(self.n)))
         except BrokenProcessPool:  # a worker died during the runs (its runs are failed): draw them here
-            summary_share(run_dirs, self.exp_dir)
+            summary_share(run_dirs, self.exp_dir, grids=grids)
 
 
-def _run_here(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[tuple[str, str]]:
+def _run_here(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[Finished]:
     """Run ``todo`` one after another in this process (one worker: no pool to start)."""
     if todo:  # nothing to train: don't pay for TensorFlow
         load_tensorflow()
@@ -171,12 +178,12 @@ def _run_here(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterato
 
         for cfg in todo:
             progress = lambda done, c=cfg: options.on_epochs("main", c.name, done, c.training.epochs)  # noqa: E731
-            yield cfg.name, run_one(cfg, exp_dir, progress, options.tensorboard)
+            yield finished_run(cfg, exp_dir, run_one(cfg, exp_dir, progress, options.tensorboard))
     if options.summarize:
-        summary_share(options.summarize, exp_dir)
+        summary_share(options.summarize, exp_dir, grids=options.grids)
 
 
-def run(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[tuple[str, str]]:
+def run(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[Finished]:
     """The local backend (see :mod:`regdemo.backends`): ``options.workers`` spawned processes, or this
     process for one worker."""
     if options.workers <= 1:
@@ -185,4 +192,4 @@ def run(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[tupl
     with Workers(options.workers, exp_dir) as pool:
         yield from pool.run(todo, options.tensorboard, options.on_epochs)
         if options.summarize:
-            pool.summarize(options.summarize)
+            pool.summarize(options.summarize, options.grids)

@@ -11,6 +11,7 @@ retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ import ray
 import ray.exceptions
 
 from regdemo import rundir
-from regdemo.backends import Options, summary_share
+from regdemo.backends import Finished, Options, finished_run, summary_share
 from regdemo.errors import BackendUnavailable
 from regdemo.schema import RunConfig
 from regdemo.tfsetup import load_tensorflow
@@ -123,14 +124,16 @@ def connect(address: str | None, workers: int) -> None:
         ) from None
 
 
-def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> str:
-    """Write one finished task's run folder (or, if its worker died past the retries, a failed one)."""
+def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> Finished:
+    """Write one finished task's run folder (or, if its worker died past the retries, a failed one); return
+    ``(name, status, metrics)``, the metrics from the bytes the task returned."""
     try:
         files = ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker or node died MAX_RETRIES + 1 times
         rundir.write_failed_whole(cfg, exp_dir / cfg.name, exc)
-        return "failed"
-    return rundir.write_folder_files(files, exp_dir / cfg.name)
+        return finished_run(cfg, exp_dir, "failed")
+    status = rundir.write_folder_files(files, exp_dir / cfg.name)
+    return cfg.name, status, json.loads(files[rundir.METRICS])
 
 
 def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
@@ -149,9 +152,9 @@ def run(
     *,
     address: str | None = None,
     work: Work = train_to_files,
-) -> Iterator[tuple[str, str]]:
-    """The Ray backend (see :mod:`regdemo.backends`): run ``todo`` as Ray tasks; yield ``(name, status)`` as
-    their folders are written, then draw the summary of ``options.summarize`` here, in the driver.
+) -> Iterator[Finished]:
+    """The Ray backend (see :mod:`regdemo.backends`): run ``todo`` as Ray tasks; yield ``(name, status, metrics)``
+    as their folders are written, then draw the comparison figures of ``options.summarize`` here, in the driver.
 
     With no ``address`` a local instance with ``options.workers`` CPUs lives for the duration of the runs;
     else the cluster at ``address`` is joined. On any exit (Ctrl-C included) the local instance is shut down,
@@ -161,12 +164,12 @@ def run(
     if todo:
         yield from _run_tasks(todo, exp_dir, address, options.workers, options.tensorboard, work)
     if options.summarize:
-        summary_share(options.summarize, exp_dir)
+        summary_share(options.summarize, exp_dir, grids=options.grids)
 
 
 def _run_tasks(
     todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool, work: Work
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Finished]:
     """Join Ray, submit every run, write each folder as its task finishes; disconnect on any exit."""
     connect(address, workers)
     pending: dict[ray.ObjectRef, RunConfig] = {}
@@ -175,7 +178,7 @@ def _run_tasks(
         while pending:
             for ref in _ready(list(pending)):
                 cfg = pending.pop(ref)
-                yield cfg.name, _collect(ref, cfg, exp_dir)
+                yield _collect(ref, cfg, exp_dir)
     finally:
         # Our own instance dies whole with ray.shutdown(). Cancelling its tasks first races with
         # their completion (Ctrl-C reaches its workers too) and can abort Ray's core worker

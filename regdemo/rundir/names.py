@@ -31,9 +31,9 @@ REPORT = "report.html"
 CHECKS = "checks.json"
 COMPARE_WEIGHTS = "compare_weights.png"
 LOCK = ".regdemo.lock"  # hidden, never a run folder; there only while a run holds it (or after a kill)
-# Comparison files that come in a varying number (pages, one per swept field): what a later, smaller
-# comparison must remove.
-_PAGED = ("compare_boundaries_*.png", "compare_loss_*.png", "sweep_*.png")
+# Comparison files that come in a varying number (pages, one per swept field; no grid pages at all past
+# 36 runs unless asked for): what a later, smaller comparison must remove.
+_PAGED = ("compare_boundaries*.png", "compare_loss*.png", "sweep_*.png")
 
 # A run's status: completed and diverged runs are results (resume keeps them); failed runs are retried.
 COMPLETE = ("completed", "diverged")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,24 +26,44 @@ from regdemo.schema import RunConfig
 # ---------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
+def run_status(metrics: Mapping[str, Any]) -> str:
+    """A run's status as metrics.json gives it (``completed`` when it says none)."""
+    return str(metrics.get("status", "completed"))
+
+
+def run_variant(config: RunConfig, metrics: Mapping[str, Any]) -> str:
+    """The ``runs:`` entry a run came from (metrics.json's, else config.yaml's, else the run's name)."""
+    return str(metrics.get("variant") or getattr(config, "variant", "") or config.name)
+
+
+def run_sweep(config: RunConfig, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted field path → the run's swept value ({} when nothing was swept)."""
+    return dict(metrics.get("sweep") or getattr(config, "sweep", None) or {})
+
+
+def run_error(metrics: Mapping[str, Any]) -> str:
+    """A failed run's message ('' for any other run)."""
+    return str(metrics.get("error", "")) if run_status(metrics) == "failed" else ""
+
+
+@dataclass(frozen=True, eq=False)
 class LoadedRun:
-    """One run read back from its folder.
+    """One run read back from its folder: config and metrics at once, history and plot data on first use.
 
     ``history`` maps history.csv's columns to arrays of shape (epochs_run,) ({} for a failed run);
-    ``view`` is what the plots draw, read from the saved files (None for a failed run).
+    ``view`` is what the plots draw, read from the saved files (None for a failed run). Both are read
+    when first asked for (then kept), so a summary or an index of 1,000 runs decompresses no plot data;
+    :func:`load_run` has already checked that their files exist.
     """
 
     path: Path
     label: str
     config: RunConfig
     metrics: dict[str, Any]
-    history: dict[str, np.ndarray]
-    view: RunView | None
 
     @property
     def status(self) -> str:
-        return str(self.metrics.get("status", "completed"))
+        return run_status(self.metrics)
 
     @property
     def failed(self) -> bool:
@@ -50,16 +72,71 @@ class LoadedRun:
     @property
     def variant(self) -> str:
         """The ``runs:`` entry this run came from (metrics.json's, else config.yaml's, else the run's name)."""
-        return str(self.metrics.get("variant") or getattr(self.config, "variant", "") or self.config.name)
+        return run_variant(self.config, self.metrics)
 
     @property
     def sweep(self) -> dict[str, Any]:
         """Dotted field path → this run's swept value ({} when nothing was swept)."""
-        return dict(self.metrics.get("sweep") or getattr(self.config, "sweep", None) or {})
+        return run_sweep(self.config, self.metrics)
 
     @property
     def error(self) -> str:
-        return str(self.metrics.get("error", "")) if self.failed else ""
+        return run_error(self.metrics)
+
+    @functools.cached_property
+    def history(self) -> dict[str, np.ndarray]:
+        """history.csv's columns, read on first use ({} for a failed run)."""
+        return {} if self.failed else _readable(self.path, HISTORY, read_history)
+
+    @property
+    def title(self) -> str:
+        """The run's name and regularizer, as plots title it: ``l2 (L2 λ=0.01)``."""
+        return f"{self.label} ({self.config.model.regularizer.label()})"
+
+    @functools.cached_property
+    def kernels(self) -> list[tuple[str, np.ndarray]]:
+        """Every Dense kernel, ``[(layer name, kernel of shape (inputs, units))]`` (metrics.json's layer order):
+        the view's, or read alone from plot_data.npz (no grid or data decompressed); [] for a failed run."""
+        if self.failed:
+            return []
+        if "view" in self.__dict__:
+            return self.view.kernels
+        return _readable(self.path, PLOT_DATA, lambda path: read_kernels(path, self._layer_names()))
+
+    def _layer_stats(self) -> list[dict[str, Any]]:
+        return _null_to_nan(self.metrics.get("weights", {}).get("layers", []))
+
+    def _layer_names(self) -> list[str]:
+        return [layer["name"] for layer in self.metrics.get("weights", {}).get("layers", [])]
+
+    @functools.cached_property
+    def view(self) -> RunView | None:
+        """What the plots draw, read from history.csv and plot_data.npz on first use (None for a failed run)."""
+        if self.failed:
+            return None
+        names = self._layer_names()
+        grid, kernels, data = _readable(self.path, PLOT_DATA, lambda path: read_plot_data(path, names))
+        return RunView(
+            name=self.label,
+            title=self.title,
+            grid=grid,
+            data=data,
+            history=self.history,
+            kernels=kernels,
+            layer_stats=self._layer_stats(),
+        )
+
+
+def _readable(run_dir: Path, name: str, read: Callable[[Path], Any]) -> Any:
+    """``read(run_dir)``, a missing or damaged ``name`` being one line (:class:`RunFolderError`)."""
+    if not (run_dir / name).is_file():  # gone since load_run checked it
+        raise RunFolderError(f"{run_dir}: unreadable run folder: no {name}")
+    try:
+        return read(run_dir)
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # UnicodeDecodeError is the CLI's
+        if isinstance(exc, UnicodeDecodeError):
+            raise
+        raise RunFolderError(f"{run_dir}: unreadable run folder: {name}: {exc}") from None
 
 
 def is_run_dir(path: Path) -> bool:
@@ -101,6 +178,18 @@ def read_history(run_dir: Path) -> dict[str, np.ndarray]:
     return {name: table[:, i] for i, name in enumerate(rows[0]) if name != "epoch"}
 
 
+def _kernels(saved: np.lib.npyio.NpzFile, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    stored = [name.removeprefix("kernel_") for name in saved.files if name.startswith("kernel_")]
+    order = [n for n in layer_names if n in stored] + [n for n in stored if n not in layer_names]
+    return [(name, saved[f"kernel_{name}"]) for name in order]
+
+
+def read_kernels(run_dir: Path, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """plot_data.npz's kernels alone, as :func:`read_plot_data` gives them (each array read on its own)."""
+    with np.load(run_dir / PLOT_DATA) as saved:
+        return _kernels(saved, layer_names)
+
+
 def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, list[tuple[str, np.ndarray]], Split]:
     """plot_data.npz → the boundary grid (each array (resolution, resolution)), the kernels and the data.
 
@@ -109,18 +198,26 @@ def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, lis
     """
     with np.load(run_dir / PLOT_DATA) as saved:
         grid = Grid(saved["grid_x"], saved["grid_y"], saved["grid_prob"])
-        stored = [name.removeprefix("kernel_") for name in saved.files if name.startswith("kernel_")]
-        order = [n for n in layer_names if n in stored] + [n for n in stored if n not in layer_names]
-        kernels = [(name, saved[f"kernel_{name}"]) for name in order]
+        kernels = _kernels(saved, layer_names)
         test = [saved["x_test"], saved["y_test"]] if "x_test" in saved.files else []
         data = Split(saved["x_train"], saved["y_train"], saved["x_val"], saved["y_val"], *test)
     return grid, kernels, data
 
 
+# libyaml's parser where PyYAML was built with it: the same safe constructor and resolver, so the same
+# values, ~7x faster; reading config.yaml was most of loading 1,000 runs (and of planning their resume).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml(text: str) -> Any:
+    """A YAML document regdemo wrote (config.yaml), parsed safely."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # safe: plain data only, never a Python object
+
+
 def read_config(run_dir: Path) -> RunConfig:
     """config.yaml, validated."""
     try:
-        return RunConfig.model_validate(yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8")))
+        return RunConfig.model_validate(_yaml((run_dir / CONFIG).read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValidationError) as exc:
         reason = " ".join(str(exc).split())
         raise RunFolderError(f"{run_dir}: unreadable run folder: {CONFIG}: {reason[:300]}") from None
@@ -142,52 +239,46 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
-    """What resume needs of a run folder: its resolved config as a mapping and its status.
+def saved_run(run_dir: Path) -> tuple[dict | None, dict[str, Any] | None]:
+    """What resume needs of a run folder: its resolved config as a mapping, and its metrics.json.
 
     The config is validated, so fields added since it was written take their defaults and an older
-    folder of the same config compares equal (it is still rerun: its status is None, another format).
-    None where unreadable (or not UTF-8); the status is None too for a folder of another format.
+    folder of the same config compares equal (it is still rerun: its metrics are None, another format).
+    Either is None where unreadable (or not UTF-8); the metrics are None too for a folder of another format.
     """
     try:
-        config = RunConfig.model_validate(yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
+        config = RunConfig.model_validate(_yaml((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError):
         config = None
     try:
         metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-        status = metrics.get("status") if metrics.get("format") == FORMAT else None
-    except (OSError, ValueError, AttributeError):  # UnicodeDecodeError is a ValueError
-        status = None
-    return config, status
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        metrics = None
+    if not isinstance(metrics, dict) or metrics.get("format") != FORMAT:
+        metrics = None
+    return config, metrics
+
+
+def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
+    """:func:`saved_run`'s config and the run's status (None where the metrics are)."""
+    config, metrics = saved_run(run_dir)
+    return config, None if metrics is None else metrics.get("status")
 
 
 def load_run(run_dir: Path, label: str | None = None) -> LoadedRun:
-    """Read one run folder back: config, metrics, history and the plots' view (no model is loaded).
+    """Read one run folder back: config and metrics now, history and the plots' view on first use
+    (no model is loaded). A completed run's history.csv and plot_data.npz must exist (checked now).
 
     ``label`` names the run in figures and tables (default: its name).
     """
     check_run_dir(run_dir)
     metrics = read_metrics(run_dir)
     config = read_config(run_dir)
-    label = label or config.name
-    if metrics.get("status") == "failed":
-        return LoadedRun(run_dir, label, config, metrics, {}, None)
-    for needed in (HISTORY, PLOT_DATA):
-        if not (run_dir / needed).is_file():
-            raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
-    history = read_history(run_dir)
-    layer_stats = _null_to_nan(metrics.get("weights", {}).get("layers", []))
-    grid, kernels, data = read_plot_data(run_dir, [layer["name"] for layer in layer_stats])
-    view = RunView(
-        name=label,
-        title=f"{label} ({config.model.regularizer.label()})",
-        grid=grid,
-        data=data,
-        history=history,
-        kernels=kernels,
-        layer_stats=layer_stats,
-    )
-    return LoadedRun(run_dir, label, config, metrics, history, view)
+    if metrics.get("status") != "failed":
+        for needed in (HISTORY, PLOT_DATA):
+            if not (run_dir / needed).is_file():
+                raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
+    return LoadedRun(run_dir, label or config.name, config, metrics)
 
 
 def unique_labels(run_dirs: Sequence[Path]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -187,16 +188,49 @@ def write_folder_files(files: Mapping[str, bytes], run_dir: Path) -> str:
 # ---------------------------------------------------------------- the experiment folder
 
 
-def write_summary(rows: Sequence[Mapping[str, Any]], exp_dir: Path) -> Path:
-    """summary.csv (atomically): a header from the first row, then the rows; None is an empty cell."""
+def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], header: bool) -> str:
+    """Rows as summary.csv's lines (csv's excel dialect: CRLF line ends; None is an empty cell)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(columns))
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def write_summary(rows: Sequence[Mapping[str, Any]], exp_dir: Path, columns: Sequence[str] | None = None) -> Path:
+    """summary.csv (atomically): a header (``columns``, else the first row's keys), then the rows; None is
+    an empty cell."""
 
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+            f.write(_csv_text(rows, list(rows[0]) if columns is None else columns, header=True))
 
     return storage.atomic_write(exp_dir / SUMMARY, write)
+
+
+class SummaryAppender:
+    """summary.csv growing as runs finish: begun with its header and the rows known so far (atomically),
+    then one row appended per :meth:`append`, each as one whole line in one write, so a kill at any
+    moment leaves whole rows only. Close it (it is a context manager) before rewriting summary.csv."""
+
+    def __init__(self, exp_dir: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.columns = list(columns)
+        path = write_summary(rows, exp_dir, self.columns)
+        self._file = path.open("ab", buffering=0)  # unbuffered: each line reaches the file in one write
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Append one row (its keys are the columns)."""
+        self._file.write(_csv_text([row], self.columns, header=False).encode("utf-8"))
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> SummaryAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def write_figure(png: bytes, exp_dir: Path, name: str) -> Path:
