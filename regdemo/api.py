@@ -56,10 +56,12 @@ def execute(
     ray_address: str | None = None,
     wait: bool = False,
     report: bool = False,
+    grids: bool | None = None,
     say: Callable[[str], None] = print,
 ) -> Finished:
     """Train ``experiment`` into ``out/<name>/`` (resuming), write summary.csv and the comparison figures,
-    judge the config's checks into checks.json, and with ``report`` write report.html.
+    judge the config's checks into checks.json, and with ``report`` write report.html. ``grids``: the
+    comparison's grid pages (None: up to 36 runs; :func:`regdemo.figures.comparison_figures`).
 
     The whole of ``regdemo run`` but the printing (the command line prints the outcome and the checks'
     table). Raises what :func:`regdemo.runner.run_experiment` raises (RunConflict, ExperimentLocked,
@@ -77,13 +79,14 @@ def execute(
         backend=backend,
         ray_address=ray_address,
         wait=wait,
+        grids=grids,
     )
     results = judge_experiment(outcome.folder, experiment.checks, experiment.smoke) if experiment.checks else []
     written = None
     if report:  # after the checks: the page shows checks.json first
         from regdemo import report as report_page  # matplotlib and the templates: only when asked for
 
-        written = report_page.write_report(outcome.folder)
+        written = report_page.write_report(outcome.folder, grids=grids)
     return Finished(outcome, results, written)
 
 
@@ -139,13 +142,14 @@ def run(
     report: bool = True,
     progress: bool = False,
     wait: bool = False,
+    grids: bool | None = None,
 ) -> Experiment:
     """Run the experiment of the YAML file ``config`` into ``out/<name>/``, as ``regdemo run`` does, and
     return it read back (:class:`regdemo.results.Experiment`).
 
     ``sets`` overrides fields in every run, as ``--set``: ``{"training.epochs": 500,
     "model.hidden_units": [64, 64]}``. ``workers`` processes train (1, the default, trains in this
-    process); ``smoke``, ``force``, ``max_runs`` and ``wait`` are the command's options; ``report``
+    process); ``smoke``, ``force``, ``max_runs``, ``wait`` and ``grids`` are the command's options; ``report``
     writes report.html; ``progress`` shows the progress bars on stderr. A rerun skips the completed runs.
 
     Raises :class:`regdemo.errors.ConfigError` for a bad config or override (one line, ``file:LINE:
@@ -164,7 +168,9 @@ def run(
         warnings.warn(f"KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow", stacklevel=2)
     path = Path(config)
     experiment = load_experiment(path, set_assignments(sets, str(path)), smoke, max_runs, check=preflight())
-    done = execute(experiment, Path(out), workers=workers, force=force, progress=progress, wait=wait, report=report)
+    done = execute(
+        experiment, Path(out), workers=workers, force=force, progress=progress, wait=wait, report=report, grids=grids
+    )
     return load(done.outcome.folder)
 
 

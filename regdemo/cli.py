@@ -25,6 +25,7 @@ EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 
 # --help stays fast).
 DEFAULT_MAX_RUNS = 100_000
 GRIDS_HELP = "draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs"
+GRIDS_HELP = "draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--grids",
         action="store_true",
-        help="draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs",
+        help=GRIDS_HELP,
     )
+    run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
     config_command("validate", "check a config without training")
     compare_help = "compare saved runs (any experiments): summary.csv and comparison figures, no retraining"
     compare = sub.add_parser("compare", help=compare_help, description=compare_help)
@@ -93,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--grids",
         action="store_true",
-        help="draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs",
+        help=GRIDS_HELP,
     )
     check_help = "judge an experiment's checks again from its saved files (checks.json, or --config's checks)"
     check = sub.add_parser("check", help=check_help, description=check_help)
@@ -113,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     form.add_argument("--index", dest="embed", action="store_const", const=False, help="an index page linking files")
     report.add_argument(
         "--embed-limit", type=int, default=None, metavar="N", help="self-contained up to N runs (default 50)"
+    )
+    report.add_argument(
+        "--grids",
+        action="store_true",
+        help=GRIDS_HELP,
     )
     _diff_parser(sub)
     return parser
@@ -201,6 +208,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
             backend=args.backend,
             ray_address=ray_address,
             wait=args.wait,
+            report=not args.no_report,
             grids=args.grids or None,
         )
     except (RunConflict, BackendUnavailable, ExperimentLocked, RunFolderError) as exc:
@@ -213,7 +221,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
         print(
             f"{len(outcome.failed)} run(s) failed: {', '.join(outcome.failed)} (see their error.txt)", file=sys.stderr
         )
-    print(f"wrote {outcome.folder}")
+    print(f"wrote {outcome.folder}" + (f" (open {done.report})" if done.report else ""))
     status = _verdicts(done.checks, outcome.folder, experiment.smoke, args.no_fail_checks) if experiment.checks else 0
     return EXIT_RUN_FAILED if outcome.failed else status
 
@@ -276,7 +284,7 @@ def _saved_results(args: argparse.Namespace) -> int:
             limit = report.EMBED_LIMIT if args.embed_limit is None else args.embed_limit
             if limit < 0:
                 return _fail(f"--embed-limit: must be >= 0 (got {limit})")
-            print(f"wrote {report.write_report(args.experiment_dir, args.embed, limit)}")
+            print(f"wrote {report.write_report(args.experiment_dir, args.embed, limit, args.grids or None)}")
     except RunFolderError as exc:
         return _fail(str(exc))
     return 0

@@ -203,11 +203,14 @@ def _linked_media(run: LoadedRun) -> viewer.RunMedia:
     return viewer.RunMedia(links, image_src(f"{folder}/{rundir.TRAINING_FRAMES}") if has_strip else "", epochs)
 
 
-def write_report(experiment_dir: Path, embed: bool | None = None, embed_limit: int = EMBED_LIMIT) -> Path:
+def write_report(
+    experiment_dir: Path, embed: bool | None = None, embed_limit: int = EMBED_LIMIT, grids: bool | None = None
+) -> Path:
     """Write ``experiment_dir/report.html`` (atomically) from the experiment's run folders; return it.
 
     ``embed``: one self-contained file (True) or an index page linking the runs' files (False); by
-    default self-contained up to ``embed_limit`` runs.
+    default self-contained up to ``embed_limit`` runs. ``grids``: the comparison's grid pages (None: up
+    to 36 runs; :func:`regdemo.figures.comparison_figures`).
     """
     run_dirs = rundir.find_runs(experiment_dir)
     if not run_dirs:
@@ -217,7 +220,7 @@ def write_report(experiment_dir: Path, embed: bool | None = None, embed_limit: i
     rows = summary_rows(runs)
     figures: list[tuple[str, bytes | str]] = [
         (name, name if not embed and (experiment_dir / name).is_file() else plots.png_bytes(draw()))
-        for name, draw in comparison_figures(runs)
+        for name, draw in comparison_figures(runs, grids)
     ]
     name = runs[0].config.experiment if len({r.config.experiment for r in runs}) == 1 else experiment_dir.name
     if embed:

@@ -31,7 +31,7 @@ RUN_FILES = {
     "loss.png",
     "weights.png",
 }
-EXPERIMENT_FILES = {"summary.csv", "compare_boundaries.png", "compare_loss.png", "compare_weights.png"}
+EXPERIMENT_FILES = {"summary.csv", "compare_boundaries.png", "compare_loss.png", "compare_weights.png", "report.html"}
 
 
 @pytest.fixture(scope="module")

@@ -293,7 +293,8 @@ def test_a_full_disk_drops_the_run_being_written_and_stops_the_experiment(write_
         "completed runs are kept: free space and rerun to finish"
     )
     exp = out / "tiny"
-    assert sorted(p.name for p in exp.iterdir()) == ["none"]  # no failed l2 folder, no l1, no summary
+    assert sorted(p.name for p in exp.iterdir()) == ["none", "summary.csv"]  # no failed l2 folder, no l1
+    assert [row["run"] for row in rundir.read_summary(exp)] == ["none"]  # the finished run's row, whole
     assert json.loads((exp / "none" / "metrics.json").read_text())["status"] == "completed"
     assert not [p for p in out.rglob(".*")]  # nothing half-written left behind
     monkeypatch.setattr(rundir, "write_png", real_png)  # space freed: the rerun finishes the rest
@@ -357,7 +358,8 @@ def test_a_fit_engine_run_with_quiet_prints_nothing_on_stderr(write_config, tmp_
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # conftest sets it: not here
     cmd = [sys.executable, "-m", "regdemo", "run", str(path), "--out", str(tmp_path), "--quiet", "--workers", "1"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0 and done.stdout == f"wrote {tmp_path / 'tiny'}\n", done.stderr
+    exp = tmp_path / "tiny"
+    assert done.returncode == 0 and done.stdout == f"wrote {exp} (open {exp / 'report.html'})\n", done.stderr
     assert done.stderr == ""
     assert json.loads((tmp_path / "tiny" / "tiny" / "metrics.json").read_text())["epochs_run"] == 3
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY, descendants
+from regdemo import rundir
 from regdemo.cli import main
 
 # CI installs the extra, so there a missing Ray is a failure, not a skip.
@@ -238,7 +239,8 @@ def test_own_instance_listens_on_loopback_only_and_ctrl_c_stops_it_cleanly(write
     victim = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, text=True, env=env)
     exp = tmp_path / "tiny"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not [p for p in exp.glob("*") if not p.name.startswith(".")]:
+    # a run folder, not summary.csv: the runner starts that (its header) before any run finishes
+    while time.monotonic() < deadline and not [p for p in exp.glob("*") if p.is_dir() and not p.name.startswith(".")]:
         time.sleep(0.05)
     ray_processes = descendants(victim.pid)
     hosts = _listening_hosts(ray_processes)
@@ -247,9 +249,10 @@ def test_own_instance_listens_on_loopback_only_and_ctrl_c_stops_it_cleanly(write
     assert hosts and hosts <= LOOPBACK_HEX, hosts
     assert victim.returncode == 130, err
     assert "interrupted: completed runs are kept" in err
-    visible = [p for p in exp.iterdir() if not p.name.startswith(".")]
+    visible = [p for p in exp.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert 1 <= len(visible) < 8, "the interrupt should land half-way"
     assert all((p / "metrics.json").exists() and (p / "weights.png").exists() for p in visible)  # whole runs only
+    assert {row["run"] for row in rundir.read_summary(exp)} <= {p.name for p in visible}  # rows of finished runs
     assert not [p for p in exp.iterdir() if p.name.startswith(".")]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and [pid for pid in ray_processes if Path(f"/proc/{pid}").exists()]:

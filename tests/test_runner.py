@@ -179,7 +179,8 @@ def test_ctrl_c_stops_the_runs_in_flight_at_once_and_leaves_only_whole_runs(writ
     victim = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     exp = tmp_path / "tiny"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not ((exp / "quick_a").exists() and (exp / "quick_b").exists()):
+    # both rows in summary.csv (appended by the driver just after each folder lands), not only both folders
+    while time.monotonic() < deadline and not ((exp / "summary.csv").exists() and len(rundir.read_summary(exp)) == 2):
         time.sleep(0.02)
     workers = {pid for pid in descendants(victim.pid) if "spawn_main" in cmdline(pid)}
     os.killpg(victim.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -48,12 +48,12 @@ def run_error(metrics: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, eq=False)
 class LoadedRun:
-    """One run read back from its folder: config and metrics at once, history and plot data on first use.
+    """One run read back from its folder: config, metrics and history at once, plot data on first use.
 
     ``history`` maps history.csv's columns to arrays of shape (epochs_run,) ({} for a failed run);
     ``view`` is what the plots draw, read from the saved files (None for a failed run). Both are read
-    when first asked for (then kept), so a summary or an index of 1,000 runs decompresses no plot data;
-    :func:`load_run` has already checked that their files exist.
+    when first asked for (then kept); :func:`load_run` asks for the history at once and has checked
+    plot_data.npz's zip directory, so a summary or an index of 1,000 runs decompresses no plot data.
     """
 
     path: Path
@@ -266,8 +266,8 @@ def saved_state(run_dir: Path) -> tuple[dict | None, str | None]:
 
 
 def load_run(run_dir: Path, label: str | None = None) -> LoadedRun:
-    """Read one run folder back: config and metrics now, history and the plots' view on first use
-    (no model is loaded). A completed run's history.csv and plot_data.npz must exist (checked now).
+    """Read one run folder back: config, metrics and history now, the plots' view on first use (no
+    model is loaded). A completed run's history.csv and plot_data.npz must be readable (checked now).
 
     ``label`` names the run in figures and tables (default: its name).
     """
@@ -278,7 +278,19 @@ def load_run(run_dir: Path, label: str | None = None) -> LoadedRun:
         for needed in (HISTORY, PLOT_DATA):
             if not (run_dir / needed).is_file():
                 raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
-    return LoadedRun(run_dir, label or config.name, config, metrics)
+        # Checked now, so that a damaged folder stops a command before it writes anything: history.csv
+        # read whole (it is small, and every summary and viewer needs it), plot_data.npz's zip directory
+        # only (its arrays are decompressed where drawn).
+        _readable(run_dir, PLOT_DATA, _npz_keys)
+    run = LoadedRun(run_dir, label or config.name, config, metrics)
+    run.history  # noqa: B018 (read now: see above)
+    return run
+
+
+def _npz_keys(run_dir: Path) -> list[str]:
+    """plot_data.npz's array names, from its zip directory (nothing decompressed)."""
+    with np.load(run_dir / PLOT_DATA) as saved:
+        return list(saved.files)
 
 
 def unique_labels(run_dirs: Sequence[Path]) -> list[str]:
