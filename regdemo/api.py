@@ -86,7 +86,7 @@ def execute(
     if report:  # after the checks: the page shows checks.json first
         from regdemo import report as report_page  # matplotlib and the templates: only when asked for
 
-        written = report_page.write_report(outcome.folder, grids=grids)
+        written = report_page.write_report(outcome.folder, grids=grids, fresh=True)  # figures drawn just now
     return Finished(outcome, results, written)
 
 

@@ -16,10 +16,10 @@ import base64
 import functools
 import html
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -31,6 +31,9 @@ from regdemo.errors import RunFolderError
 from regdemo.figures import comparison_figures
 from regdemo.rundir import LoadedRun
 from regdemo.summary import is_number, report_columns, summary_rows, sweep_fields
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TEMPLATE = "report.html"
 SCRIPT = "report.js"
@@ -203,14 +206,33 @@ def _linked_media(run: LoadedRun) -> viewer.RunMedia:
     return viewer.RunMedia(links, image_src(f"{folder}/{rundir.TRAINING_FRAMES}") if has_strip else "", epochs)
 
 
+def _figure(
+    experiment_dir: Path, name: str, draw: Callable[[], Figure], embed: bool, fresh: bool
+) -> tuple[str, bytes | str]:
+    """A comparison figure for the page: ``(name, PNG bytes)`` to embed, or ``(name, name)`` to link.
+
+    The index page links the experiment folder's file when there is one; the self-contained page embeds
+    it when ``fresh`` (``regdemo run`` drew it for these very runs a moment ago), else draws it anew (the
+    folder's file may be from another comparison)."""
+    on_disk = (experiment_dir / name).is_file()
+    if on_disk and not embed:
+        return name, name
+    return name, (experiment_dir / name).read_bytes() if on_disk and fresh else plots.png_bytes(draw())
+
+
 def write_report(
-    experiment_dir: Path, embed: bool | None = None, embed_limit: int = EMBED_LIMIT, grids: bool | None = None
+    experiment_dir: Path,
+    embed: bool | None = None,
+    embed_limit: int = EMBED_LIMIT,
+    grids: bool | None = None,
+    fresh: bool = False,
 ) -> Path:
     """Write ``experiment_dir/report.html`` (atomically) from the experiment's run folders; return it.
 
     ``embed``: one self-contained file (True) or an index page linking the runs' files (False); by
     default self-contained up to ``embed_limit`` runs. ``grids``: the comparison's grid pages (None: up
-    to 36 runs; :func:`regdemo.figures.comparison_figures`).
+    to 36 runs; :func:`regdemo.figures.comparison_figures`). ``fresh``: the folder's comparison figures
+    were just drawn from these runs, so a self-contained page embeds them rather than drawing them again.
     """
     run_dirs = rundir.find_runs(experiment_dir)
     if not run_dirs:
@@ -218,10 +240,7 @@ def write_report(
     embed = len(run_dirs) <= embed_limit if embed is None else embed
     runs = rundir.load_runs(run_dirs)
     rows = summary_rows(runs)
-    figures: list[tuple[str, bytes | str]] = [
-        (name, name if not embed and (experiment_dir / name).is_file() else plots.png_bytes(draw()))
-        for name, draw in comparison_figures(runs, grids)
-    ]
+    figures = [_figure(experiment_dir, name, draw, embed, fresh) for name, draw in comparison_figures(runs, grids)]
     name = runs[0].config.experiment if len({r.config.experiment for r in runs}) == 1 else experiment_dir.name
     if embed:
         sections = [run_section(r) for r in runs]

@@ -17,10 +17,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
+from matplotlib.figure import Figure
 from scipy import stats
 
 from conftest import TINY
-from regdemo import datasets, figures, layout, report, rundir, summary
+from regdemo import datasets, figures, layout, plots, report, rundir, summary
 from regdemo.cli import main
 from regdemo.config import load_experiment
 
@@ -513,3 +514,16 @@ def test_every_value_on_the_page_is_escaped() -> None:
     assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 12
     assert page.pre == [SCRIPT, SCRIPT]  # the error and the config, as text
     assert page.links[-1] == "#run-" + SCRIPT  # the table links to the run's section, by its label
+
+
+def test_a_fresh_report_embeds_the_folders_figures_and_a_later_one_draws_them_again(tiny_exp, tmp_path) -> None:
+    """``regdemo run`` has just drawn the comparison figures (fresh): the page embeds those files as they
+    are; ``regdemo report`` cannot know where the folder's files came from, so it draws them anew."""
+    _, exp = tiny_exp
+    folder = tmp_path / "tiny"
+    shutil.copytree(exp, folder)
+    marker = plots.png_bytes(Figure(figsize=(1, 1)))  # a blank PNG: not what compare_loss.png draws
+    (folder / "compare_loss.png").write_bytes(marker)
+    uri = "data:image/png;base64," + base64.b64encode(marker).decode("ascii")
+    assert uri in report.write_report(folder, fresh=True).read_text(encoding="utf-8")
+    assert uri not in report.write_report(folder).read_text(encoding="utf-8")
