@@ -161,6 +161,7 @@ def test_estimate_terms_by_hand() -> None:
     assert terms["dataset.n_samples"] == 100 * (72 + 3 * 1000 * 4)
     assert terms["training.batch_size"] == 32 * 3 * 2000 * 4
     assert terms["plots.boundary.resolution"] == 2000**2 * 96 + 16384 * 3 * 1000 * 4
+    assert terms["plots.snapshots"] == 21 * 1.5 * 2**20  # the lecture's film: 21 frames
     assert terms[""] == resources.RUN_OVERHEAD
     logistic = resources.estimate(load_experiment(LECTURE, ["model.hidden_units=[]"]).runs[0]).terms
     assert logistic["model.hidden_units"] == 3 * 4 * 10 and logistic["training.batch_size"] == 0
@@ -180,7 +181,7 @@ def test_the_largest_term_is_blamed() -> None:
         "a run needs about 17 GB, this machine has 16 GB available",
     )
     assert blamed("model.hidden_units=[2000,2000]", available=1_100_000_000)[1] == (
-        "a run needs about 1.2 GB, this machine has 1.1 GB available"
+        "a run needs about 1.3 GB, this machine has 1.1 GB available"  # 1.2 GB + the film's 32 MB
     )
 
 
