@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from regdemo.checks import CheckResult, judge_experiment
+from regdemo.api import execute
+from regdemo.checks import CheckResult
 from regdemo.config import Experiment, deep_merge, load_experiment
-from regdemo.runner import run_experiment
 from regdemo.schema import RunConfig
 
 # The configs the claims read, by name (configs/<name>.yaml), in the order they run.
@@ -120,6 +120,6 @@ def measure(
         for name in CONFIGS:
             experiment = experiment_for(name, configs, scale, Path(tmp))
             say(f"{experiment.name}: {len(experiment.runs)} runs")
-            outcome = run_experiment(experiment, out, workers=workers, show_progress=not quiet, summarize=True, say=say)
-            results += [(name, result) for result in judge_experiment(outcome.folder, experiment.checks, False)]
+            done = execute(experiment, out, workers=workers, progress=not quiet, say=say)  # as `regdemo run`, no report
+            results += [(name, result) for result in done.checks]
     return results
