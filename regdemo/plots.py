@@ -17,11 +17,9 @@ matplotlib.use("Agg")  # headless: no display is ever needed
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from sklearn.inspection import DecisionBoundaryDisplay
 
 from regdemo.datasets import Split
 from regdemo.metrics import Grid, RunView
@@ -65,6 +63,10 @@ def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = No
         _diverged_note(ax)
         ax.set_title(title)
         return ax
+    # Imported here, as seaborn below: together ~1 s of start-up that a report embedding figures already
+    # drawn (regdemo run's, an index page's) never needs.
+    from sklearn.inspection import DecisionBoundaryDisplay
+
     display = DecisionBoundaryDisplay(xx0=grid.xx, xx1=grid.yy, n_classes=2, response=grid.prob)
     display.plot(
         ax=ax, plot_method="contourf", cmap=PROB_CMAP, alpha=0.55, levels=np.linspace(0, 1, 11), vmin=0, vmax=1
@@ -109,6 +111,8 @@ def plot_weight_density(values: np.ndarray, label: str, stats: dict | None = Non
     if finite.size < 2:
         _diverged_note(ax)
     else:
+        import seaborn as sns  # see plot_boundary: imported where drawn
+
         sns.kdeplot(x=finite, ax=ax, label=label, fill=True, alpha=0.25, warn_singular=False)
     if stats is not None:
         ax.text(0.02, 0.97, _stats_text(stats), transform=ax.transAxes, va="top", fontsize="small", family="monospace")
