@@ -25,9 +25,8 @@ import pandas as pd
 from regdemo import rundir
 from regdemo.checks import FAILS, measured_text
 from regdemo.errors import RunFolderError
-from regdemo.history import RESULT_COLUMNS
 from regdemo.schema import RunConfig
-from regdemo.summary import SUMMARY_SETTINGS, report_columns
+from regdemo.summary import report_columns, summary_columns
 
 CHECK_COLUMNS = ("name", "claim", "verdict", "measured", "rule")
 FIGURE_PATTERNS = ("compare_*.png", "sweep_*.png")  # the experiment's comparison figures (rundir.names)
@@ -96,7 +95,7 @@ def shown_columns(summary: pd.DataFrame) -> list[str]:
     """The columns report.html's summary table shows (:func:`regdemo.summary.report_columns`): the run,
     its status, swept fields, regularizer and the main figures. Swept fields are the columns summary.csv
     has beyond its fixed ones."""
-    fixed = {"run", "experiment", "variant", "status", "error", *SUMMARY_SETTINGS, *RESULT_COLUMNS}
+    fixed = set(summary_columns([]))
     swept = [c for c in summary.columns if c not in fixed]
     rows = summary[[c for c in ("run", "variant", "error") if c in summary.columns]].to_dict("records")
     return [c for c in report_columns(rows, swept) if c in summary.columns] if rows else list(summary.columns)
@@ -149,11 +148,11 @@ class Run:
 
     @property
     def status(self) -> str:
-        return str(self.metrics.get("status", "completed"))
+        return rundir.run_status(self.metrics)
 
     @property
     def error(self) -> str:
-        return str(self.metrics.get("error", "")) if self.status == "failed" else ""
+        return rundir.run_error(self.metrics)
 
     @property
     def plots(self) -> list[Path]:
