@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from regdemo.metrics import Film, RunView
-from regdemo.plots import CLASS_COLORS, PROB_CMAP, TRAIN_STYLE, VAL_STYLE
+from regdemo.plots import PROB_CMAP, plot_points
 
 FRAME_INCHES, FRAME_DPI = (6.6, 3.0), 100  # 660 × 300 px per frame
 BINS = 60
@@ -55,10 +55,7 @@ def frames(film: Film, view: RunView) -> list[np.ndarray]:
     prob = np.ma.masked_invalid(film.prob)
     style = {"extent": box, "origin": "lower", "cmap": PROB_CMAP, "vmin": 0, "vmax": 1, "alpha": 0.55}
     image = left.imshow(prob[0], aspect="auto", interpolation="bilinear", **style)
-    data, points = view.data, []
-    for x, y, marker in ((data.x_train, data.y_train, TRAIN_STYLE), (data.x_val, data.y_val, VAL_STYLE)):
-        colors = np.where(y > 0.5, CLASS_COLORS[1], CLASS_COLORS[0])
-        points.append(left.scatter(x[:, 0], x[:, 1], c=colors, **{**marker, "s": marker["s"] / 3, "linewidths": 0.4}))
+    points = plot_points(view.data, left, size=1 / 3, edge=0.4)
     left.set(xlim=box[:2], ylim=box[2:], xlabel="$x_1$", ylabel="$x_2$")
     left.set_title("decision boundary", fontsize="small")
     edges, density = _weight_axis(film.kernels)

@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # headless: no display is ever needed
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -56,6 +57,19 @@ def _boundary_legend() -> list[Line2D]:
     ]
 
 
+def plot_points(
+    data: Split, ax: Axes | None = None, size: float = 1.0, edge: float | None = None
+) -> list[PathCollection]:
+    """The train (●) and validation (▲) points, coloured by class: their two scatters. ``size`` scales the
+    markers' area, ``edge`` (points) replaces their edge widths (the film's small frames)."""
+    ax = _axes(ax)
+    scatters = []
+    for x, y, style in ((data.x_train, data.y_train, TRAIN_STYLE), (data.x_val, data.y_val, VAL_STYLE)):
+        drawn = {**style, "s": style["s"] * size} | ({} if edge is None else {"linewidths": edge})
+        scatters.append(ax.scatter(x[:, 0], x[:, 1], c=np.where(y > 0.5, CLASS_COLORS[1], CLASS_COLORS[0]), **drawn))
+    return scatters
+
+
 def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = None, legend: bool = True) -> Axes:
     """P(class 1) as a filled contour, the p = 0.5 line, train (●) and validation (▲) points."""
     ax = _axes(ax)
@@ -72,8 +86,7 @@ def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = No
         ax=ax, plot_method="contourf", cmap=PROB_CMAP, alpha=0.55, levels=np.linspace(0, 1, 11), vmin=0, vmax=1
     )
     ax.contour(grid.xx, grid.yy, grid.prob, levels=[0.5], colors="k", linewidths=1.5)
-    for x, y, style in ((data.x_train, data.y_train, TRAIN_STYLE), (data.x_val, data.y_val, VAL_STYLE)):
-        ax.scatter(x[:, 0], x[:, 1], c=np.where(y > 0.5, CLASS_COLORS[1], CLASS_COLORS[0]), **style)
+    plot_points(data, ax)
     ax.set(xlim=(grid.xx.min(), grid.xx.max()), ylim=(grid.yy.min(), grid.yy.max()), xlabel="$x_1$", ylabel="$x_2$")
     ax.set_title(title)
     if legend:
