@@ -24,7 +24,8 @@ EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 
 # Runs one config may make without --max-runs (regdemo.config.MAX_RUNS; not imported here so that
 # --help stays fast).
 DEFAULT_MAX_RUNS = 100_000
-GRIDS_HELP = "draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs"
+# report.html is self-contained up to this many runs (regdemo.report.EMBED_LIMIT; not imported either).
+DEFAULT_EMBED_LIMIT = 50
 GRIDS_HELP = "draw the comparison's grid pages (compare_boundaries*, compare_loss*) even past 36 runs"
 
 
@@ -81,22 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="with --backend ray: join this cluster (host:port; default $RAY_ADDRESS, else a local instance)",
     )
-    run.add_argument(
-        "--grids",
-        action="store_true",
-        help=GRIDS_HELP,
-    )
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
     config_command("validate", "check a config without training")
     compare_help = "compare saved runs (any experiments): summary.csv and comparison figures, no retraining"
     compare = sub.add_parser("compare", help=compare_help, description=compare_help)
     compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders, e.g. outputs/x/*")
     compare.add_argument("--out", type=Path, required=True, help="folder the comparison is written to")
-    compare.add_argument(
-        "--grids",
-        action="store_true",
-        help=GRIDS_HELP,
-    )
     check_help = "judge an experiment's checks again from its saved files (checks.json, or --config's checks)"
     check = sub.add_parser("check", help=check_help, description=check_help)
     check.add_argument("experiment_dir", type=Path, metavar="EXPERIMENT_DIR", help="e.g. outputs/lecture")
@@ -114,13 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     form.add_argument("--embed", dest="embed", action="store_const", const=True, help="one self-contained file")
     form.add_argument("--index", dest="embed", action="store_const", const=False, help="an index page linking files")
     report.add_argument(
-        "--embed-limit", type=int, default=None, metavar="N", help="self-contained up to N runs (default 50)"
+        "--embed-limit",
+        type=int,
+        default=DEFAULT_EMBED_LIMIT,
+        metavar="N",
+        help=f"self-contained up to N runs (default {DEFAULT_EMBED_LIMIT})",
     )
-    report.add_argument(
-        "--grids",
-        action="store_true",
-        help=GRIDS_HELP,
-    )
+    for command in (run, compare, report):
+        command.add_argument("--grids", action="store_true", help=GRIDS_HELP)
     _diff_parser(sub)
     return parser
 
@@ -281,10 +273,10 @@ def _saved_results(args: argparse.Namespace) -> int:
             written = figures.compare(args.run_dirs, args.out, grids=args.grids or None)
             print(f"wrote {len(written)} files to {args.out}")
         else:
-            limit = report.EMBED_LIMIT if args.embed_limit is None else args.embed_limit
-            if limit < 0:
-                return _fail(f"--embed-limit: must be >= 0 (got {limit})")
-            print(f"wrote {report.write_report(args.experiment_dir, args.embed, limit, args.grids or None)}")
+            if args.embed_limit < 0:
+                return _fail(f"--embed-limit: must be >= 0 (got {args.embed_limit})")
+            written = report.write_report(args.experiment_dir, args.embed, args.embed_limit, args.grids or None)
+            print(f"wrote {written}")
     except RunFolderError as exc:
         return _fail(str(exc))
     return 0

@@ -22,7 +22,7 @@ import yaml
 from test_report import SMALL, _chromium, failed_run, fake_run
 
 from conftest import TINY
-from regdemo import figures, report, rundir, summary, viewer
+from regdemo import cli, figures, report, rundir, summary, viewer
 from regdemo.cli import main
 
 EVIL = "ValueError: </script><script>alert(1)</script><!-- & done"
@@ -252,6 +252,7 @@ def test_embed_and_index_override_the_limit(index_exp, viewer_exp, tmp_path, cap
     capsys.readouterr()
     assert main(["report", str(folder), "--embed-limit", "-1"]) == 2
     assert capsys.readouterr().err == "--embed-limit: must be >= 0 (got -1)\n"
+    assert cli.DEFAULT_EMBED_LIMIT == report.EMBED_LIMIT  # the command's default, spelled twice for a fast --help
 
 
 # ---------------------------------------------------------------- in the browser
