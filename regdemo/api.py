@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import regdemo
-from regdemo.checks import CheckResult, judge_experiment
-from regdemo.config import MAX_RUNS, load_experiment
-from regdemo.config import Experiment as ExperimentConfig
+from regdemo.config.loading import MAX_RUNS, load_experiment
+from regdemo.config.loading import Experiment as ExperimentConfig
 from regdemo.errors import ConfigError
-from regdemo.runner import Outcome, run_experiment
+from regdemo.results.checks import CheckResult, judge_experiment
+from regdemo.runs.runner import Outcome, run_experiment
 
 if TYPE_CHECKING:
-    from regdemo.results import Experiment
+    from regdemo.results.saved import Experiment
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def execute(
     results = judge_experiment(outcome.folder, experiment.checks, experiment.smoke) if experiment.checks else []
     written = None
     if report:  # after the checks: the page shows checks.json first
-        from regdemo import report as report_page  # matplotlib and the templates: only when asked for
+        from regdemo.report import page as report_page  # matplotlib and the templates: only when asked for
 
         written = report_page.write_report(outcome.folder, grids=grids, fresh=True)  # figures drawn just now
     return Finished(outcome, results, written)
@@ -157,7 +157,7 @@ def run(
     command line would report them. A failed run or a check that does not hold is no exception: see
     ``.summary``'s ``status`` and ``.checks``' ``verdict``.
     """
-    from regdemo.resources import preflight
+    from regdemo.config.resources import preflight
 
     if workers < 1:
         raise ValueError(f"workers: must be >= 1 (got {workers})")
@@ -178,6 +178,6 @@ def load(exp_dir: str | os.PathLike[str]) -> Experiment:
     """An experiment folder (``outputs/<name>``) read back from its saved files alone, without TensorFlow:
     a :class:`regdemo.results.Experiment`. Raises :class:`regdemo.errors.RunFolderError` when the folder
     is not an experiment's."""
-    from regdemo.results import Experiment  # pandas: only for the API, not for the command line
+    from regdemo.results.saved import Experiment  # pandas: only for the API, not for the command line
 
     return Experiment(Path(exp_dir))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import regdemo
 from regdemo.oserrors import command_paths, decode_error, one_line, os_error
-from regdemo.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
+from regdemo.results.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
 
 EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 # Runs one config may make without --max-runs (regdemo.config.MAX_RUNS; not imported here so that
@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
     if args.backend == "ray":
         if importlib.util.find_spec("ray") is None:
             return _fail("--backend ray: needs Ray: pip install 'regdemo[ray]'")
-        from regdemo.backends.ray import unreachable
+        from regdemo.runs.backends.ray import unreachable
 
         if ray_address and (problem := unreachable(ray_address)):
             return _fail(f"--ray-address {ray_address}: {problem}")
@@ -220,7 +220,7 @@ def _run(args: argparse.Namespace, experiment) -> int:
 
 def _verdicts(results: list, exp_dir: Path, smoke: bool, no_fail: bool, markdown: bool = False) -> int:
     """Print judged checks as a table (or Markdown); 3 if one does not hold (unless ``no_fail``)."""
-    from regdemo import checks
+    from regdemo.results import checks
 
     if markdown:
         print(checks.as_markdown(results), end="")
@@ -243,9 +243,9 @@ def _verdicts(results: list, exp_dir: Path, smoke: bool, no_fail: bool, markdown
 
 def _check(args: argparse.Namespace) -> int:
     """``check``: the checks of checks.json (or of --config) judged again on summary.csv; no TensorFlow."""
-    from regdemo import checks, rundir
-    from regdemo.config import load_experiment
+    from regdemo.config.loading import load_experiment
     from regdemo.errors import ConfigError, RunFolderError
+    from regdemo.results import checks, rundir
 
     exp_dir = args.experiment_dir
     if not (exp_dir / rundir.SUMMARY).is_file():
@@ -265,8 +265,9 @@ def _check(args: argparse.Namespace) -> int:
 
 def _saved_results(args: argparse.Namespace) -> int:
     """``compare`` and ``report``: read saved run folders only (nothing trains)."""
-    from regdemo import figures, report
+    from regdemo.draw import figures
     from regdemo.errors import RunFolderError
+    from regdemo.report import page as report
 
     try:
         if args.command == "compare":
@@ -284,8 +285,8 @@ def _saved_results(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     """``diff``: 0 within tolerance, 1 beyond it, 2 bad input (from the saved files alone)."""
-    from regdemo import diff, diffview
     from regdemo.errors import RunFolderError
+    from regdemo.results import diff, diffview
 
     for name, value in (("--rtol", args.rtol), ("--atol", args.atol), ("--boundary-tol", args.boundary_tol)):
         if not value >= 0 or value == float("inf"):
@@ -309,9 +310,9 @@ def _command(args: argparse.Namespace) -> int:
         return _diff(args)
     if args.max_runs < 1:
         return _fail(f"--max-runs: must be >= 1 (got {args.max_runs})")
-    from regdemo.config import load_experiment
+    from regdemo.config.loading import load_experiment
+    from regdemo.config.resources import preflight
     from regdemo.errors import ConfigError
-    from regdemo.resources import preflight
 
     # Runs that cannot fit in this machine's memory are refused like bad input; not when a cluster trains them.
     remote = getattr(args, "backend", "local") == "ray" and (args.ray_address or os.environ.get("RAY_ADDRESS"))

@@ -34,10 +34,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from regdemo import checks, checkspec, rundir
-from regdemo.history import RESULT_COLUMNS
-from regdemo.schema import RunConfig
-from regdemo.summary import SUMMARY_SETTINGS
+from regdemo.columns import RESULT_COLUMNS
+from regdemo.config import checkspec
+from regdemo.config.schema import RunConfig
+from regdemo.results import checks, rundir
+from regdemo.results.summary import SUMMARY_SETTINGS
 
 CONFIG = """\
 name: {name}

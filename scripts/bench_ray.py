@@ -56,7 +56,7 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
     """(start-up s, ms per empty task, ms per task returning ``payload_bytes``) on a fresh local instance."""
     import ray
 
-    from regdemo.backends import ray as raybackend
+    from regdemo.runs.backends import ray as raybackend
 
     @ray.remote(num_cpus=1)
     def task(cfg, size: int) -> dict[str, bytes]:
@@ -81,7 +81,9 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
 
 def time_reporting(exp_dir: Path, run_dirs: list[Path]) -> dict[str, float]:
     """Seconds to load the runs, write summary.csv, ``compare`` and ``write_report`` (and the page's MB)."""
-    from regdemo import figures, report, rundir, summary
+    from regdemo.draw import figures
+    from regdemo.report import page as report
+    from regdemo.results import rundir, summary
 
     t0 = time.perf_counter()
     runs = rundir.load_runs(run_dirs)
@@ -101,11 +103,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scale", type=int, default=10_000, help="the run count to extrapolate to")
     args = parser.parse_args()
-    from regdemo import rundir
-    from regdemo.backends import ray as raybackend
-    from regdemo.config import load_experiment
-    from regdemo.runner import run_experiment
-    from regdemo.tfsetup import load_tensorflow
+    from regdemo.config.loading import load_experiment
+    from regdemo.results import rundir
+    from regdemo.runs.backends import ray as raybackend
+    from regdemo.runs.runner import run_experiment
+    from regdemo.train.tfsetup import load_tensorflow
 
     load_tensorflow()
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,7 +46,9 @@ def train(workers: int) -> Path:
 
 def measure(exp_dir: Path) -> dict[str, float]:
     """Seconds of each step of the report's path (in this process), and report.html's MB."""
-    from regdemo import figures, report, rundir, summary
+    from regdemo.draw import figures
+    from regdemo.report import page as report
+    from regdemo.results import rundir, summary
 
     spent: dict[str, float] = {}
     started = time.perf_counter()

@@ -57,7 +57,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from regdemo.config import load_experiment
+    from regdemo.config.loading import load_experiment
 
     experiment = load_experiment(args.config)
     runs, epochs = len(experiment.runs), experiment.runs[0].training.epochs

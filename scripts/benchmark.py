@@ -35,8 +35,8 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from regdemo.config import load_experiment  # pydantic only: no TensorFlow yet
-from regdemo.tfsetup import load_tensorflow
+from regdemo.config.loading import load_experiment  # pydantic only: no TensorFlow yet
+from regdemo.train.tfsetup import load_tensorflow
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 
@@ -68,7 +68,7 @@ def fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
 def time_training(engine: str, regularizer: str, epochs: int) -> tuple[dict[str, Any], Any]:
     """Build and train a fresh lecture net once, timestamping every progress report; return the timing and
     the model. Building the net (a few ms) counts in the total and the first report."""
-    from regdemo.experiment import train_run
+    from regdemo.train.build import train_run
 
     runs = load_experiment(LECTURE_CONFIG, sets=[f"training.engine={engine}", f"training.epochs={epochs}"]).runs
     cfg = next(c for c in runs if c.variant == REGULARIZERS[regularizer])
@@ -98,7 +98,7 @@ def time_grid(model: Any, cfg: Any) -> tuple[int, float, float, float, float]:
     on the same points s, max |difference|)."""
     import numpy as np
 
-    from regdemo.metrics import boundary_grid
+    from regdemo.train.metrics import boundary_grid
 
     unused = np.zeros((1, 2), dtype=np.float32)  # the data only matter when the box is not configured
     warmup, grid = timed(lambda: boundary_grid(model, cfg, unused))
@@ -112,8 +112,8 @@ def time_snapshots(repeats: int) -> tuple[dict[int, float], float]:
     """Training seconds (``History.seconds``, recording included) of the lecture's ``no_reg`` run with
     ``plots.snapshots`` 0 and SNAPSHOTS, alternating, best of ``repeats`` each; and the seconds to draw and
     encode the last run's film."""
-    from regdemo import film
-    from regdemo.experiment import execute_run
+    from regdemo.draw import film
+    from regdemo.runs.one_run import execute_run
 
     runs = {n: load_experiment(LECTURE_CONFIG, sets=[f"plots.snapshots={n}"]).runs[0] for n in (0, SNAPSHOTS)}
     best = dict.fromkeys(runs, float("inf"))
@@ -171,7 +171,7 @@ def main() -> int:
     if args.compiled_epochs < 1 or args.fit_epochs < 1:
         parser.error("epochs must be >= 1")
     load_tensorflow()  # quietly, before anything else imports it
-    from regdemo.experiment import versions
+    from regdemo.runs.one_run import versions
 
     v = versions()
     console.print(

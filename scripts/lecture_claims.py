@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from regdemo.checks import markdown_table, measured_text
-from regdemo.claimruns import measure, measure_weight_decay, weight_decay_row
+from regdemo.claims import measure, measure_weight_decay, weight_decay_row
+from regdemo.results.checks import markdown_table, measured_text
 
 REPO = Path(__file__).resolve().parents[1]
 COLOURS = {"holds": "green", "does not hold": "bold red", "inconclusive": "yellow", "not measured": "yellow"}

@@ -33,7 +33,7 @@ runs:
 
 @pytest.fixture(scope="session", autouse=True)
 def _tensorflow() -> None:
-    from regdemo.tfsetup import load_tensorflow
+    from regdemo.train.tfsetup import load_tensorflow
 
     load_tensorflow()
 
@@ -52,14 +52,14 @@ def write_config(tmp_path: Path):
 
 def initial_weights(cfg) -> list:
     """Weights of a fresh model for ``cfg`` drawn from seed 0: the shared start of engine comparisons."""
-    from regdemo.experiment import prepare
+    from regdemo.train.build import prepare
 
     return prepare(cfg.model_copy(update={"seed": 0}))[0].get_weights()
 
 
 def train_run(cfg, initial: list | None = None, progress=None):
     """Train ``cfg`` the way every run is trained (from ``initial`` weights if given): (model, data, history)."""
-    from regdemo.experiment import train_run as train
+    from regdemo.train.build import train_run as train
 
     trained = train(cfg, progress, initial)
     return trained.model, trained.data, trained.history
@@ -69,7 +69,7 @@ def assert_same_training(ours, theirs) -> None:
     """Two (model, data, history) results hold the same history and weights within float32 tolerance."""
     import numpy as np
 
-    from regdemo.history import COLUMNS
+    from regdemo.columns import COLUMNS
 
     for name in COLUMNS:
         np.testing.assert_allclose(ours[2].columns[name], theirs[2].columns[name], rtol=1e-5, atol=1e-6, err_msg=name)

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import regdemo
-from regdemo import experiment as one_run
 from regdemo.api import set_assignments
-from regdemo.config import load_experiment, parse_set
+from regdemo.config.loading import load_experiment, parse_set
 from regdemo.errors import ConfigError, RunFolderError
+from regdemo.runs import one_run as one_run
 
 # Two runs and two checks (one false on purpose); 30 epochs in the file, 4 by the override.
 CONFIG = """\

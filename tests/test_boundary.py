@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from regdemo.cli import main
-from regdemo.metrics import Grid, boundary_complexity
+from regdemo.train.metrics import Grid, boundary_complexity
 
 XLIM, YLIM = (-2.0, 3.0), (-1.5, 2.0)  # the lecture's plot box: 5 × 3.5
 DIAGONAL = math.hypot(5.0, 3.5)

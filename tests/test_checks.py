@@ -16,9 +16,9 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from regdemo import checks
-from regdemo.checkspec import CheckConfig, SelectionError, resolve, rule_from_dict
 from regdemo.cli import main
+from regdemo.config.checkspec import CheckConfig, SelectionError, resolve, rule_from_dict
+from regdemo.results import checks
 
 # Runs as RunConfig.to_dict gives them (only the fields the selections read).
 RUNS = [
@@ -413,7 +413,7 @@ def test_check_on_damaged_files_is_one_line_exit_2(checked, tmp_path, capsys) ->
 
 
 def test_a_check_may_name_exactly_the_summary_result_columns() -> None:
-    from regdemo.history import RESULT_COLUMNS
-    from regdemo.summary import result_columns
+    from regdemo.columns import RESULT_COLUMNS
+    from regdemo.results.summary import result_columns
 
     assert tuple(result_columns({})) == RESULT_COLUMNS  # one list: what summary.csv has is what checks accept

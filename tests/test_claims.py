@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from conftest import REPO
-from regdemo import claimruns
-from regdemo.checks import VERDICTS
-from regdemo.config import load_experiment
+from regdemo import claims as claimruns
+from regdemo.config.loading import load_experiment
+from regdemo.results.checks import VERDICTS
 
 
 def test_every_story_config_states_its_claims_as_checks() -> None:

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY
-from regdemo import datasets
 from regdemo.cli import main
-from regdemo.config import load_experiment
-from regdemo.history import COLUMNS
+from regdemo.columns import COLUMNS
+from regdemo.config.loading import load_experiment
+from regdemo.train import datasets
 
 RUN_FILES = {
     "config.yaml",

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY
-from regdemo import figures, layout, rundir
 from regdemo.cli import main
+from regdemo.draw import figures, layout
+from regdemo.results import rundir
 
 QUICK = TINY.replace("epochs: 30", "epochs: 3").replace("resolution: 24", "resolution: 10")
 GRIDS = {"compare_boundaries.png", "compare_loss.png"}

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO, TINY
 from regdemo.cli import main
-from regdemo.config import SMOKE_EPOCHS, SMOKE_RESOLUTION, ConfigError, load_experiment
+from regdemo.config.loading import SMOKE_EPOCHS, SMOKE_RESOLUTION, ConfigError, load_experiment
 
 
 def test_lecture_config_resolves_each_variant_over_the_shared_settings() -> None:

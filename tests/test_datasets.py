@@ -7,8 +7,8 @@ import pytest
 from keras.src.trainers.data_adapters.array_slicing import train_validation_split
 from sklearn.datasets import make_moons
 
-from regdemo.datasets import load, make_dataset, split
-from regdemo.schema import DATASET_KINDS, DatasetConfig
+from regdemo.config.schema import DATASET_KINDS, DatasetConfig
+from regdemo.train.datasets import load, make_dataset, split
 
 
 @pytest.mark.parametrize("kind", DATASET_KINDS)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from regdemo import diff, diffview
 from regdemo.cli import main
-from regdemo.tolerance import Tolerance, beyond, delta, differs
+from regdemo.results import diff, diffview
+from regdemo.results.tolerance import Tolerance, beyond, delta, differs
 
 SMALL = ["--set", "training.epochs=5", "--set", "plots.boundary.resolution=20"]
 RUNS = ["none", "l2", "l1"]

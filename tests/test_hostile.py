@@ -22,9 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY
-from regdemo import cli, config, experiment, rundir
+from regdemo import cli
 from regdemo.cli import main
-from regdemo.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_NODES
+from regdemo.config import loading as config
+from regdemo.config.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_NODES
+from regdemo.results import rundir
+from regdemo.runs import one_run as experiment
 
 QUICK = TINY.replace("epochs: 30", "epochs: 3").replace("resolution: 24", "resolution: 12")
 

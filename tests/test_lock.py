@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY
-from regdemo import figures, lock, report, rundir
 from regdemo.cli import main
-from regdemo.config import load_experiment
+from regdemo.config.loading import load_experiment
+from regdemo.draw import figures
 from regdemo.errors import ExperimentLocked
-from regdemo.lock import lock_experiment
-from regdemo.runner import run_experiment
+from regdemo.report import page as report
+from regdemo.results import lock, rundir
+from regdemo.results.lock import lock_experiment
+from regdemo.runs.runner import run_experiment
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX flock")
 
@@ -27,7 +29,7 @@ ONE_RUN = TINY.replace("epochs: 30", "epochs: 3").replace("resolution: 24", "res
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from regdemo.lock import lock_experiment
+from regdemo.results.lock import lock_experiment
 with lock_experiment(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

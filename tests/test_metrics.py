@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from regdemo.metrics import boundary_grid, weight_stats, weights_summary
-from regdemo.models import build_model
-from regdemo.schema import BoundaryPlotConfig, ModelConfig
+from regdemo.config.schema import BoundaryPlotConfig, ModelConfig
+from regdemo.train.metrics import boundary_grid, weight_stats, weights_summary
+from regdemo.train.models import build_model
 
 
 def test_weight_stats_by_hand() -> None:

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from regdemo.models import build_model, dense_layers, penalty
-from regdemo.schema import ModelConfig
+from regdemo.config.schema import ModelConfig
+from regdemo.train.models import build_model, dense_layers, penalty
 
 
 def _model(regularizer: dict, hidden=(5, 4)) -> keras.Model:

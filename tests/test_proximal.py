@@ -8,10 +8,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_same_training, initial_weights, train_run
-from regdemo import datasets, metrics, training
-from regdemo.config import ConfigError, load_experiment
-from regdemo.models import build_model, dense_layers, penalty
-from regdemo.schema import ModelConfig, RunConfig
+from regdemo.config.loading import ConfigError, load_experiment
+from regdemo.config.schema import ModelConfig, RunConfig
+from regdemo.train import datasets, metrics
+from regdemo.train import engines as training
+from regdemo.train.models import build_model, dense_layers, penalty
 
 ENGINES = ["compiled", "fit"]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY, descendants
-from regdemo import rundir
 from regdemo.cli import main
+from regdemo.results import rundir
 
 # CI installs the extra, so there a missing Ray is a failure, not a skip.
 needs_ray = pytest.mark.skipif(
@@ -43,7 +43,7 @@ DYING = QUICK.split("runs:")[0] + "runs:\n  - name: steady\n  - name: dies_once\
 # Started as its own process so that the tests' drivers join it (and leave it running) as users would.
 CLUSTER = """\
 import sys, ray
-from regdemo.backends.ray import connect
+from regdemo.runs.backends.ray import connect
 connect(None, 2)
 print("address", ray.get_runtime_context().gcs_address, flush=True)
 sys.stdin.read()  # until the tests close our stdin
@@ -84,7 +84,7 @@ def _marked_work(marks: Path, cfg, tensorboard: bool) -> dict[str, bytes]:
         os._exit(1)
     if (marks / f"{cfg.name}.crash").exists():
         os._exit(1)
-    from regdemo.backends.ray import train_to_files
+    from regdemo.runs.backends.ray import train_to_files
 
     return train_to_files(cfg, tensorboard)
 
@@ -99,7 +99,7 @@ def marked(monkeypatch, tmp_path_factory) -> Path:
     """The Ray backend's tasks run :func:`_marked_work` on a fresh folder of markers, returned."""
     import ray.cloudpickle
 
-    from regdemo.backends import ray as ray_backend
+    from regdemo.runs.backends import ray as ray_backend
 
     marks = tmp_path_factory.mktemp("marks")
     # Ray's workers cannot import this test module: its functions travel by value
@@ -156,7 +156,7 @@ def test_ray_gives_the_same_summary_and_files_as_the_local_pool(ray_sweep, write
 def test_resume_submits_only_the_runs_not_yet_complete(
     ray_sweep, cluster, marked, tmp_path, monkeypatch, capsys
 ) -> None:
-    from regdemo.backends import ray as ray_backend
+    from regdemo.runs.backends import ray as ray_backend
 
     exp = tmp_path / "tiny"
     shutil.copytree(ray_sweep, exp)
@@ -184,7 +184,7 @@ def test_resume_submits_only_the_runs_not_yet_complete(
 def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(
     cluster, marked, write_config, tmp_path, capsys
 ) -> None:
-    from regdemo.backends.ray import MAX_RETRIES
+    from regdemo.runs.backends.ray import MAX_RETRIES
 
     address, crash_dir = cluster, marked  # the tasks die as the markers in crash_dir say
     (crash_dir / "dies_once.crash-once").touch()

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_training, initial_weights, train_run
-from regdemo import metrics, training
-from regdemo.config import ConfigError, load_experiment
-from regdemo.experiment import execute_run
-from regdemo.history import COLUMNS
-from regdemo.models import build_model
-from regdemo.schema import ModelConfig, RunConfig
+from regdemo.columns import COLUMNS
+from regdemo.config.loading import ConfigError, load_experiment
+from regdemo.config.schema import ModelConfig, RunConfig
+from regdemo.runs.one_run import execute_run
+from regdemo.train import engines as training
+from regdemo.train import metrics
+from regdemo.train.models import build_model
 
 ENGINES = ["compiled", "fit"]
 

@@ -21,9 +21,12 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from conftest import TINY
-from regdemo import datasets, figures, layout, plots, report, rundir, summary
 from regdemo.cli import main
-from regdemo.config import load_experiment
+from regdemo.config.loading import load_experiment
+from regdemo.draw import figures, layout, plots
+from regdemo.report import page as report
+from regdemo.results import rundir, summary
+from regdemo.train import datasets
 
 SMALL = ["--set", "training.epochs=5", "--set", "plots.boundary.resolution=20"]
 ISSUE_2_FILES = {"summary.csv", "compare_boundaries.png", "compare_loss.png", "compare_weights.png"}

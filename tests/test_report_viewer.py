@@ -22,8 +22,12 @@ import yaml
 from test_report import SMALL, _chromium, failed_run, fake_run
 
 from conftest import TINY
-from regdemo import cli, figures, report, rundir, summary, viewer
+from regdemo import cli
 from regdemo.cli import main
+from regdemo.draw import figures
+from regdemo.report import page as report
+from regdemo.report import viewer
+from regdemo.results import rundir, summary
 
 EVIL = "ValueError: </script><script>alert(1)</script><!-- & done"
 FRAMES = 3  # the fake film's frames, at epochs 1, 3 and 5

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from conftest import REPO, train_run
-from regdemo import resources
 from regdemo.cli import main
-from regdemo.config import load_experiment
-from regdemo.metrics import boundary_grid
-from regdemo.models import build_model
-from regdemo.schema import BoundaryPlotConfig, ModelConfig
+from regdemo.config import resources
+from regdemo.config.loading import load_experiment
+from regdemo.config.schema import BoundaryPlotConfig, ModelConfig
+from regdemo.train.metrics import boundary_grid
+from regdemo.train.models import build_model
 
 LECTURE = REPO / "configs" / "lecture.yaml"
 
@@ -73,11 +73,12 @@ def test_wide_nets_in_default_chunks_equal_one_call(units: list[int], resolution
 _MEASURE = """
 import json, os, sys, tempfile
 from pathlib import Path
-from regdemo.tfsetup import load_tensorflow
+from regdemo.train.tfsetup import load_tensorflow
 load_tensorflow(1)
-from regdemo.config import load_experiment
-from regdemo.experiment import prepare, run_one
-from regdemo.metrics import boundary_grid
+from regdemo.config.loading import load_experiment
+from regdemo.train.build import prepare
+from regdemo.runs.one_run import run_one
+from regdemo.train.metrics import boundary_grid
 
 def status(key):
     for line in open("/proc/self/status"):

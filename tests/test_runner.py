@@ -14,11 +14,12 @@ import pytest
 import yaml
 
 from conftest import TINY, cmdline, descendants
-from regdemo import experiment, rundir
-from regdemo.config import load_experiment
+from regdemo.config.loading import load_experiment
 from regdemo.errors import RunConflict
-from regdemo.runner import run_experiment
-from regdemo.storage import clean_leftovers
+from regdemo.results import rundir
+from regdemo.results.storage import clean_leftovers
+from regdemo.runs import one_run as experiment
+from regdemo.runs.runner import run_experiment
 
 QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
 

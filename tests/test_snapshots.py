@@ -12,15 +12,16 @@ import pytest
 from PIL import Image
 
 from conftest import TINY
-from regdemo import rundir
-from regdemo.config import SMOKE_SNAPSHOTS, load_experiment
+from regdemo.columns import COLUMNS
+from regdemo.config.loading import SMOKE_SNAPSHOTS, load_experiment
+from regdemo.config.schema import RunConfig
 from regdemo.errors import ConfigError
-from regdemo.experiment import execute_run, prepare, run_one
-from regdemo.history import COLUMNS
-from regdemo.metrics import SNAPSHOT_RESOLUTION
-from regdemo.schema import RunConfig
-from regdemo.snapshots import chunk_spans, snapshot_epochs
-from regdemo.training import CHUNK_EPOCHS
+from regdemo.results import rundir
+from regdemo.runs.one_run import execute_run, run_one
+from regdemo.train.build import prepare
+from regdemo.train.engines import CHUNK_EPOCHS
+from regdemo.train.metrics import SNAPSHOT_RESOLUTION
+from regdemo.train.snapshots import chunk_spans, snapshot_epochs
 
 SNAPSHOT_KEYS = {"snapshot_epochs", "snapshot_grid_x", "snapshot_grid_y", "snapshot_grid_prob", "snapshot_kernel"}
 

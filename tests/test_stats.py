@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from conftest import TINY, assert_same_training, initial_weights, train_run
-from regdemo import batchorder, datasets, metrics, rundir
 from regdemo.cli import main
-from regdemo.config import load_experiment
+from regdemo.columns import COLUMNS
+from regdemo.config.loading import load_experiment
+from regdemo.config.schema import ORDERS, DatasetConfig, RunConfig, TrainingConfig
 from regdemo.errors import ConfigError
-from regdemo.history import COLUMNS
-from regdemo.schema import ORDERS, DatasetConfig, RunConfig, TrainingConfig
-from regdemo.summary import result_columns
+from regdemo.results import rundir
+from regdemo.results.summary import result_columns
+from regdemo.train import batchorder, datasets, metrics
 
 # ---------------------------------------------------------------- the window
 
@@ -200,7 +201,7 @@ def test_test_figures_are_the_final_model_on_the_test_rows_only(tiny_with_test) 
 
 
 def test_without_a_test_set_metrics_and_plot_data_have_no_test_keys(tmp_path) -> None:
-    from regdemo.experiment import execute_run, write_run
+    from regdemo.runs.one_run import execute_run, write_run
 
     cfg = load_experiment(_tiny_file(tmp_path, epochs=3)).runs[0]
     result = execute_run(cfg)

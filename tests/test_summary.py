@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from regdemo import experiment, rundir, runner, summary
-from regdemo.backends import Options
-from regdemo.config import load_experiment
+from regdemo.config.loading import load_experiment
+from regdemo.config.schema import RunConfig
 from regdemo.errors import RunFolderError
-from regdemo.schema import RunConfig
+from regdemo.results import rundir, summary
+from regdemo.runs import one_run as experiment
+from regdemo.runs import runner
+from regdemo.runs.backends import Options
 
 QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
 SWEEP = (
@@ -155,8 +157,8 @@ def test_the_last_row_rewrites_the_summary_in_config_order(write_config, tmp_pat
 
 
 def test_loading_and_summarizing_reads_no_plot_data(sweep_exp, monkeypatch) -> None:
-    from regdemo import figures
-    from regdemo.rundir import read
+    from regdemo.draw import figures
+    from regdemo.results.rundir import read
 
     _, exp_dir = sweep_exp
     calls = []

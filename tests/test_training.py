@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_training, initial_weights, train_run
-from regdemo import metrics, training
-from regdemo.history import COLUMNS
-from regdemo.schema import RunConfig
+from regdemo.columns import COLUMNS
+from regdemo.config.schema import RunConfig
+from regdemo.train import engines as training
+from regdemo.train import metrics
 
 
 def _run(engine="compiled", epochs=6, shuffle=False, seed=1, **over) -> RunConfig:

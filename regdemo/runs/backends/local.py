@@ -1,0 +1,195 @@
+"""The local backend: runs trained in spawned worker processes on this machine (or in this process, for
+one worker), and the rich progress display of runs and epochs.
+
+Each worker imports TensorFlow once, with thread pools sized to its share of the cores, and trains runs
+with :func:`regdemo.experiment.run_one` (each folder written whole); the workers then draw the comparison
+figures between them (summary.csv is the runner's). Ctrl-C (or closing the iterator) stops the workers at
+once and removes the half-written folders of the runs in flight.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from regdemo.config.schema import RunConfig
+from regdemo.oserrors import disk_full
+from regdemo.results import rundir
+from regdemo.results.storage import clean_leftovers
+from regdemo.runs.backends import Finished, OnEpochs, Options, finished_run, summary_share
+from regdemo.train.tfsetup import load_tensorflow
+
+# ---------------------------------------------------------------- progress display
+
+
+class Display:
+    """One rich display: overall runs done, and what each worker is training (epochs)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<44}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+        )
+        self._overall = self._progress.add_task("runs", total=total)
+        self._slots: dict[object, TaskID] = {}
+
+    def __enter__(self) -> Display:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def epochs(self, worker: object, run: str, done: int, total: int) -> None:
+        if worker not in self._slots:
+            self._slots[worker] = self._progress.add_task("", total=total)
+        slot = self._slots[worker]
+        label = f"  worker {list(self._slots).index(worker) + 1}: {run}"[:44]
+        if self._progress.tasks[slot].description != label:  # a new run: its own bar and clock
+            self._progress.reset(slot, total=total, description=label)
+        self._progress.update(slot, completed=done)
+
+    def run_done(self) -> None:
+        self._progress.advance(self._overall)
+
+
+# ---------------------------------------------------------------- workers
+
+_EPOCHS: multiprocessing.Queue | None = None  # set in each worker process by _init_worker
+
+
+def _exit_now() -> None:
+    """A worker's last act: leave without the interpreter's teardown, which takes TensorFlow ~1.2 s
+    per process while the driver waits. By then every run folder is renamed into place and
+    multiprocessing has flushed the result queue (its exit function runs before atexit handlers)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
+    """Import TensorFlow once per worker process, with thread pools sized to its share of the cores."""
+    global _EPOCHS
+    # Ctrl-C reaches the whole process group; the driver answers it by stopping the workers. A worker
+    # that took it itself would only abandon its current run and start the next one queued to it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    load_tensorflow(threads)
+    _EPOCHS = epochs_queue
+    atexit.register(_exit_now)  # registered last, so it runs first
+
+
+def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> Finished:
+    """One task in a worker: run one config, streaming epoch counts to the driver; return its metrics too
+    (read back here, in parallel, so the driver only appends the run's summary row)."""
+    from regdemo.runs.one_run import run_one
+
+    pid = os.getpid()
+    status = run_one(cfg, exp_dir, lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs)), tensorboard)
+    return finished_run(cfg, exp_dir, status)
+
+
+def _drain(epochs_queue: multiprocessing.Queue, on_epochs: OnEpochs) -> None:
+    with contextlib.suppress(queue_module.Empty):
+        while True:
+            on_epochs(*epochs_queue.get_nowait())
+
+
+class Workers:
+    """``n`` spawned worker processes, each with TensorFlow loaded once: they train the runs of the
+    experiment in ``exp_dir``, then draw its summary between them.
+
+    Leaving the block normally lets them exit; leaving it on an exception (Ctrl-C included) stops
+    them at once, drops the queued runs and removes the half-written folders of the runs in flight.
+    """
+
+    def __init__(self, n: int, exp_dir: Path) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
+        self.n, self.exp_dir = n, exp_dir
+        self.epochs: multiprocessing.Queue = context.Queue()
+        threads = max(1, (os.cpu_count() or 1) // n)
+        self.pool = ProcessPoolExecutor(
+            n, mp_context=context, initializer=_init_worker, initargs=(threads, self.epochs)
+        )
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            terminate = getattr(self.pool, "terminate_workers", None)  # Python 3.14+
+            if terminate is not None:
+                terminate()
+            else:
+                # Private: before Python 3.14 the executor has no public way to stop its workers mid-task.
+                for process in list(self.pool._processes.values()):
+                    process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if exc_type is not None:
+            clean_leftovers(self.exp_dir)
+
+    def run(self, todo: list[RunConfig], tensorboard: bool, on_epochs: OnEpochs) -> Iterator[Finished]:
+        """Run ``todo``; yield ``(name, status, metrics)`` as runs finish."""
+        pending = {self.pool.submit(_work, cfg, self.exp_dir, tensorboard): cfg for cfg in todo}
+        while pending:
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(self.epochs, on_epochs)
+            for future in done:
+                cfg = pending.pop(future)
+                error = future.exception()
+                if error is not None and disk_full(error):
+                    raise error  # a full disk fails every later run too: stop (see rundir.write_failed)
+                if error is None:
+                    yield future.result()
+                else:  # its worker died (the pool is broken: so do the runs queued after it): a failed folder
+                    rundir.write_failed_whole(cfg, self.exp_dir / cfg.name, error)
+                    yield finished_run(cfg, self.exp_dir, "failed")
+
+    def summarize(self, run_dirs: Sequence[Path], grids: bool | None) -> None:
+        """The comparison figures, drawn by all workers at once."""
+        share = functools.partial(summary_share, run_dirs, self.exp_dir, self.n, grids=grids)
+        try:
+            list(self.pool.map(share, range(self.n)))
+        except BrokenProcessPool:  # a worker died during the runs (its runs are failed): draw them here
+            summary_share(run_dirs, self.exp_dir, grids=grids)
+
+
+def _run_here(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[Finished]:
+    """Run ``todo`` one after another in this process (one worker: no pool to start)."""
+    if todo:  # nothing to train: don't pay for TensorFlow
+        load_tensorflow()
+        from regdemo.runs.one_run import run_one
+
+        for cfg in todo:
+            progress = lambda done, c=cfg: options.on_epochs("main", c.name, done, c.training.epochs)  # noqa: E731
+            yield finished_run(cfg, exp_dir, run_one(cfg, exp_dir, progress, options.tensorboard))
+    if options.summarize:
+        summary_share(options.summarize, exp_dir, grids=options.grids)
+
+
+def run(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[Finished]:
+    """The local backend (see :mod:`regdemo.backends`): ``options.workers`` spawned processes, or this
+    process for one worker."""
+    if options.workers <= 1:
+        yield from _run_here(todo, exp_dir, options)
+        return
+    with Workers(options.workers, exp_dir) as pool:
+        yield from pool.run(todo, options.tensorboard, options.on_epochs)
+        if options.summarize:
+            pool.summarize(options.summarize, options.grids)

@@ -1,0 +1,190 @@
+"""The Ray backend: each run is a Ray task that returns its run folder as data; the driver writes it.
+
+Workers share no file system with the driver: a task trains one run into a private temporary folder
+(:func:`regdemo.experiment.run_to_files`) and returns the files; the driver writes each folder whole
+(:func:`regdemo.rundir.write_folder_files`), so a run folder appears whole or not at all, as with the
+local pool. A task whose worker process (or node) dies is retried by Ray up to :data:`MAX_RETRIES`
+times, then recorded as a ``failed`` run; a run that raises is already a ``failed`` folder (not
+retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import ray
+import ray.exceptions
+
+from regdemo.config.schema import RunConfig
+from regdemo.errors import BackendUnavailable
+from regdemo.results import rundir
+from regdemo.runs.backends import Finished, Options, finished_run, summary_share
+from regdemo.train.tfsetup import load_tensorflow
+
+MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+Work = Callable[[RunConfig, bool], dict[str, bytes]]
+"""What a task does in its worker: ``(cfg, tensorboard) -> {relative path: bytes}`` of the run folder."""
+
+_threads: int | None = None  # TensorFlow's thread count in this worker process, once it is loaded
+
+
+def _load_tensorflow_once() -> None:
+    """Import TensorFlow once per worker process, with as many threads as CPUs Ray gave the task
+    (1 per task, as the local pool gives each worker when workers == cores: the same numbers)."""
+    global _threads
+    if _threads is None:
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+        _threads = max(1, int(cpus))
+        load_tensorflow(_threads)
+
+
+def train_to_files(cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
+    """The production :data:`Work`: train one run in this worker; return its folder as ``{relative path: bytes}``."""
+    _load_tensorflow_once()
+    from regdemo.runs.one_run import run_to_files
+
+    return run_to_files(cfg, tensorboard)
+
+
+@ray.remote(num_cpus=1, max_retries=MAX_RETRIES)
+def _task(work: Work, cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
+    """One task: ``work`` one run (``work`` travels with the task: see :func:`run`)."""
+    return work(cfg, tensorboard)
+
+
+@contextlib.contextmanager
+def _loopback_resolution() -> Iterator[None]:
+    """Keep ``127.0.0.1`` meaning loopback while Ray starts or connects.
+
+    On Linux Ray replaces a loopback ``_node_ip_address`` (or a loopback cluster address) by the
+    machine's outward address, and its servers then listen on every interface. Ray keeps loopback
+    only with its "cluster mode" off ($RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0), a flag read once when
+    ``ray`` is imported, so it is switched here for the duration of ``ray.init``.
+    """
+    # Private: Ray has no public switch for this flag (it is read from the environment at import time).
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]") or address
+    return host in LOOPBACK
+
+
+def unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why nothing answers at ``host:port`` (None when something does, or when ``address`` is not a
+    ``host:port``, e.g. ``auto``). Ray itself retries an unreachable address for minutes."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or "/" in host:
+        return None
+    try:
+        socket.create_connection(("127.0.0.1" if host in LOOPBACK else host, int(port)), timeout).close()
+    except OSError as exc:
+        return f"cannot connect ({exc.strerror or exc})"
+    return None
+
+
+def connect(address: str | None, workers: int) -> None:
+    """Start a local Ray instance with ``workers`` CPUs, bound to 127.0.0.1 (``address`` None), or
+    join the cluster at ``address``. Undo with ``ray.shutdown()`` (which only disconnects from a
+    cluster it joined)."""
+    common = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if address is None:
+        with _loopback_resolution():
+            ray.init(
+                address="local",  # a new instance, even if a `ray start` cluster runs on this machine
+                num_cpus=workers,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                **common,
+            )
+        return
+    try:
+        with _loopback_resolution() if _is_loopback(address) else contextlib.nullcontext():
+            ray.init(address=address, **common)
+    except ConnectionError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BackendUnavailable(
+            f"--ray-address {address}: {first}; if the cluster uses token authentication, "
+            "set RAY_AUTH_MODE=token and give its token (RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+        ) from None
+
+
+def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> Finished:
+    """Write one finished task's run folder (or, if its worker died past the retries, a failed one); return
+    ``(name, status, metrics)``, the metrics from the bytes the task returned."""
+    try:
+        files = ray.get(ref)
+    except ray.exceptions.RayError as exc:  # the worker or node died MAX_RETRIES + 1 times
+        rundir.write_failed_whole(cfg, exp_dir / cfg.name, exc)
+        return finished_run(cfg, exp_dir, "failed")
+    status = rundir.write_folder_files(files, exp_dir / cfg.name)
+    return cfg.name, status, json.loads(files[rundir.METRICS])
+
+
+def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
+    """Wait (up to a second, so Ctrl-C is seen) for a task to finish; return every finished one."""
+    first, _ = ray.wait(pending, num_returns=1, timeout=1.0)
+    if not first:
+        return []
+    done, _ = ray.wait(pending, num_returns=len(pending), timeout=0)
+    return done
+
+
+def run(
+    todo: list[RunConfig],
+    exp_dir: Path,
+    options: Options,
+    *,
+    address: str | None = None,
+    work: Work = train_to_files,
+) -> Iterator[Finished]:
+    """The Ray backend (see :mod:`regdemo.backends`): run ``todo`` as Ray tasks; yield ``(name, status, metrics)``
+    as their folders are written, then draw the comparison figures of ``options.summarize`` here, in the driver.
+
+    With no ``address`` a local instance with ``options.workers`` CPUs lives for the duration of the runs;
+    else the cluster at ``address`` is joined. On any exit (Ctrl-C included) the local instance is shut down,
+    or a cluster's outstanding tasks are cancelled and the driver disconnects. Each task calls ``work``
+    (:func:`train_to_files`; another function must be importable, or pickled by value, in Ray's workers).
+    """
+    if todo:
+        yield from _run_tasks(todo, exp_dir, address, options.workers, options.tensorboard, work)
+    if options.summarize:
+        summary_share(options.summarize, exp_dir, grids=options.grids)
+
+
+def _run_tasks(
+    todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool, work: Work
+) -> Iterator[Finished]:
+    """Join Ray, submit every run, write each folder as its task finishes; disconnect on any exit."""
+    connect(address, workers)
+    pending: dict[ray.ObjectRef, RunConfig] = {}
+    try:
+        pending = {_task.remote(work, cfg, tensorboard): cfg for cfg in todo}
+        while pending:
+            for ref in _ready(list(pending)):
+                cfg = pending.pop(ref)
+                yield _collect(ref, cfg, exp_dir)
+    finally:
+        # Our own instance dies whole with ray.shutdown(). Cancelling its tasks first races with
+        # their completion (Ctrl-C reaches its workers too) and can abort Ray's core worker
+        # ("Tried to complete task that was not pending", Ray 2.x), so only a cluster's are cancelled.
+        if address is not None:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+        ray.shutdown()

@@ -1,0 +1,214 @@
+"""One run: train it from its config (:mod:`regdemo.train.build`), measure, draw, and write its folder whole
+(or a ``failed`` folder saying why)."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import regdemo
+from regdemo.config.schema import RunConfig
+from regdemo.draw import film, plots
+from regdemo.results import rundir, storage
+from regdemo.train import metrics
+from regdemo.train.build import prepare
+from regdemo.train.datasets import Split
+from regdemo.train.engines import Progress as OnEpochs
+from regdemo.train.engines import train
+from regdemo.train.history import History
+from regdemo.train.snapshots import Recorder, snapshot_epochs
+
+
+@dataclass
+class RunResult:
+    """Everything one trained run produced, before anything is written."""
+
+    config: RunConfig
+    model: keras.Model
+    history: History
+    metrics: dict
+    view: plots.RunView
+    snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]]  # (epoch, kernels) for TensorBoard
+    film: metrics.Film | None = None  # with plots.snapshots
+
+
+def versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "regdemo": regdemo.__version__,
+    }
+
+
+def _snapshotting(model: keras.Model, epochs: int, snapshots: list, on_epochs: OnEpochs | None) -> OnEpochs:
+    """Wrap a progress callback so it also keeps the kernels about every ``epochs / 20`` epochs."""
+    every = max(1, epochs // 20)
+
+    def record(done: int) -> None:
+        if not snapshots or done - snapshots[-1][0] >= every or done == epochs:
+            snapshots.append((done, metrics.kernels(model)))
+        if on_epochs:
+            on_epochs(done)
+
+    return record
+
+
+def _recorder(cfg: RunConfig, model: keras.Model, data: Split) -> tuple[Recorder, tuple[np.ndarray, np.ndarray]]:
+    """The film's recorder for ``plots.snapshots`` evenly spaced epochs, and its grid's axes (xs, ys)."""
+    xs, ys = metrics.snapshot_axes(cfg.plots.boundary, data.x_all)
+    xx, yy = np.meshgrid(xs, ys)
+    epochs = snapshot_epochs(cfg.training.epochs, cfg.plots.snapshots)
+    return Recorder(model, np.c_[xx.ravel(), yy.ravel()], epochs), (xs, ys)
+
+
+def _film(recorder: Recorder, xs: np.ndarray, ys: np.ndarray) -> metrics.Film:
+    """The recorded snapshots as arrays (none at all when the run ended before the first one)."""
+    kernel = recorder.kernels[0].shape if recorder.kernels else (0, 0)
+    return metrics.Film(
+        epochs=np.array(recorder.recorded, dtype=np.int64),
+        xs=xs,
+        ys=ys,
+        prob=np.array(recorder.probs, dtype=np.float32).reshape(len(recorder.probs), len(ys), len(xs)),
+        kernels=np.array(recorder.kernels, dtype=np.float32).reshape(len(recorder.kernels), *kernel),
+    )
+
+
+def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> RunResult:
+    """Train one run from its resolved config and compute all its numbers (nothing is written).
+
+    With ``tensorboard``, the kernels are also kept at each progress report (for histograms); with
+    ``plots.snapshots``, the film's grids and first kernels at its epochs.
+    """
+    model, data = prepare(cfg)
+    snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
+    if tensorboard:
+        on_epochs = _snapshotting(model, cfg.training.epochs, snapshots, on_epochs)
+    recorder, axes = _recorder(cfg, model, data) if cfg.plots.snapshots else (None, None)
+    history = train(model, data, cfg.training, cfg.seed, on_epochs, recorder)
+    final = metrics.final_metrics(model, data)
+    weights = metrics.weights_summary(model, cfg.plots.weights.near_zero_tol)
+    grid = metrics.boundary_grid(model, cfg.plots.boundary, data.x_all)
+    reg = cfg.model.regularizer
+    # on rows neither training nor any choice made on validation (early stopping) has seen
+    test_gap = {"test_generalization_gap": final["test_data_loss"] - final["data_loss"]} if data.x_test.size else {}
+    numbers = {
+        "run": cfg.name,
+        "variant": cfg.variant,
+        "sweep": cfg.sweep,
+        "status": history.status,
+        "epochs_run": history.epochs_run,
+        # epochs counted from 1; stopped_epoch null when early stopping did not end the run
+        "early_stopping": {"stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
+        if cfg.training.early_stopping
+        else None,
+        "regularizer": {"kind": reg.kind, "l1": reg.strengths()[0], "l2": reg.strengths()[1]},
+        "final": final,
+        "generalization_gap": final["val_data_loss"] - final["data_loss"],
+        **test_gap,
+        # medians over the last epochs: the final epoch's figures alone can swing with one batch
+        "window": metrics.window_stats(history.columns, cfg.metrics.window_fraction),
+        "weights": weights,
+        "boundary": metrics.boundary_complexity(grid),  # from the same grid boundary.png draws
+        "timing": {"train_seconds": history.seconds},
+        "versions": versions(),
+    }
+    view = plots.RunView(
+        name=cfg.name,
+        title=f"{cfg.name} ({reg.label()})",
+        grid=grid,
+        data=data,
+        history=history.columns,
+        kernels=metrics.kernels(model),
+        layer_stats=weights["layers"],
+    )
+    return RunResult(cfg, model, history, numbers, view, snapshots, _film(recorder, *axes) if recorder else None)
+
+
+def write_run(result: RunResult, run_dir: Path) -> None:
+    """Write one run folder (see :mod:`regdemo.rundir`): config, history, model, plot data, three PNGs,
+    the training film if recorded, TensorBoard files if kept, and metrics.json last."""
+    cfg, view = result.config, result.view
+    run_dir.mkdir(parents=True)
+    rundir.write_config(cfg, run_dir)
+    rundir.write_history(result.history.columns, run_dir)
+    result.model.save(run_dir / rundir.MODEL)
+    rundir.write_plot_data(view.grid, view.data, view.kernels, run_dir, result.film)
+    started = time.perf_counter()
+    # each figure drawn, encoded and freed before the next (png_bytes closes it)
+    rundir.write_png(plots.png_bytes(plots.boundary_figure(view)), run_dir, rundir.BOUNDARY_PNG)
+    rundir.write_png(plots.png_bytes(plots.loss_figure(view)), run_dir, rundir.LOSS_PNG)
+    all_layers = cfg.plots.weights.layers == "all"
+    rundir.write_png(plots.png_bytes(plots.weights_figure(view, all_layers)), run_dir, rundir.WEIGHTS_PNG)
+    result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
+    if result.film is not None and len(result.film.epochs):
+        started = time.perf_counter()
+        gif, strip = film.encode(film.frames(result.film, view))
+        rundir.write_film(gif, strip, run_dir)
+        result.metrics["timing"]["film_seconds"] = time.perf_counter() - started  # the key only with a film
+    if result.snapshots:
+        write_tensorboard(result, run_dir / rundir.TENSORBOARD)
+    rundir.write_metrics(result.metrics, run_dir)
+
+
+def write_tensorboard(result: RunResult, log_dir: Path) -> None:
+    """TensorBoard event files, laid out as Keras' TensorBoard callback does (``train/``, ``validation/``):
+    per-epoch loss, data loss, accuracy (and penalty), and kernel histograms at the kept snapshots."""
+    columns = result.history.columns
+    tags = {"train": ("loss", "data_loss", "accuracy", "penalty"), "validation": ("loss", "data_loss", "accuracy")}
+    for side, names in tags.items():
+        writer = tf.summary.create_file_writer(str(log_dir / side))
+        with writer.as_default():
+            prefix = "" if side == "train" else "val_"
+            for epoch in range(result.history.epochs_run):
+                for name in names:
+                    tf.summary.scalar(f"epoch_{name}", columns[prefix + name][epoch], step=epoch + 1)
+            if side == "train":
+                for epoch, kernels in result.snapshots:
+                    for name, kernel in kernels:
+                        tf.summary.histogram(f"kernel/{name}", kernel, step=epoch)
+        writer.close()
+
+
+def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> str:
+    """Train, measure, draw and write one run folder whole; return its status.
+
+    The folder is written under a hidden name and renamed into place only when complete. A run that
+    raises becomes a ``failed`` folder (error.txt) and the experiment goes on; Ctrl-C propagates.
+    """
+    statuses: list[str] = []
+
+    def fill(staging: Path) -> None:
+        try:
+            result = execute_run(cfg, on_epochs, tensorboard)
+            write_run(result, staging)
+            statuses.append(result.metrics["status"])
+        except Exception as exc:  # any error of one run is that run's result, not the experiment's end
+            shutil.rmtree(staging, ignore_errors=True)
+            rundir.write_failed(cfg, staging, exc)
+            statuses.append("failed")
+
+    storage.write_whole(exp_dir / cfg.name, fill)
+    return statuses[0]
+
+
+# ---------------------------------------------------------------- run folders as data (no shared file system)
+
+
+def run_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
+    """Run one config with :func:`run_one` into a private temporary folder and return that run folder
+    as ``{relative POSIX path: bytes}`` (a failed run is a folder too). For workers that share no
+    file system with the driver: the driver writes the folder with
+    :func:`regdemo.rundir.write_folder_files`."""
+    with tempfile.TemporaryDirectory(prefix="regdemo-run-") as tmp:
+        run_one(cfg, Path(tmp), tensorboard=tensorboard)
+        return rundir.folder_files(Path(tmp) / cfg.name)

@@ -1,0 +1,96 @@
+"""Proximal L1 (``regularizer.proximal``): after every optimizer step each L1-regularized kernel is
+soft-thresholded by λ_l1 × the step the optimizer just took per unit gradient (proximal gradient, ISTA;
+the diagonally scaled step for Adam and RMSprop). :func:`proximal_step` is what both engines apply: the
+compiled loop inside its graph, ``model.fit`` through :class:`ProximalL1`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from regdemo.train.models import proximal_kernels, proximal_penalty
+
+Kernels = list[tuple[keras.Variable, float]]
+
+
+def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -> tf.Tensor:
+    """The step ``optimizer.apply`` just took on ``variable`` per unit gradient: a scalar or ``variable``'s shape.
+
+    Read off Keras 3's update rules (keras/src/optimizers/{sgd,adam,rmsprop}.py, Keras defaults), after
+    ``apply`` has counted the step (``iterations`` = t):
+
+    - SGD:     w −= η·g                                        → η
+    - Adam:    w −= α_t·m/(√v + ε), α_t = η·√(1 − β2^t)/(1 − β1^t)  → α_t/(√v + ε)
+    - RMSprop: w −= η·g/√(v + ε)                               → η/√(v + ε)
+    """
+    dtype = variable.dtype
+    lr = tf.cast(optimizer.learning_rate, dtype)
+    if isinstance(optimizer, keras.optimizers.SGD) and not optimizer.momentum:
+        return lr
+    if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:
+        # Private: Keras has no public accessor for an optimizer's per-variable slots (keras/src/optimizers/adam.py).
+        v = optimizer._velocities[optimizer._get_variable_index(variable)]
+        t = tf.cast(optimizer.iterations, dtype)
+        beta_1_power = tf.pow(tf.cast(optimizer.beta_1, dtype), t)
+        beta_2_power = tf.pow(tf.cast(optimizer.beta_2, dtype), t)
+        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        return alpha / (tf.sqrt(v) + optimizer.epsilon)
+    if isinstance(optimizer, keras.optimizers.RMSprop) and not (optimizer.momentum or optimizer.centered):
+        # Private, as above (keras/src/optimizers/rmsprop.py).
+        v = optimizer._velocities[optimizer._get_variable_index(variable)]
+        return lr / tf.sqrt(v + optimizer.epsilon)
+    raise NotImplementedError(f"proximal L1 has no step-size rule for {optimizer.get_config()}")
+
+
+def soft_threshold(w: tf.Tensor, tau: tf.Tensor) -> tf.Tensor:
+    """The proximal operator of τ·|w|, elementwise: sign(w)·max(|w| − τ, 0); ``tau`` broadcasts to w's shape."""
+    return tf.sign(w) * tf.maximum(tf.abs(w) - tau, 0.0)
+
+
+def proximal_step(optimizer: keras.optimizers.Optimizer, kernels: Kernels) -> None:
+    """After ``optimizer.apply``: soft-threshold each kernel with τ = step_size·λ_l1 (proximal gradient, ISTA).
+
+    For Adam and RMSprop τ is per coordinate: the diagonally scaled proximal step of the step the
+    optimizer actually took.
+    """
+    for kernel, l1 in kernels:
+        kernel.assign(soft_threshold(kernel.value, l1 * step_size(optimizer, kernel)))
+
+
+class ProximalL1(keras.callbacks.Callback):
+    """``fit``'s proximal L1: soft-threshold after every optimizer step and put λΣ|w| back into the logs.
+
+    The L1 term is not in the model's losses (it must not reach the gradient), so Keras' ``loss`` and
+    ``val_loss`` lack it: on each epoch's end this adds the batch-weighted mean of the pre-step
+    λΣ|w| to ``loss`` (as Keras' running mean does) and the end-of-epoch λΣ|w| to ``val_loss``.
+    Put it first in the callback list: later callbacks (EarlyStopping, History) see the logs it completes.
+    """
+
+    def __init__(self, n_train: int, batch_size: int) -> None:
+        super().__init__()
+        self._n, self._batch = n_train, batch_size
+        self._sum, self._count = 0.0, 0
+        self._step: Callable[[], None] | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        kernels, optimizer = proximal_kernels(self.model), self.model.optimizer
+        self._step = tf.function(lambda: proximal_step(optimizer, kernels))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._sum, self._count = 0.0, 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        size = min(self._batch, self._n - batch * self._batch)  # fit's batches: in order, the last one smaller
+        self._sum += float(proximal_penalty(self.model)) * size
+        self._count += size
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._step()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs["loss"] += self._sum / self._count
+        if "val_loss" in logs:
+            logs["val_loss"] += float(proximal_penalty(self.model))
