@@ -2,7 +2,14 @@
 
 In Python (a notebook, a script): ``regdemo.run("configs/lecture.yaml")`` trains an experiment as
 ``regdemo run`` does and ``regdemo.load("outputs/lecture")`` reads a saved one; both return a
-:class:`regdemo.results.Experiment` (see :mod:`regdemo.api`).
+:class:`regdemo.results.ExperimentResults` (see :mod:`regdemo.api`).
+
+The package follows the data path, one subpackage a stage, each importing only those before it:
+:mod:`regdemo.config` (YAML → validated runs) → :mod:`regdemo.train` (dataset, model, engines, the numbers
+measured) → :mod:`regdemo.results` (the run-folder format, summary, checks judged, diff) → :mod:`regdemo.draw`
+(figures) → :mod:`regdemo.runs` (one run to its folder, many runs on a backend) → :mod:`regdemo.report`
+(report.html); at the top the entry points (:mod:`regdemo.cli`, :mod:`regdemo.api`) and the names they all
+share (:mod:`regdemo.errors`, :mod:`regdemo.options`, :mod:`regdemo.columns`, :mod:`regdemo.oserrors`).
 """
 
 import os
@@ -18,6 +25,11 @@ OVERRIDDEN_BACKEND = None
 if "keras" not in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
     OVERRIDDEN_BACKEND = os.environ["KERAS_BACKEND"]
     os.environ["KERAS_BACKEND"] = "tensorflow"
+# TensorFlow's C++ log lines are not regdemo's: level 3 also hides the ERROR ones that are only notices, such
+# as model.fit's "E0000 ... NodeDef mentions attribute use_unbounded_threadpool" (real failures still surface
+# as Python exceptions). Set before anything imports TensorFlow, so that worker processes and a local Ray
+# instance inherit it; a value already set is kept.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def __getattr__(name: str):

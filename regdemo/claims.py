@@ -3,8 +3,8 @@
 
 The small scale is data (:data:`SMALL`) deep-merged over each config file, which is then loaded like
 any other (its checks resolved against the smaller sweep); the one-step runs are trained by
-:func:`regdemo.experiment.train_run` like every run. The rules are in the configs; judging them is
-:mod:`regdemo.checks`.
+:func:`regdemo.train.build.train_run` like every run. The rules are in the configs; judging them is
+:mod:`regdemo.results.checks`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from regdemo.api import execute
-from regdemo.config.loading import Experiment, deep_merge, load_experiment
+from regdemo.api import run_experiment
+from regdemo.config.loading import ExperimentConfig, load_experiment
+from regdemo.config.overrides import deep_merge
 from regdemo.config.schema import RunConfig
+from regdemo.options import RunOptions
 from regdemo.results.checks import CheckResult
 
 # The configs the claims read, by name (configs/<name>.yaml), in the order they run.
@@ -49,8 +51,8 @@ def small_config(data: dict[str, Any], name: str) -> dict[str, Any]:
     return small
 
 
-def experiment_for(name: str, configs: Path, scale: str, workdir: Path) -> Experiment:
-    """``<configs>/<name>.yaml`` as an Experiment; at ``small`` scale its :func:`small_config`, written
+def experiment_for(name: str, configs: Path, scale: str, workdir: Path) -> ExperimentConfig:
+    """``<configs>/<name>.yaml`` as an ExperimentConfig; at ``small`` scale its :func:`small_config`, written
     to ``workdir`` and loaded from there (so errors and resolution are those of any config file)."""
     path = configs / f"{name}.yaml"
     if scale == "full":
@@ -120,6 +122,7 @@ def measure(
         for name in CONFIGS:
             experiment = experiment_for(name, configs, scale, Path(tmp))
             say(f"{experiment.name}: {len(experiment.runs)} runs")
-            done = execute(experiment, out, workers=workers, progress=not quiet, say=say)  # as `regdemo run`, no report
+            options = RunOptions(workers=workers, progress=not quiet)  # as `regdemo run`, no report
+            done = run_experiment(experiment, out, options, say=say)
             results += [(name, result) for result in done.checks]
     return results

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import regdemo
+from regdemo.options import RunOptions
 from regdemo.oserrors import command_paths, decode_error, one_line, os_error
 from regdemo.results.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
 
@@ -163,46 +163,38 @@ def _list_runs(experiment) -> None:
     print(f"{len(experiment.runs)} run(s) in experiment {experiment.name}")
 
 
+def _options(args: argparse.Namespace) -> RunOptions:
+    """``regdemo run``'s arguments as the one options object (checked later, by :func:`regdemo.options.checked`)."""
+    return RunOptions(
+        workers=args.workers,
+        force=args.force,
+        tensorboard=args.tensorboard,
+        progress=not args.quiet,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        wait=args.wait,
+        report=not args.no_report,
+        grids=args.grids or None,
+    )
+
+
 def _run(args: argparse.Namespace, experiment) -> int:
     if args.dry_run:
         _list_runs(experiment)
         return 0
-    if args.workers < 1:
-        return _fail(f"--workers: must be >= 1 (got {args.workers})")
-    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
-        return _fail("--tensorboard: needs the tensorboard package: pip install 'regdemo[tensorboard]'")
-    if args.ray_address is not None and args.backend != "ray":
-        return _fail("--ray-address: only with --backend ray")
-    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
-    if args.backend == "ray":
-        if importlib.util.find_spec("ray") is None:
-            return _fail("--backend ray: needs Ray: pip install 'regdemo[ray]'")
-        from regdemo.runs.backends.ray import unreachable
+    from regdemo.options import OptionError, backend_note, checked
 
-        if ray_address and (problem := unreachable(ray_address)):
-            return _fail(f"--ray-address {ray_address}: {problem}")
-    if regdemo.OVERRIDDEN_BACKEND:
-        print(
-            f"regdemo: note: KERAS_BACKEND={regdemo.OVERRIDDEN_BACKEND} ignored; regdemo trains on TensorFlow",
-            file=sys.stderr,
-        )
-    from regdemo.api import execute
+    try:
+        options = checked(_options(args))
+    except OptionError as exc:
+        return _fail(exc.as_flag())
+    if note := backend_note():
+        print(f"regdemo: note: {note}", file=sys.stderr)
+    from regdemo.api import run_experiment
     from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict, RunFolderError
 
     try:
-        done = execute(
-            experiment,
-            args.out,
-            workers=args.workers,
-            force=args.force,
-            tensorboard=args.tensorboard,
-            progress=not args.quiet,
-            backend=args.backend,
-            ray_address=ray_address,
-            wait=args.wait,
-            report=not args.no_report,
-            grids=args.grids or None,
-        )
+        done = run_experiment(experiment, args.out, options)
     except (RunConflict, BackendUnavailable, ExperimentLocked, RunFolderError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
@@ -293,7 +285,7 @@ def _diff(args: argparse.Namespace) -> int:
             return _fail(f"{name}: must be a finite number >= 0 (got {value})")
     tolerance = Tolerance(args.rtol, args.atol, args.boundary_tol)
     try:
-        result = diff.compare(diff.load_side(args.base), diff.load_side(args.new), tolerance, args.metrics)
+        result = diff.difference(diff.load_side(args.base), diff.load_side(args.new), tolerance, args.metrics)
     except RunFolderError as exc:
         return _fail(str(exc))
     show = diffview.to_json if args.json else diffview.as_markdown if args.markdown else diffview.as_text
@@ -331,12 +323,7 @@ def _command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # TensorFlow's C++ log lines are not regdemo's: level 3 also hides the ERROR ones that are only
-    # notices, such as model.fit's "E0000 ... NodeDef mentions attribute use_unbounded_threadpool"
-    # (real failures still surface as Python exceptions). Set before any process imports TensorFlow:
-    # worker processes and a local Ray instance inherit it. A value already set is kept.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
+    try:  # TensorFlow's log level is set by importing regdemo (see regdemo/__init__.py)
         return _command(args)
     except OSError as exc:
         if exc.errno == errno.EPIPE and exc.filename is None:  # `regdemo validate x | head`: the reader left

@@ -15,7 +15,7 @@ TEST_KEYS = ("test_loss", "test_data_loss", "test_accuracy")
 WINDOW_KEYS = ("data_loss", "val_data_loss", "generalization_gap")  # of metrics.json's window block
 FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")  # of the first layer's weight stats
 BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
-# A summary row's result columns, in order (regdemo.summary.result_columns fills them).
+# A summary row's result columns, in order (regdemo.results.summary.result_columns fills them).
 RESULT_COLUMNS = (
     "epochs_run",
     *COLUMNS,

@@ -23,4 +23,4 @@ class BackendUnavailable(Exception):
 
 
 class ExperimentLocked(Exception):
-    """Another process holds the experiment folder's lock (see :func:`regdemo.rundir.lock_experiment`) (exit 2)."""
+    """Another process holds the experiment folder's lock (:func:`regdemo.results.lock.lock_experiment`; exit 2)."""

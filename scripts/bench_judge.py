@@ -16,7 +16,7 @@ in wall and CPU seconds, the median of ``--repeat`` calls:
   JSON) and every grid_prob by 1e-9, so each grid pair is decompressed and compared (the worst case, e.g.
   after a TensorFlow upgrade); its cost grows with the grid's area;
 - ``check EXP --no-fail-checks`` on the base side, its checks.json written from CHECKS as ``regdemo run``
-  writes it; and ``regdemo.checks.evaluate`` alone, in this process, on the rows of its summary.csv.
+  writes it; and ``regdemo.results.checks.evaluate`` alone, in this process, on the rows of its summary.csv.
 """
 
 from __future__ import annotations

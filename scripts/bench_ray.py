@@ -104,9 +104,10 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=10_000, help="the run count to extrapolate to")
     args = parser.parse_args()
     from regdemo.config.loading import load_experiment
+    from regdemo.options import RunOptions
     from regdemo.results import rundir
     from regdemo.runs.backends import ray as raybackend
-    from regdemo.runs.runner import run_experiment
+    from regdemo.runs.runner import execute
     from regdemo.train.tfsetup import load_tensorflow
 
     load_tensorflow()
@@ -116,10 +117,10 @@ def main() -> int:
         experiment, walls = load_experiment(config), {}
         n = len(experiment.runs)
         writes, connects = count(rundir, "write_folder_files"), count(raybackend, "connect")
-        quiet = {"workers": args.workers, "show_progress": False, "say": lambda _: None}
+        quiet = {"workers": args.workers, "progress": False}
         for backend in ("ray", "local"):
             started = time.perf_counter()
-            outcome = run_experiment(experiment, Path(tmp) / backend, backend=backend, **quiet)
+            outcome = execute(experiment, Path(tmp) / backend, RunOptions(backend=backend, **quiet), say=lambda _: None)
             assert not outcome.failed, outcome.failed
             walls[backend] = time.perf_counter() - started
         ray_init = connects["seconds"]  # before ray_task_overhead connects again

@@ -6,7 +6,7 @@
 The experiment (1 kind x 10 lambdas x 100 seeds of a 1x8 net, 5 epochs, 40 samples, a 20x20 grid) is
 trained once by ``regdemo run --workers 2`` and reused while present (a rerun resumes it). Then, in one
 process: ``rundir.load_runs``, ``summary.summary_rows`` with ``rundir.write_summary``, every comparison
-figure (:func:`regdemo.figures.compare`, grids off past 36 runs), ``report.write_report``; seconds each,
+figure (:func:`regdemo.draw.figures.compare`, grids off past 36 runs), ``report.write_report``; seconds each,
 and report.html's size. Targets (issue #11, 2 cores): the report in < 30 s, an index page < 5 MB.
 """
 

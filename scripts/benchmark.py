@@ -4,10 +4,10 @@
     python scripts/benchmark.py --compiled-epochs 200 --fit-epochs 20 --skip-e2e   # a quick look
 
 On configs/lecture.yaml's ``no_reg`` and ``l2`` runs (moons 100, Dense 128-128-1, Adam 0.01, batch 32; L2 λ=0.001):
-1. ``regdemo.experiment.train_run`` with ``engine: compiled`` and ``engine: fit``: wall time, time to the first
+1. ``regdemo.train.build.train_run`` with ``engine: compiled`` and ``engine: fit``: wall time, time to the first
    progress report, and the steady ms/epoch from the first report to the last (trace excluded);
 2. the lecture's own script (``scripts/lecture_fit_baseline.py``, ``model.fit``) as a subprocess: ms/epoch;
-3. ``regdemo.metrics.boundary_grid`` on lecture.yaml's 300×300 points (median of 5, after a warm-up call)
+3. ``regdemo.train.metrics.boundary_grid`` on lecture.yaml's 300×300 points (median of 5, after a warm-up call)
    versus one ``model.predict`` on the same points;
 4. ``regdemo run configs/lecture.yaml --quiet``: wall time and peak memory of its process tree (driver and
    workers, PSS and RSS summed, sampled every 50 ms);
@@ -113,13 +113,13 @@ def time_snapshots(repeats: int) -> tuple[dict[int, float], float]:
     ``plots.snapshots`` 0 and SNAPSHOTS, alternating, best of ``repeats`` each; and the seconds to draw and
     encode the last run's film."""
     from regdemo.draw import film
-    from regdemo.runs.one_run import execute_run
+    from regdemo.runs.one_run import compute_run
 
     runs = {n: load_experiment(LECTURE_CONFIG, sets=[f"plots.snapshots={n}"]).runs[0] for n in (0, SNAPSHOTS)}
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
         for n, cfg in runs.items():
-            result = execute_run(cfg)
+            result = compute_run(cfg)
             best[n] = min(best[n], result.history.seconds)
     draw, _ = timed(lambda: film.encode(film.frames(result.film, result.view)))
     return best, draw

@@ -1,4 +1,4 @@
-"""The Python API: regdemo.run and regdemo.load return an Experiment whose DataFrames hold the saved numbers."""
+"""The Python API: regdemo.run and regdemo.load return an ExperimentResults whose DataFrames hold the saved numbers."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import regdemo
-from regdemo.api import set_assignments
-from regdemo.config.loading import load_experiment, parse_set
+from regdemo.config.loading import load_experiment
+from regdemo.config.overrides import parse_sets
 from regdemo.errors import ConfigError, RunFolderError
-from regdemo.runs import one_run as one_run
+from regdemo.runs import one_run
 
 # Two runs and two checks (one false on purpose); 30 epochs in the file, 4 by the override.
 CONFIG = """\
@@ -49,7 +49,7 @@ EPOCHS = 4
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory) -> tuple[Path, Path, regdemo.results.Experiment]:
+def ran(tmp_path_factory) -> tuple[Path, Path, regdemo.results.ExperimentResults]:
     """CONFIG run once through the API with an override: (config, experiment folder, what run returned)."""
     root = tmp_path_factory.mktemp("api")
     config = root / "nb.yaml"
@@ -172,7 +172,7 @@ def test_show_displays_the_rich_form_under_ipython(ran, monkeypatch, capsys) -> 
     assert shown == [exp] and capsys.readouterr().out == ""
 
 
-def test_overrides_round_trip_through_set_text(write_config) -> None:
+def test_overrides_as_python_values_equal_the_same_set_texts(write_config) -> None:
     values = {
         "model.regularizer.kind": "l1",
         "model.regularizer.lambda": 1e-5,
@@ -184,17 +184,27 @@ def test_overrides_round_trip_through_set_text(write_config) -> None:
         "training.early_stopping": {"patience": 3, "min_delta": 1e-12},
         "dataset.n_samples": 80,
     }
-    texts = set_assignments(values, "x.yaml")
-    assert {dotted: value for dotted, value in (parse_set(t, "x.yaml") for t in texts)} == {
-        tuple(k.split(".")): v for k, v in values.items()
-    }
-    experiment = load_experiment(write_config(CONFIG), texts)
+    texts = [
+        "model.regularizer.kind=l1",
+        "model.regularizer.lambda=1.0e-5",
+        "training.learning_rate=0.1",
+        "model.hidden_units=[64, 64]",
+        "model.activation=tanh",
+        "model.regularizer.proximal=true",
+        "training.epochs=7",
+        "training.early_stopping={patience: 3, min_delta: 1.0e-12}",
+        "dataset.n_samples=80",
+    ]
+    assert parse_sets(texts, "x.yaml") == values  # the command line's texts parse to the API's values
+    experiment = load_experiment(write_config(CONFIG), values)
+    assert experiment.runs == load_experiment(write_config(CONFIG), parse_sets(texts, "x.yaml")).runs
     cfg = experiment.runs[0]
     assert cfg.model.regularizer.lambda_ == 1e-5 and cfg.model.regularizer.proximal is True
     assert cfg.training.learning_rate == 0.1 and cfg.dataset.n_samples == 80
     assert cfg.model.hidden_units == [64, 64] and cfg.model.activation == "tanh" and cfg.training.epochs == 7
     assert cfg.training.early_stopping.min_delta == 1e-12
-    assert set_assignments({"training.epochs": "5"}, "x.yaml") == ['training.epochs="5"']  # a str stays a str
+    with pytest.raises(ConfigError, match=r"training\.epochs: must be an integer"):
+        load_experiment(write_config(CONFIG), {"training.epochs": "5"})  # a str stays a str
 
 
 def test_a_bad_config_or_override_raises_config_error_and_writes_nothing(write_config, tmp_path) -> None:
@@ -215,14 +225,14 @@ def test_a_bad_config_or_override_raises_config_error_and_writes_nothing(write_c
 
 
 def test_a_failed_run_is_a_result_not_an_exception(write_config, tmp_path, monkeypatch) -> None:
-    real = one_run.execute_run
+    real = one_run.compute_run
 
     def flaky(cfg, *args):
         if cfg.name == "l2":
             raise RuntimeError("simulated failure in l2")
         return real(cfg, *args)
 
-    monkeypatch.setattr(one_run, "execute_run", flaky)
+    monkeypatch.setattr(one_run, "compute_run", flaky)
     exp = regdemo.run(write_config(CONFIG), out=tmp_path, sets={"training.epochs": 2}, report=False)
     assert list(exp.summary["status"]) == ["completed", "failed"] and exp.runs["l2"].status == "failed"
     assert exp.summary["error"].iloc[1] == "RuntimeError: simulated failure in l2"

@@ -1,4 +1,4 @@
-"""The lecture's claims as the story configs' checks (regdemo.claimruns, scripts/lecture_claims.py): the small
+"""The lecture's claims as the story configs' checks (regdemo.claims, scripts/lecture_claims.py): the small
 scale's configs, the live weight-decay row, and the scaled-down run end to end."""
 
 from __future__ import annotations
@@ -9,34 +9,34 @@ import pytest
 import yaml
 
 from conftest import REPO
-from regdemo import claims as claimruns
+from regdemo import claims
 from regdemo.config.loading import load_experiment
 from regdemo.results.checks import VERDICTS
 
 
 def test_every_story_config_states_its_claims_as_checks() -> None:
     names = {
-        name: [c.name for c in load_experiment(REPO / "configs" / f"{name}.yaml").checks] for name in claimruns.CONFIGS
+        name: [c.name for c in load_experiment(REPO / "configs" / f"{name}.yaml").checks] for name in claims.CONFIGS
     }
     assert sum(len(checks) for checks in names.values()) == 15  # the 16th, weight decay, is one live step
     assert names["l1_vs_l2"][-2:] == ["l1_zeros_as_coded", "l1_zeros_proximal"]
 
 
 def test_weight_decay_row_holds_only_when_the_sgd_step_matches_to_float_precision() -> None:
-    assert claimruns.weight_decay_row(3e-8, 0.2, 0.06)[2] == "holds"
-    assert claimruns.weight_decay_row(1e-3, 0.2, 0.06)[2] == "does not hold"
-    assert claimruns.weight_decay_row(math.nan, 0.2, 0.06)[2] == "does not hold"
+    assert claims.weight_decay_row(3e-8, 0.2, 0.06)[2] == "holds"
+    assert claims.weight_decay_row(1e-3, 0.2, 0.06)[2] == "does not hold"
+    assert claims.weight_decay_row(math.nan, 0.2, 0.06)[2] == "does not hold"
 
 
 def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) -> None:
     configs = REPO / "configs"
-    remedies = claimruns.small_config(yaml.safe_load((configs / "remedies.yaml").read_text()), "remedies")
+    remedies = claims.small_config(yaml.safe_load((configs / "remedies.yaml").read_text()), "remedies")
     assert remedies["training"]["epochs"] == 300 and remedies["runs"][5]["training"]["epochs"] == 36
     assert "training" not in remedies["runs"][0]  # inherits the shared 300
     runs = 0
-    for name in claimruns.CONFIGS:  # every resolved run: 15 % of its full-scale epochs, so ratios stay
+    for name in claims.CONFIGS:  # every resolved run: 15 % of its full-scale epochs, so ratios stay
         full = load_experiment(configs / f"{name}.yaml")
-        small = claimruns.experiment_for(name, configs, "small", tmp_path)
+        small = claims.experiment_for(name, configs, "small", tmp_path)
         assert small.name == f"{name}_small"
         assert [c.name for c in small.checks] == [c.name for c in full.checks]  # every check resolves small too
         epochs = {cfg.name: cfg.training.epochs for cfg in small.runs}
@@ -53,7 +53,7 @@ def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) ->
 @pytest.fixture(scope="module")
 def small_claims(tmp_path_factory) -> dict:
     """``lecture_claims.py --scale small`` (23 runs of 300 epochs or fewer, one seed): about a minute on 2 cores."""
-    results = claimruns.measure(tmp_path_factory.mktemp("claims"), REPO / "configs", "small", workers=2, quiet=True)
+    results = claims.measure(tmp_path_factory.mktemp("claims"), REPO / "configs", "small", workers=2, quiet=True)
     return {result.name: result for _, result in results}
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from conftest import REPO, TINY
 from regdemo.cli import main
-from regdemo.config.loading import SMOKE_EPOCHS, SMOKE_RESOLUTION, ConfigError, load_experiment
+from regdemo.config.loading import SMOKE_EPOCHS, SMOKE_RESOLUTION, load_experiment
+from regdemo.config.overrides import parse_sets
+from regdemo.errors import ConfigError
 
 
 def test_lecture_config_resolves_each_variant_over_the_shared_settings() -> None:
@@ -26,7 +28,9 @@ def test_lecture_config_resolves_each_variant_over_the_shared_settings() -> None
 
 def test_set_overrides_every_run_and_is_read_as_yaml(write_config) -> None:
     path = write_config()
-    exp = load_experiment(path, ["training.epochs=7", "model.hidden_units=[4, 4, 4]", "model.regularizer.lambda=1e-3"])
+    exp = load_experiment(
+        path, parse_sets(["training.epochs=7", "model.hidden_units=[4, 4, 4]", "model.regularizer.lambda=1e-3"], "x")
+    )
     assert {r.training.epochs for r in exp.runs} == {7}
     assert {tuple(r.model.hidden_units) for r in exp.runs} == {(4, 4, 4)}
     # --set wins over the run's own variant keys too

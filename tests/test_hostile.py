@@ -26,8 +26,9 @@ from regdemo import cli
 from regdemo.cli import main
 from regdemo.config import loading as config
 from regdemo.config.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_NODES
+from regdemo.errors import ConfigError
 from regdemo.results import rundir
-from regdemo.runs import one_run as experiment
+from regdemo.runs import one_run
 
 QUICK = TINY.replace("epochs: 30", "epochs: 3").replace("resolution: 24", "resolution: 12")
 
@@ -71,10 +72,10 @@ def test_billion_laughs_is_refused_at_once_in_little_memory(write_config, capsys
 def test_an_expansion_just_under_the_limit_still_loads(write_config) -> None:
     # 6 levels: 1 + 10·(1 + 10·(…)) = 111,111 values without the top key's list: refused; 5 levels: fine
     text = "".join(line + "\n" for line in BILLION_LAUGHS.splitlines()[:5]) + "name: ok\n"
-    with pytest.raises(config.ConfigError, match="holds more than"):
+    with pytest.raises(ConfigError, match="holds more than"):
         config.load_experiment(write_config(text))
     text = "".join(line + "\n" for line in BILLION_LAUGHS.splitlines()[:4]) + "name: ok\n"
-    with pytest.raises(config.ConfigError, match=r":1: a: unknown key"):  # loaded, then validated
+    with pytest.raises(ConfigError, match=r":1: a: unknown key"):  # loaded, then validated
         config.load_experiment(write_config(text))
 
 
@@ -96,9 +97,9 @@ def test_deep_nesting_is_refused_at_once(write_config, capsys, text, line) -> No
 
 def test_aliases_that_nest_deep_or_refer_to_themselves_are_refused(write_config) -> None:
     chain = "a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 60))
-    with pytest.raises(config.ConfigError, match=rf":\d+: nested more than {MAX_DEPTH} levels deep once its aliases"):
+    with pytest.raises(ConfigError, match=rf":\d+: nested more than {MAX_DEPTH} levels deep once its aliases"):
         config.load_experiment(write_config(chain))
-    with pytest.raises(config.ConfigError, match=r"exp.yaml:2: an alias refers to a node that contains it"):
+    with pytest.raises(ConfigError, match=r"exp.yaml:2: an alias refers to a node that contains it"):
         config.load_experiment(write_config("name: x\nseed: &s [1, *s]\n"))
 
 
@@ -175,7 +176,7 @@ def test_max_runs_sets_the_limit_on_run_and_validate(write_config, tmp_path, cap
     assert main(["validate", str(path), "--max-runs", "0"]) == 2
     assert _one_line_error(capsys) == "--max-runs: must be >= 1 (got 0)"
     assert cli.DEFAULT_MAX_RUNS == config.MAX_RUNS
-    with pytest.raises(config.ConfigError, match=r":10: runs: 3 runs \(3 variants\), more than the limit of 2"):
+    with pytest.raises(ConfigError, match=r":10: runs: 3 runs \(3 variants\), more than the limit of 2"):
         config.load_experiment(write_config(TINY), max_runs=2)
 
 
@@ -344,9 +345,9 @@ def _keras_error() -> Exception:
 def test_error_txt_and_the_error_message_are_plain_text(write_config, tmp_path, monkeypatch) -> None:
     error = _keras_error()
     assert "\x1b[1m" in str(error)  # what the issue found in error.txt
-    monkeypatch.setattr(experiment, "execute_run", lambda cfg, *args: (_ for _ in ()).throw(error))
+    monkeypatch.setattr(one_run, "compute_run", lambda cfg, *args: (_ for _ in ()).throw(error))
     exp = config.load_experiment(write_config(QUICK))
-    assert experiment.run_one(exp.runs[0], tmp_path) == "failed"
+    assert one_run.execute_run(exp.runs[0], tmp_path) == "failed"
     text = (tmp_path / "none" / "error.txt").read_text(encoding="utf-8")
     message = json.loads((tmp_path / "none" / "metrics.json").read_text())["error"]
     for plain in (text, message):

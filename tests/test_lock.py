@@ -16,10 +16,11 @@ from regdemo.cli import main
 from regdemo.config.loading import load_experiment
 from regdemo.draw import figures
 from regdemo.errors import ExperimentLocked
+from regdemo.options import RunOptions
 from regdemo.report import page as report
 from regdemo.results import lock, rundir
 from regdemo.results.lock import lock_experiment
-from regdemo.runs.runner import run_experiment
+from regdemo.runs.runner import execute
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the lock is POSIX flock")
 
@@ -73,7 +74,7 @@ def test_a_sigkilled_holder_leaves_no_stale_lock(write_config, tmp_path) -> None
     holder.wait()
     assert (exp_dir / rundir.LOCK).read_text() == f"{holder.pid}\n"  # the file stays, its lock is gone
     experiment = load_experiment(write_config(ONE_RUN))
-    outcome = run_experiment(experiment, tmp_path / "out", show_progress=False, say=lambda _: None)
+    outcome = execute(experiment, tmp_path / "out", RunOptions(progress=False), say=lambda _: None)
     assert outcome.statuses == {"tiny": "completed"}
     assert not (exp_dir / rundir.LOCK).exists()  # released and removed
 
@@ -116,7 +117,7 @@ def test_compare_and_report_ignore_a_hidden_staging_folder(write_config, tmp_pat
     """Run folders appear by rename, so a run being written is a hidden ``.<run>.partial-<pid>`` folder:
     the readers (find_runs, report, compare via the summary) must not take it for a run."""
     experiment = load_experiment(write_config(ONE_RUN))
-    exp_dir = run_experiment(experiment, tmp_path, show_progress=False, say=lambda _: None, summarize=True).folder
+    exp_dir = execute(experiment, tmp_path, RunOptions(progress=False), say=lambda _: None, summarize=True).folder
     staging = exp_dir / f".tiny2.partial-{os.getpid()}"
     shutil.copytree(exp_dir / "tiny", staging)  # even a complete-looking one
     assert rundir.find_runs(exp_dir) == [exp_dir / "tiny"]

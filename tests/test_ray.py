@@ -105,7 +105,7 @@ def marked(monkeypatch, tmp_path_factory) -> Path:
     # Ray's workers cannot import this test module: its functions travel by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     monkeypatch.setattr(
-        ray_backend, "run", functools.partial(ray_backend.run, work=functools.partial(_marked_work, marks))
+        ray_backend, "execute", functools.partial(ray_backend.execute, work=functools.partial(_marked_work, marks))
     )
     yield marks
     ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])

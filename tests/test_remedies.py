@@ -7,11 +7,11 @@ import pytest
 
 from conftest import assert_same_training, initial_weights, train_run
 from regdemo.columns import COLUMNS
-from regdemo.config.loading import ConfigError, load_experiment
+from regdemo.config.loading import load_experiment
 from regdemo.config.schema import ModelConfig, RunConfig
-from regdemo.runs.one_run import execute_run
-from regdemo.train import engines as training
-from regdemo.train import metrics
+from regdemo.errors import ConfigError
+from regdemo.runs.one_run import compute_run
+from regdemo.train import engines, metrics
 from regdemo.train.models import build_model
 
 ENGINES = ["compiled", "fit"]
@@ -119,7 +119,7 @@ def test_early_stopping_in_a_later_chunk_stops_calling_chunks() -> None:
     _, _, stopped = train_run(_cfg(epochs=300, early_stopping={"patience": 120}), initial, seen.append)
     _, _, full = train_run(_cfg(epochs=130), initial)
     assert (stopped.epochs_run, stopped.stopped_epoch, stopped.best_epoch) == (124, 124, 4)
-    assert seen == [training.CHUNK_EPOCHS, 124]
+    assert seen == [engines.CHUNK_EPOCHS, 124]
     for name in COLUMNS:
         np.testing.assert_array_equal(stopped.columns[name], full.columns[name][:124])
 
@@ -150,12 +150,12 @@ def test_min_delta_counts_small_improvements_as_none() -> None:
 
 
 def test_metrics_json_records_early_stopping() -> None:
-    result = execute_run(_cfg(epochs=60, early_stopping={"patience": 5}))
+    result = compute_run(_cfg(epochs=60, early_stopping={"patience": 5}))
     assert (
         result.metrics["epochs_run"] == result.history.epochs_run == result.metrics["early_stopping"]["stopped_epoch"]
     )
     assert result.metrics["early_stopping"]["best_epoch"] < result.metrics["early_stopping"]["stopped_epoch"] < 60
-    assert execute_run(_cfg(epochs=3)).metrics["early_stopping"] is None
+    assert compute_run(_cfg(epochs=3)).metrics["early_stopping"] is None
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from scipy import stats
 from conftest import TINY
 from regdemo.cli import main
 from regdemo.config.loading import load_experiment
+from regdemo.config.overrides import parse_sets
 from regdemo.draw import figures, layout, plots
 from regdemo.report import page as report
 from regdemo.results import rundir, summary
@@ -113,7 +114,7 @@ def test_load_run_rebuilds_the_view_from_the_saved_files(tiny_exp) -> None:
     assert set(run.history) == set(rows[0]) - {"epoch"}
     for column, values in run.history.items():
         np.testing.assert_allclose(values, [float(r[column]) for r in rows])
-    assert run.config == load_experiment(config, SMALL[1::2]).runs[1]
+    assert run.config == load_experiment(config, parse_sets(SMALL[1::2], "--set")).runs[1]
     data = datasets.load(run.config.dataset)
     np.testing.assert_array_equal(run.view.data.x_val, data.x_val)
     assert run.view.layer_stats[0]["std"] == metrics["weights"]["layers"][0]["std"]

@@ -16,6 +16,7 @@ from conftest import REPO, train_run
 from regdemo.cli import main
 from regdemo.config import resources
 from regdemo.config.loading import load_experiment
+from regdemo.config.overrides import parse_sets
 from regdemo.config.schema import BoundaryPlotConfig, ModelConfig
 from regdemo.train.metrics import boundary_grid
 from regdemo.train.models import build_model
@@ -48,7 +49,7 @@ def test_chunk_sizes_bound_a_layer_output_near_64_mib_in_whole_kibipoints() -> N
 def test_the_lecture_grid_is_bit_identical_to_one_call_also_in_small_chunks() -> None:
     """The lecture's trained net (30 epochs) on its 300×300 grid: the default (one call, 90000 points
     < 131072) and forced chunks of 1024 and 4096 points give exactly the one-call probabilities."""
-    cfg = load_experiment(LECTURE, ["training.epochs=30"]).runs[0]
+    cfg = load_experiment(LECTURE, parse_sets(["training.epochs=30"], "--set")).runs[0]
     model, data, _ = train_run(cfg)
     expected = _one_call(model, cfg.plots.boundary)
     for chunk in (None, 1024, 4096):
@@ -76,8 +77,9 @@ from pathlib import Path
 from regdemo.train.tfsetup import load_tensorflow
 load_tensorflow(1)
 from regdemo.config.loading import load_experiment
+from regdemo.config.overrides import parse_sets
 from regdemo.train.build import prepare
-from regdemo.runs.one_run import run_one
+from regdemo.runs.one_run import execute_run
 from regdemo.train.metrics import boundary_grid
 
 def status(key):
@@ -85,7 +87,7 @@ def status(key):
         if line.startswith(key):
             return int(line.split()[1]) * 1024
 
-what, cfg = sys.argv[1], load_experiment(sys.argv[2], sys.argv[3:]).runs[0]
+what, cfg = sys.argv[1], load_experiment(sys.argv[2], parse_sets(sys.argv[3:], "--set")).runs[0]
 model, data = prepare(cfg) if what == "grid" else (None, None)
 with tempfile.TemporaryDirectory() as tmp:
     with open("/proc/self/clear_refs", "w") as f:
@@ -94,7 +96,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if what == "grid":
         result = boundary_grid(model, cfg.plots.boundary, data.x_train).prob.shape
     else:
-        result = run_one(cfg, Path(tmp))
+        result = execute_run(cfg, Path(tmp))
     peak = status("VmHWM")
 print(json.dumps({"result": result, "before": before, "peak": peak}))
 """
@@ -124,13 +126,13 @@ def _measure(what: str, sets: list[str]) -> dict:
 )
 def test_the_estimate_is_within_2x_of_the_measured_peak(sets: list[str]) -> None:
     """What is compared: a fresh process loads TensorFlow and regdemo, resets the kernel's peak-RSS
-    counter (/proc/self/clear_refs), notes its RSS, then does everything one run does (``run_one``:
+    counter (/proc/self/clear_refs), notes its RSS, then does everything one run does (``execute_run``:
     data, model, training, final metrics, the boundary grid, plots, writing the folder) and reads its
     peak RSS (VmHWM). The peak minus the RSS before the run is what the run added; it must be within
     2× of :attr:`Estimate.run_bytes`. The whole process's peak must be within 2× of
     :attr:`Estimate.process_bytes` (which adds the measured cost of TensorFlow & co. themselves).
     """
-    cfg = load_experiment(LECTURE, sets).runs[0]
+    cfg = load_experiment(LECTURE, parse_sets(sets, "--set")).runs[0]
     expected = resources.estimate(cfg)
     measured = _measure("run", sets)
     assert measured["result"] == "completed"
@@ -154,7 +156,7 @@ def test_a_2000_point_grid_through_1000_units_stays_small() -> None:
 
 
 def test_estimate_terms_by_hand() -> None:
-    cfg = load_experiment(LECTURE, ["model.hidden_units=[1000,1000]", "plots.boundary.resolution=2000"]).runs[0]
+    cfg = load_experiment(LECTURE, {"model.hidden_units": [1000, 1000], "plots.boundary.resolution": 2000}).runs[0]
     terms = resources.estimate(cfg).terms
     params = (2 * 1000 + 1000) + (1000 * 1000 + 1000) + (1000 + 1)
     assert resources.parameters([1000, 1000]) == params
@@ -164,13 +166,13 @@ def test_estimate_terms_by_hand() -> None:
     assert terms["plots.boundary.resolution"] == 2000**2 * 96 + 16384 * 3 * 1000 * 4
     assert terms["plots.snapshots"] == 21 * 1.5 * 2**20  # the lecture's film: 21 frames
     assert terms[""] == resources.RUN_OVERHEAD
-    logistic = resources.estimate(load_experiment(LECTURE, ["model.hidden_units=[]"]).runs[0]).terms
+    logistic = resources.estimate(load_experiment(LECTURE, {"model.hidden_units": []}).runs[0]).terms
     assert logistic["model.hidden_units"] == 3 * 4 * 10 and logistic["training.batch_size"] == 0
 
 
 def test_the_largest_term_is_blamed() -> None:
     def blamed(*sets: str, available: int = 2 * 10**9) -> tuple | None:
-        return resources.check(load_experiment(LECTURE, list(sets)).runs[0], available)
+        return resources.check(load_experiment(LECTURE, parse_sets(list(sets), "--set")).runs[0], available)
 
     assert blamed() is None  # the lecture fits in 2 GB (it needs 1.0 GB)
     assert blamed(available=10**9)[0] == ("plots", "boundary", "resolution")  # its grid is its largest term

@@ -16,10 +16,11 @@ import yaml
 from conftest import TINY, cmdline, descendants
 from regdemo.config.loading import load_experiment
 from regdemo.errors import RunConflict
+from regdemo.options import RunOptions
 from regdemo.results import rundir
 from regdemo.results.storage import clean_leftovers
-from regdemo.runs import one_run as experiment
-from regdemo.runs.runner import run_experiment
+from regdemo.runs import one_run
+from regdemo.runs.runner import execute
 
 QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
 
@@ -30,8 +31,9 @@ def _metrics(run_dir: Path) -> dict:
     return numbers
 
 
-def _run(path: Path, out: Path, **kw):
-    return run_experiment(load_experiment(path, kw.pop("sets", [])), out, show_progress=False, say=lambda _: None, **kw)
+def _run(path: Path, out: Path, sets: dict | None = None, summarize: bool = False, **kw):
+    options = RunOptions(progress=False, **kw)
+    return execute(load_experiment(path, sets), out, options, summarize=summarize, say=lambda _: None)
 
 
 def test_rerun_skips_identical_completed_runs_and_redoes_missing_ones(write_config, tmp_path) -> None:
@@ -69,29 +71,29 @@ def test_a_changed_config_is_refused_unless_forced(write_config, tmp_path) -> No
     _run(path, tmp_path)
     before = (tmp_path / "tiny" / "l1" / "metrics.json").read_bytes()
     with pytest.raises(RunConflict, match=r"tiny/none: holds a run with a different config; use --force"):
-        _run(path, tmp_path, sets=["training.epochs=5"])
+        _run(path, tmp_path, sets={"training.epochs": 5})
     assert (tmp_path / "tiny" / "l1" / "metrics.json").read_bytes() == before
-    forced = _run(path, tmp_path, sets=["training.epochs=5"], force=True)
+    forced = _run(path, tmp_path, sets={"training.epochs": 5}, force=True)
     assert forced.skipped == 0 and _metrics(tmp_path / "tiny" / "l1")["epochs_run"] == 5
 
 
 def test_a_run_that_raises_is_recorded_as_failed_and_retried_next_time(write_config, tmp_path, monkeypatch) -> None:
     path = write_config(QUICK)
-    real = experiment.execute_run
+    real = one_run.compute_run
 
     def flaky(cfg, *args):
         if cfg.name == "l2":
             raise RuntimeError("simulated failure in l2")
         return real(cfg, *args)
 
-    monkeypatch.setattr(experiment, "execute_run", flaky)
+    monkeypatch.setattr(one_run, "compute_run", flaky)
     outcome = _run(path, tmp_path)
     assert outcome.statuses == {"none": "completed", "l2": "failed", "l1": "completed"} and outcome.failed == ["l2"]
     failed = tmp_path / "tiny" / "l2"
     assert sorted(p.name for p in failed.iterdir()) == ["config.yaml", "error.txt", "metrics.json"]
     assert "RuntimeError: simulated failure in l2" in (failed / "error.txt").read_text()
     assert _metrics(failed)["error"] == "RuntimeError: simulated failure in l2"
-    monkeypatch.setattr(experiment, "execute_run", real)
+    monkeypatch.setattr(one_run, "compute_run", real)
     again = _run(path, tmp_path)
     assert again.skipped == 2 and again.statuses["l2"] == "completed"
 

@@ -17,7 +17,7 @@ from regdemo.config.loading import SMOKE_SNAPSHOTS, load_experiment
 from regdemo.config.schema import RunConfig
 from regdemo.errors import ConfigError
 from regdemo.results import rundir
-from regdemo.runs.one_run import execute_run, run_one
+from regdemo.runs.one_run import compute_run, execute_run
 from regdemo.train.build import prepare
 from regdemo.train.engines import CHUNK_EPOCHS
 from regdemo.train.metrics import SNAPSHOT_RESOLUTION
@@ -96,7 +96,7 @@ def _same_training(on, off) -> None:
     ids=["dropout-l2-epoch-order", "fixed-order-early-stopping", "proximal-l1"],
 )
 def test_compiled_history_is_bit_identical_with_snapshots_on_and_off(over: dict) -> None:
-    on, off = execute_run(_cfg(7, **over)), execute_run(_cfg(0, **over))
+    on, off = compute_run(_cfg(7, **over)), compute_run(_cfg(0, **over))
     _same_training(on, off)
     assert off.film is None
     epochs = on.film.epochs.tolist()
@@ -106,7 +106,7 @@ def test_compiled_history_is_bit_identical_with_snapshots_on_and_off(over: dict)
 
 
 def test_fit_engine_records_the_same_way_and_changes_nothing() -> None:
-    on, off = execute_run(_cfg(4, "fit", epochs=9)), execute_run(_cfg(0, "fit", epochs=9))
+    on, off = compute_run(_cfg(4, "fit", epochs=9)), compute_run(_cfg(0, "fit", epochs=9))
     _same_training(on, off)
     assert on.film.epochs.tolist() == [0, 3, 6, 9]
     _assert_last_snapshot_is_the_final_model(on)
@@ -121,7 +121,7 @@ def _assert_last_snapshot_is_the_final_model(result) -> None:
 
 
 def test_snapshots_hold_the_initial_weights_and_end_on_the_final_boundary() -> None:
-    result = execute_run(_cfg(5, resolution=300))
+    result = compute_run(_cfg(5, resolution=300))
     film = result.film
     assert film.epochs.tolist() == [0, 58, 115, 172, 230] and film.epochs.dtype == np.int64
     rows = cols = SNAPSHOT_RESOLUTION  # the boundary's 300 capped
@@ -143,7 +143,7 @@ def test_snapshots_hold_the_initial_weights_and_end_on_the_final_boundary() -> N
 def test_a_diverged_run_keeps_the_snapshots_of_its_finite_epochs(engine: str) -> None:
     """A snapshot every epoch; the run blows up after a few: every finite epoch is kept, the bad one is not."""
     sgd = {"optimizer": "sgd", "learning_rate": 1e6}
-    result = execute_run(_cfg(101, engine, epochs=100, training=sgd, model={"activation": "linear"}))
+    result = compute_run(_cfg(101, engine, epochs=100, training=sgd, model={"activation": "linear"}))
     assert result.history.status == "diverged"
     assert result.film.epochs.tolist() == list(range(result.history.epochs_run))
     assert np.isfinite(result.film.prob).all()
@@ -154,7 +154,7 @@ def test_a_diverged_run_keeps_the_snapshots_of_its_finite_epochs(engine: str) ->
 
 def test_a_run_folder_holds_the_film_and_its_arrays(tmp_path: Path) -> None:
     cfg = _cfg(6, epochs=50)
-    assert run_one(cfg, tmp_path) == "completed"
+    assert execute_run(cfg, tmp_path) == "completed"
     run = tmp_path / cfg.name
     with np.load(run / rundir.PLOT_DATA) as saved:
         assert set(saved.files) >= SNAPSHOT_KEYS
@@ -180,7 +180,7 @@ def test_a_run_folder_holds_the_film_and_its_arrays(tmp_path: Path) -> None:
 
 def test_without_snapshots_a_run_folder_is_as_before(tmp_path: Path) -> None:
     cfg = _cfg(0, epochs=20)
-    run_one(cfg, tmp_path)
+    execute_run(cfg, tmp_path)
     run = tmp_path / cfg.name
     assert not (run / rundir.TRAINING_GIF).exists() and not (run / rundir.TRAINING_FRAMES).exists()
     with np.load(run / rundir.PLOT_DATA) as saved:

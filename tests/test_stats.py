@@ -201,10 +201,10 @@ def test_test_figures_are_the_final_model_on_the_test_rows_only(tiny_with_test) 
 
 
 def test_without_a_test_set_metrics_and_plot_data_have_no_test_keys(tmp_path) -> None:
-    from regdemo.runs.one_run import execute_run, write_run
+    from regdemo.runs.one_run import compute_run, write_run
 
     cfg = load_experiment(_tiny_file(tmp_path, epochs=3)).runs[0]
-    result = execute_run(cfg)
+    result = compute_run(cfg)
     assert not any(key.startswith("test_") for key in [*result.metrics, *result.metrics["final"]])
     write_run(result, tmp_path / "run")
     assert "x_test" not in np.load(tmp_path / "run" / "plot_data.npz").files

@@ -13,12 +13,11 @@ import pytest
 
 from conftest import TINY
 from regdemo.config.loading import load_experiment
-from regdemo.config.schema import RunConfig
 from regdemo.errors import RunFolderError
+from regdemo.options import RunOptions
 from regdemo.results import rundir, summary
-from regdemo.runs import one_run as experiment
-from regdemo.runs import runner
-from regdemo.runs.backends import Options
+from regdemo.runs import one_run, runner
+from regdemo.runs.backends import Job, RunDone
 
 QUICK = TINY.replace("epochs: 30", "epochs: 4").replace("resolution: 24", "resolution: 12")
 SWEEP = (
@@ -35,8 +34,8 @@ sweep:
 
 
 def _run(path: Path, out: Path, **kw) -> runner.Outcome:
-    quiet = {"show_progress": False, "say": lambda _: None, "summarize": True}
-    return runner.run_experiment(load_experiment(path), out, **quiet, **kw)
+    quiet = {"say": lambda _: None, "summarize": True}
+    return runner.execute(load_experiment(path), out, RunOptions(progress=False, **kw), **quiet)
 
 
 def _old_summary(exp_dir: Path, names: list[str], tmp: Path) -> bytes:
@@ -52,7 +51,7 @@ def sweep_exp(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("summary")
     config = root / "sweep.yaml"
     config.write_text(SWEEP, encoding="utf-8")
-    real = experiment.execute_run
+    real = one_run.compute_run
 
     def flaky(cfg, *args):
         if cfg.name.startswith("b") and cfg.sweep["model.regularizer.lambda"] == 0.01:
@@ -60,7 +59,7 @@ def sweep_exp(tmp_path_factory) -> tuple[Path, Path]:
         return real(cfg, *args)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(experiment, "execute_run", flaky)
+        patch.setattr(one_run, "compute_run", flaky)
         outcome = _run(config, root / "out", workers=1)
     assert sorted(outcome.statuses.values()) == ["completed", "completed", "completed", "failed"]
     return config, outcome.folder
@@ -118,10 +117,10 @@ def test_rows_are_appended_as_runs_finish_and_ctrl_c_keeps_them(write_config, tm
     seen: list[list[dict[str, str]]] = []
     order = [names[2], names[0], names[3]]
 
-    def backend(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[tuple[str, str, dict]]:
+    def backend(job: Job) -> Iterator[RunDone]:
         for k, name in enumerate(order):
-            seen.append(rundir.read_summary(exp_dir))
-            assert (exp_dir / "summary.csv").read_text().startswith("run,experiment,variant,status,model.regul")
+            seen.append(rundir.read_summary(job.exp_dir))
+            assert (job.exp_dir / "summary.csv").read_text().startswith("run,experiment,variant,status,model.regul")
             yield name, "completed", _metrics(0.1 * (k + 1))
         raise KeyboardInterrupt
 
@@ -143,10 +142,10 @@ def test_the_last_row_rewrites_the_summary_in_config_order(write_config, tmp_pat
     names = [cfg.name for cfg in load_experiment(path).runs]
     after_last: list[list[str]] = []
 
-    def backend(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[tuple[str, str, dict]]:
+    def backend(job: Job) -> Iterator[RunDone]:
         for name in reversed(names):
             yield name, "completed", _metrics(0.5)
-        after_last.append([r["run"] for r in rundir.read_summary(exp_dir)])  # where the figures would be drawn
+        after_last.append([r["run"] for r in rundir.read_summary(job.exp_dir)])  # where the figures would be drawn
 
     monkeypatch.setattr(runner, "choose_backend", lambda *a: backend)
     _run(path, tmp_path)

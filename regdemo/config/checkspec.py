@@ -17,7 +17,7 @@ rules into one claim. Runs that differ only by ``seed`` are replicates: a rule i
 A selection matching several runs of one seed needs ``reduce`` (mean, median, min or max).
 
 Resolving a check against the expanded runs (:func:`resolve`) turns every selection into run names
-per seed, so that evaluating it (:mod:`regdemo.checks`) needs only summary rows. Pure: no I/O.
+per seed, so that evaluating it (:mod:`regdemo.results.checks`) needs only summary rows. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Bound(_Strict):
         return float(getattr(self, self.comparator))
 
 
-def metric_columns(metric: str) -> tuple[str, ...]:
+def metric_operands(metric: str) -> tuple[str, ...]:
     """The summary columns a metric reads: ``"col"`` or ``"col_a - col_b"``."""
     left, minus, right = metric.partition(" - ")
     return (left.strip(), right.strip()) if minus else (metric.strip(),)
@@ -97,7 +97,7 @@ class Rule(_Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        for column in metric_columns(metric):
+        for column in metric_operands(metric):
             if column not in RESULT_COLUMNS:
                 close = difflib.get_close_matches(column, RESULT_COLUMNS, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "a summary.csv result column, or 'a - b'"

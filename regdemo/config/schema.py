@@ -2,7 +2,7 @@
 
 What the rest of the package consumes is :class:`RunConfig`; loading a YAML file into runs, with
 errors that name the file and line, is :mod:`regdemo.config`'s. The ``checks:`` section's schema is
-:mod:`regdemo.checkspec`'s.
+:mod:`regdemo.config.checkspec`'s.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ class PlotsConfig(_Strict):
     boundary: BoundaryPlotConfig = BoundaryPlotConfig()
     weights: WeightsPlotConfig = WeightsPlotConfig()
     # The training as a film: the decision grid and the first kernel at this many evenly spaced
-    # epochs (regdemo.snapshots.snapshot_epochs); 0: off.
+    # epochs (regdemo.train.snapshots.snapshot_epochs); 0: off.
     snapshots: int = Field(0, ge=0, le=MAX_SNAPSHOTS)
 
 

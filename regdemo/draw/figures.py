@@ -1,8 +1,8 @@
 """The comparison of saved runs on disk: summary.csv and the comparison figures, drawn and written.
 
 :func:`comparison_figures` names every figure and draws it on demand (layouts from
-:mod:`regdemo.layout`, drawing by :mod:`regdemo.plots`); :func:`compare` writes them with summary.csv
-through :mod:`regdemo.rundir`. Nothing here trains or rebuilds a model: runs are read back from their folders,
+:mod:`regdemo.draw.layout`, drawing by :mod:`regdemo.draw.plots`); :func:`compare` writes them with summary.csv
+through :mod:`regdemo.results.rundir`. Nothing here trains or rebuilds a model: runs are read back from their folders,
 and a figure reads the runs' plot data (lazily loaded) only when it is drawn.
 """
 
@@ -66,9 +66,9 @@ def comparison_figures(
     """Every comparison figure as ``(file name, draw)``; ``draw()`` makes the figure, so the names are
     known without drawing anything (nor reading any run's plot data).
 
-    compare_boundaries[_k].png and compare_loss[_k].png (pages of :func:`regdemo.layout.grid_pages`) when
+    compare_boundaries[_k].png and compare_loss[_k].png (pages of :func:`regdemo.draw.layout.grid_pages`) when
     :func:`draws_grids` (at most 36 runs, or ``grids=True``: a page per 36 panels is much to draw and to
-    look at), compare_weights.png, and sweep_<field>.png for every :func:`regdemo.layout.numeric_fields` field.
+    look at), compare_weights.png, and sweep_<field>.png for every :func:`regdemo.draw.layout.numeric_fields` field.
     """
     if draws_grids(runs, grids):
         pages = layout.grid_pages([layout.coordinates(run) for run in runs])

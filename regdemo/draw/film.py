@@ -1,6 +1,6 @@
 """The training as a film (``plots.snapshots``): the frames of training.gif and training_frames.png.
 
-Drawing only, from a :class:`regdemo.metrics.Film`: per snapshot, the decision boundary on the left (as
+Drawing only, from a :class:`regdemo.train.metrics.Film`: per snapshot, the decision boundary on the left (as
 boundary.png draws it: P(class 1), the p = 0.5 line, train ● and validation ▲ points) and the first
 layer's weight density on the right (a histogram on bins fixed over all frames), titled with the epoch.
 One figure is drawn for all frames, on axes fixed over all frames so that nothing jumps: its static

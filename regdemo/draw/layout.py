@@ -1,9 +1,9 @@
 """Page layout of comparison figures: where each run goes, and what each figure shows, computed, not drawn.
 
-Pure: runs in (:class:`regdemo.rundir.LoadedRun`), layouts out: the grid pages of runs by their swept
+Pure: runs in (:class:`regdemo.results.rundir.LoadedRun`), layouts out: the grid pages of runs by their swept
 fields (:func:`grid_pages`), the series of a sweep plot (:func:`sweep_series`) and its x axis
-(:func:`x_scale`), the panels of the weights comparison (:func:`weight_panels`). :mod:`regdemo.figures`
-draws them with :mod:`regdemo.plots`.
+(:func:`x_scale`), the panels of the weights comparison (:func:`weight_panels`). :mod:`regdemo.draw.figures`
+draws them with :mod:`regdemo.draw.plots`.
 """
 
 from __future__ import annotations

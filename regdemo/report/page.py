@@ -5,9 +5,9 @@ The page is rendered from the Jinja2 templates in ``regdemo/templates/`` (``repo
 never markup. It needs no server and no network. Up to :data:`EMBED_LIMIT` runs it is one
 self-contained file: images are data URIs and every run has its section. Past that it is an index page:
 no run sections, and the runs' pictures (and comparison figures already in the experiment folder) are
-linked as files beside it, never read. The viewer's data comes from :mod:`regdemo.viewer`; runs are read
-back and the page written by :mod:`regdemo.rundir`; the numbers come from :mod:`regdemo.summary`, the
-figures from :mod:`regdemo.figures`. A failed run is a run too: its error in place of its plots.
+linked as files beside it, never read. The viewer's data comes from :mod:`regdemo.report.viewer`; runs are read
+back and the page written by :mod:`regdemo.results.rundir`; the numbers come from :mod:`regdemo.results.summary`, the
+figures from :mod:`regdemo.draw.figures`. A failed run is a run too: its error in place of its plots.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def render_report(
     ``figures``: ``(file name, PNG bytes or a path relative to the page)``; ``sections``: every run's
     section (self-contained page) or None (index page: the summary links the viewer instead);
     ``checks``: checks.json's entries (name, claim, rule, verdict, figures), shown first;
-    ``viewer_data``: :func:`regdemo.viewer.viewer_data`'s document, or None for no viewer.
+    ``viewer_data``: :func:`regdemo.report.viewer.viewer_data`'s document, or None for no viewer.
     """
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "diverged", "failed")}
     listed = sections is not None
@@ -233,7 +233,7 @@ def write_report(
 
     ``embed``: one self-contained file (True) or an index page linking the runs' files (False); by
     default self-contained up to ``embed_limit`` runs. ``grids``: the comparison's grid pages (None: up
-    to 36 runs; :func:`regdemo.figures.comparison_figures`). ``fresh``: the folder's comparison figures
+    to 36 runs; :func:`regdemo.draw.figures.comparison_figures`). ``fresh``: the folder's comparison figures
     were just drawn from these runs, so a self-contained page embeds them rather than drawing them again.
     """
     run_dirs = rundir.find_runs(experiment_dir)
@@ -254,4 +254,4 @@ def write_report(
     checks = rundir.read_checks(experiment_dir).get("checks", [])
     columns = report_columns(rows, sweep_fields(runs))
     page = render_report(name, rows, columns, figures, sections, checks, data)
-    return rundir.write_report(page, experiment_dir)
+    return rundir.write_page(page, experiment_dir)

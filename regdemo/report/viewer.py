@@ -1,7 +1,7 @@
 """The data of report.html's interactive viewer: every run's place among the others, numbers, loss history
 and pictures, as one JSON document the page's script reads.
 
-Pure: runs come in as :class:`regdemo.rundir.LoadedRun` with their summary rows (:mod:`regdemo.summary`,
+Pure: runs come in as :class:`regdemo.results.rundir.LoadedRun` with their summary rows (:mod:`regdemo.results.summary`,
 the one owner of a row's numbers) and where the page finds their pictures (:class:`RunMedia`, decided
 by :mod:`regdemo.report`); a mapping comes out, and :func:`script_json` turns it into text that is
 safe inside a ``<script>`` element. Nothing here reads or writes a file.
@@ -82,7 +82,7 @@ def _fields(coords: Sequence[Mapping[str, Hashable]], labels: Sequence[str]) -> 
     the index of its value in each control's ``values``.
 
     One control per varying field (experiment, variant, swept fields in first-seen order, replicates
-    such as seeds last; values ordered as :func:`regdemo.layout.ordered_values`); when those do not
+    such as seeds last; values ordered as :func:`regdemo.draw.layout.ordered_values`); when those do not
     tell every run apart, one control listing the runs by name instead.
     """
     varying = set(layout.layout_fields(coords))
@@ -101,7 +101,7 @@ def _fields(coords: Sequence[Mapping[str, Hashable]], labels: Sequence[str]) -> 
     return controls, [[rank[v] for rank, v in zip(ranks, point, strict=True)] for point in points]
 
 
-def metric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def numeric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The numbers table's metrics: the summary's result columns that are a number in some run."""
     return [c for c in result_columns({}) if any(_exact(row.get(c)) is not None for row in rows)]
 
@@ -123,7 +123,7 @@ def viewer_data(
     summary's, None where missing), ``history``, ``images`` and ``film`` (``{src, epochs}`` or None).
     """
     controls, places = _fields([layout.coordinates(run) for run in runs], [run.label for run in runs])
-    metrics = metric_columns(rows)
+    metrics = numeric_columns(rows)
     entries = []
     for run, row, place, seen in zip(runs, rows, places, media, strict=True):
         film = {"src": seen.frames, "epochs": list(seen.frame_epochs)} if seen.frames and seen.frame_epochs else None

@@ -1,6 +1,6 @@
 """Checks judged from summary rows: each rule seed by seed, then over the seeds, then a verdict.
 
-A rule resolved by :mod:`regdemo.checkspec` names, per seed, the runs it reads. Each seed gives one
+A rule resolved by :mod:`regdemo.config.checkspec` names, per seed, the runs it reads. Each seed gives one
 figure (the metric, a difference or ratio with the ``versus`` runs of the same seed, or a Spearman ρ
 along a swept field), and the rule holds or not for that seed. The verdict:
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from regdemo.config.checkspec import ResolvedCheck, ResolvedRule, metric_columns, rule_from_dict
+from regdemo.config.checkspec import ResolvedCheck, ResolvedRule, metric_operands, rule_from_dict
 from regdemo.results import rundir
 from regdemo.train.metrics import seed_aggregate
 
@@ -34,9 +34,9 @@ VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE)
 Row = Mapping[str, Any]
 
 
-def number(value: Any) -> float:
+def float_or_nan(value: Any) -> float:
     """A summary cell as a float: numbers as they are, numeric strings parsed, anything else (an empty
-    cell, None, text) NaN: a figure that cannot be measured. (diff.number keeps empty apart, as null.)"""
+    cell, None, text) NaN: a figure that cannot be measured. (diff.parse_cell keeps empty apart, as null.)"""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -45,7 +45,7 @@ def number(value: Any) -> float:
 
 def metric_value(row: Row, metric: str) -> float:
     """``metric`` of one summary row: a column, or ``"a - b"`` (the difference of two columns)."""
-    values = [number(row.get(column)) for column in metric_columns(metric)]
+    values = [float_or_nan(row.get(column)) for column in metric_operands(metric)]
     return values[0] - values[1] if len(values) == 2 else values[0]
 
 

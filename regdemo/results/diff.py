@@ -4,9 +4,9 @@ differ, metrics beyond tolerance, and how much the decision boundaries disagree.
 A side is an experiment folder or a bare summary.csv (a baseline committed to a repo). The metrics come
 from summary.csv alone and the boundaries from plot_data.npz's grid arrays alone, so two 10,000-run
 experiments compare in seconds: no run is loaded, no model, no TensorFlow. Files are read through
-:mod:`regdemo.rundir` (summary rows when a side is loaded; config.yaml texts and grid arrays while
-comparing); what counts as a difference is decided by pure functions (:mod:`regdemo.tolerance`,
-:func:`config_changes`, :func:`flipped_fraction`). Rendering the result is :mod:`regdemo.diffview`'s.
+:mod:`regdemo.results.rundir` (summary rows when a side is loaded; config.yaml texts and grid arrays while
+comparing); what counts as a difference is decided by pure functions (:mod:`regdemo.results.tolerance`,
+:func:`config_changes`, :func:`flipped_fraction`). Rendering the result is :mod:`regdemo.results.diffview`'s.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def load_side(path: Path) -> Side:
 # ---------------------------------------------------------------- numbers (pure)
 
 
-def number(cell: str) -> float | None:
+def parse_cell(cell: str) -> float | None:
     """A summary cell as a number: None for an empty cell; ValueError for text."""
     return None if cell == "" else float(cell)
 
@@ -124,7 +124,7 @@ def number(cell: str) -> float | None:
 def _value(row: Mapping[str, str], metric: str) -> float | None:
     """A run's metric: None where the cell is empty, missing, or (a metric named with --metrics) text."""
     try:
-        return number(row.get(metric, ""))
+        return parse_cell(row.get(metric, ""))
     except ValueError:
         return None
 
@@ -212,7 +212,7 @@ def _numeric(side: Side, column: str) -> bool:
     """Whether every non-empty cell of ``column`` reads as a number."""
     try:
         for row in side.rows.values():
-            number(row.get(column, ""))
+            parse_cell(row.get(column, ""))
     except ValueError:
         return False
     return True
@@ -376,7 +376,7 @@ def boundary_changes(pairs: Mapping[str, tuple[Path, Path]], tol: Tolerance) -> 
 # ---------------------------------------------------------------- the comparison
 
 
-def compare(base: Side, new: Side, tol: Tolerance | None = None, metrics: Sequence[str] | None = None) -> Diff:
+def difference(base: Side, new: Side, tol: Tolerance | None = None, metrics: Sequence[str] | None = None) -> Diff:
     """Compare two sides: runs matched by name (base's order), then statuses, settings, metrics and,
     where both sides are experiment folders holding the run, boundaries (default tolerance: Tolerance())."""
     tol = tol or Tolerance()

@@ -1,4 +1,4 @@
-"""A :class:`regdemo.diff.Diff` shown three ways: JSON (one object), plain text, and Markdown for a
+"""A :class:`regdemo.results.diff.Diff` shown three ways: JSON (one object), plain text, and Markdown for a
 pull-request comment. Text and Markdown list at most :data:`MAX_ROWS` rows per table; JSON lists all.
 """
 

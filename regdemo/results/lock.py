@@ -1,6 +1,6 @@
 """The experiment lock: one ``regdemo run`` writes an experiment folder at a time.
 
-A run holds an exclusive ``flock`` on ``<experiment>/.regdemo.lock`` (:data:`regdemo.rundir.LOCK`,
+A run holds an exclusive ``flock`` on ``<experiment>/.regdemo.lock`` (:data:`regdemo.results.rundir.LOCK`,
 holding its pid) from planning to the summary, and removes the file when done. A second run stops at
 once naming the holder's pid, or with ``wait`` waits for it to end. The OS drops the lock when its
 holder's process ends in any way, SIGKILL included, so a crash never leaves a stale lock: only the

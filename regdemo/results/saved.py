@@ -1,10 +1,10 @@
-"""An experiment folder read back for Python and Jupyter: :class:`Experiment` and its :class:`Run` objects,
-their numbers as pandas DataFrames, and their display (rich HTML in Jupyter, text elsewhere).
+"""An experiment folder read back for Python and Jupyter: :class:`ExperimentResults` and its
+:class:`RunResults`, their numbers as pandas DataFrames, and their display (rich HTML in Jupyter, text elsewhere).
 
-This :class:`Experiment` is a *result*, what :func:`regdemo.run` and :func:`regdemo.load` return; the
-config's :class:`regdemo.config.Experiment` is the runs a YAML file asks for. Everything is read from
-the saved files through :mod:`regdemo.rundir` (the one owner of their names and formats), lazily and
-once: no TensorFlow, no model is loaded, nothing is written. IPython is optional: :meth:`Experiment.show`
+:class:`ExperimentResults` is what :func:`regdemo.run` and :func:`regdemo.load` return; the config's
+:class:`regdemo.config.ExperimentConfig` is the runs a YAML file asks for. Everything is read from
+the saved files through :mod:`regdemo.results.rundir` (the one owner of their names and formats), lazily and
+once: no TensorFlow, no model is loaded, nothing is written. IPython is optional: :meth:`ExperimentResults.show`
 uses it when it is there.
 """
 
@@ -29,7 +29,6 @@ from regdemo.results.checks import FAILS, measured_text
 from regdemo.results.summary import report_columns, summary_columns
 
 CHECK_COLUMNS = ("name", "claim", "verdict", "measured", "rule")
-FIGURE_PATTERNS = ("compare_*.png", "sweep_*.png")  # the experiment's comparison figures (rundir.names)
 TEXT_COLUMNS = ("error",)  # summary.csv columns kept as text even when every cell is empty
 SHOWN_ROWS = 60  # summary rows shown inline; the DataFrame itself holds them all
 
@@ -74,7 +73,7 @@ def typed_column(cells: Sequence[str], text: bool = False) -> np.ndarray | list[
 
 
 def summary_frame(rows: Sequence[Mapping[str, str]]) -> pd.DataFrame:
-    """summary.csv's rows (:func:`regdemo.rundir.read_summary`) as a DataFrame: one row per run in the
+    """summary.csv's rows (:func:`regdemo.results.rundir.read_summary`) as a DataFrame: one row per run in the
     file's order, ``run`` a column like the others, the file's columns in its order, typed per column."""
     columns = list(rows[0]) if rows else []
     typed = {c: typed_column([row[c] for row in rows], text=c in TEXT_COLUMNS) for c in columns}
@@ -92,7 +91,7 @@ def checks_frame(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def shown_columns(summary: pd.DataFrame) -> list[str]:
-    """The columns report.html's summary table shows (:func:`regdemo.summary.report_columns`): the run,
+    """The columns report.html's summary table shows (:func:`regdemo.results.summary.report_columns`): the run,
     its status, swept fields, regularizer and the main figures. Swept fields are the columns summary.csv
     has beyond its fixed ones."""
     fixed = set(summary_columns([]))
@@ -117,9 +116,9 @@ def _img(path: Path) -> str:
 # ---------------------------------------------------------------- one run
 
 
-class Run:
+class RunResults:
     """One run folder read back, each file on first use: ``metrics`` (metrics.json as a dict), ``history``
-    (history.csv as a DataFrame), ``config`` (config.yaml as the validated :class:`regdemo.schema.RunConfig`;
+    (history.csv as a DataFrame), ``config`` (config.yaml as the validated :class:`regdemo.config.schema.RunConfig`;
     ``.to_dict()`` for a plain dict), ``status``, ``error`` and ``path``."""
 
     def __init__(self, path: Path) -> None:
@@ -168,16 +167,16 @@ class Run:
         return head + body
 
 
-class Runs(Mapping[str, Run]):
-    """Run name → :class:`Run`, in summary.csv's order; each run is read when first asked for."""
+class Runs(Mapping[str, RunResults]):
+    """RunResults name → :class:`RunResults`, in summary.csv's order; each run is read when first asked for."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self._paths = {path.name: path for path in paths}
-        self._loaded: dict[str, Run] = {}
+        self._loaded: dict[str, RunResults] = {}
 
-    def __getitem__(self, name: str) -> Run:
+    def __getitem__(self, name: str) -> RunResults:
         if name not in self._loaded:
-            self._loaded[name] = Run(self._paths[name])  # KeyError for an unknown name, as a dict
+            self._loaded[name] = RunResults(self._paths[name])  # KeyError for an unknown name, as a dict
         return self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -193,11 +192,11 @@ class Runs(Mapping[str, Run]):
 # ---------------------------------------------------------------- the experiment
 
 
-class Experiment:
+class ExperimentResults:
     """An experiment folder read back (what :func:`regdemo.run` and :func:`regdemo.load` return).
 
     ``summary``: summary.csv as a DataFrame (one row per run, ``run`` a column, numbers typed);
-    ``runs``: run name → :class:`Run`; ``checks``: checks.json as a DataFrame (name, claim, verdict,
+    ``runs``: run name → :class:`RunResults`; ``checks``: checks.json as a DataFrame (name, claim, verdict,
     measured, rule; empty when the config has no checks); ``failed_checks``: the names of those that do
     not hold; ``figures``: the comparison PNGs. In Jupyter the experiment shows itself (tables and
     figures inline); :meth:`show` does the same anywhere, as text without IPython.
@@ -229,7 +228,7 @@ class Experiment:
     @property
     def figures(self) -> list[Path]:
         """The comparison figures in the folder: compare_*.png (pages in order), then sweep_*.png."""
-        return [p for pattern in FIGURE_PATTERNS for p in sorted(self.path.glob(pattern), key=_figure_key)]
+        return rundir.comparison_figures(self.path, _figure_key)
 
     def figure(self, name: str) -> Path:
         """The comparison figure called ``name`` (with or without ``.png``); KeyError naming those there are."""

@@ -3,7 +3,7 @@
 A folder is built under a hidden staging name and renamed into place (:func:`write_whole`); a single
 file is written to a hidden temporary name and renamed (:func:`atomic_write`). A process killed
 half-way leaves only hidden names, which :func:`clean_leftovers` knows and removes. What goes into
-the files, and their names, is :mod:`regdemo.rundir`'s business.
+the files, and their names, is :mod:`regdemo.results.rundir`'s business.
 """
 
 from __future__ import annotations

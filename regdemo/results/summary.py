@@ -1,14 +1,20 @@
-"""The summary of saved runs: summary.csv's rows and columns, and which of them report.html's table shows.
+"""The summary of runs: summary.csv's rows and columns, which of them report.html's table shows, and the
+file's life while an experiment runs (:class:`SummaryTable`).
 
-Pure: runs come in as :class:`regdemo.rundir.LoadedRun` (read by :mod:`regdemo.rundir`, which also writes
-summary.csv), or as a config and its metrics.json mapping (:func:`summary_row`, what the runner appends as
-each run finishes); nothing here reads or writes a file. A failed run is a run too: it gets a row with its error.
+The rows are pure: runs come in as :class:`regdemo.results.rundir.LoadedRun` (read by
+:mod:`regdemo.results.rundir`), or as a config and its metrics.json mapping (:func:`summary_row`, what the
+runner appends as each run finishes). :class:`SummaryTable` is summary.csv while the runs finish: begun with
+the kept runs' rows, a row appended as each run finishes (an interrupted experiment keeps the finished runs'
+rows, in the order they finished), and rewritten once in config order when the last run is in, from the rows
+in memory, through rundir's writers. A failed run is a run too: it gets a row with its error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from regdemo.columns import BOUNDARY_KEYS, COLUMNS, FIRST_LAYER_KEYS, TEST_KEYS, WINDOW_KEYS
@@ -146,3 +152,59 @@ def report_columns(rows: Sequence[Mapping[str, Any]], swept: Sequence[str]) -> l
     columns = [c for c in columns if not (c == "error" and not any(r["error"] for r in rows))]
     at = columns.index("status") + 1
     return columns[:at] + [f for f in swept if f not in columns] + columns[at:]
+
+
+# ---------------------------------------------------------------- summary.csv while an experiment runs
+
+
+class SummaryTable:
+    """summary.csv while the runs finish: a row per run (from its config and metrics), appended as it comes in,
+    the whole file rewritten in config order once every run's row is in (or at :meth:`finish`)."""
+
+    def __init__(self, runs: list[RunConfig], exp_dir: Path, kept: dict[str, dict[str, Any]]) -> None:
+        self.configs = {cfg.name: cfg for cfg in runs}
+        self.exp_dir = exp_dir
+        # the swept columns come from the configs: known before any run has finished
+        self.swept = swept_columns(cfg.sweep for cfg in runs)
+        self.rows = {name: self._row(name, metrics) for name, metrics in kept.items()}
+        self.appender: rundir.SummaryAppender | None = None
+
+    def _row(self, name: str, metrics: dict[str, Any]) -> dict[str, Any]:
+        return summary_row(self.configs[name], metrics, self.swept)
+
+    def begin(self) -> None:
+        """summary.csv with its header and the kept runs' rows (config order), ready for appending."""
+        if len(self.rows) == len(self.configs):
+            self.finish()
+            return
+        kept = [self.rows[name] for name in self.configs if name in self.rows]
+        self.appender = rundir.SummaryAppender(self.exp_dir, summary_columns(self.swept), kept)
+
+    def add(self, name: str, metrics: dict[str, Any]) -> None:
+        """A run has finished: append its row (one line, in one write); the last one rewrites the file."""
+        self.rows[name] = row = self._row(name, metrics)
+        if self.appender is not None:
+            self.appender.append(row)
+        if len(self.rows) == len(self.configs):
+            self.finish()
+
+    def finish(self) -> None:
+        """Rewrite summary.csv atomically, in config order, from the rows in memory (no run folder is read)."""
+        self.close()
+        rows = [self.rows[name] for name in self.configs if name in self.rows]
+        rundir.write_summary(rows, self.exp_dir, summary_columns(self.swept))
+
+    def close(self) -> None:
+        if self.appender is not None:
+            self.appender.close()
+            self.appender = None
+
+
+@contextlib.contextmanager
+def closing(table: SummaryTable | None) -> Iterator[None]:
+    """Close summary.csv's appender on any exit (an interrupted experiment keeps the rows appended so far)."""
+    try:
+        yield
+    finally:
+        if table is not None:
+            table.close()

@@ -21,14 +21,13 @@ from regdemo.results import rundir, storage
 from regdemo.train import metrics
 from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
-from regdemo.train.engines import Progress as OnEpochs
-from regdemo.train.engines import train
+from regdemo.train.engines import EpochsDone, train
 from regdemo.train.history import History
 from regdemo.train.snapshots import Recorder, snapshot_epochs
 
 
 @dataclass
-class RunResult:
+class RunOutput:
     """Everything one trained run produced, before anything is written."""
 
     config: RunConfig
@@ -50,7 +49,7 @@ def versions() -> dict[str, str]:
     }
 
 
-def _snapshotting(model: keras.Model, epochs: int, snapshots: list, on_epochs: OnEpochs | None) -> OnEpochs:
+def _snapshotting(model: keras.Model, epochs: int, snapshots: list, on_epochs: EpochsDone | None) -> EpochsDone:
     """Wrap a progress callback so it also keeps the kernels about every ``epochs / 20`` epochs."""
     every = max(1, epochs // 20)
 
@@ -83,7 +82,7 @@ def _film(recorder: Recorder, xs: np.ndarray, ys: np.ndarray) -> metrics.Film:
     )
 
 
-def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> RunResult:
+def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard: bool = False) -> RunOutput:
     """Train one run from its resolved config and compute all its numbers (nothing is written).
 
     With ``tensorboard``, the kernels are also kept at each progress report (for histograms); with
@@ -131,11 +130,11 @@ def execute_run(cfg: RunConfig, on_epochs: OnEpochs | None = None, tensorboard: 
         kernels=metrics.kernels(model),
         layer_stats=weights["layers"],
     )
-    return RunResult(cfg, model, history, numbers, view, snapshots, _film(recorder, *axes) if recorder else None)
+    return RunOutput(cfg, model, history, numbers, view, snapshots, _film(recorder, *axes) if recorder else None)
 
 
-def write_run(result: RunResult, run_dir: Path) -> None:
-    """Write one run folder (see :mod:`regdemo.rundir`): config, history, model, plot data, three PNGs,
+def write_run(result: RunOutput, run_dir: Path) -> None:
+    """Write one run folder (see :mod:`regdemo.results.rundir`): config, history, model, plot data, three PNGs,
     the training film if recorded, TensorBoard files if kept, and metrics.json last."""
     cfg, view = result.config, result.view
     run_dir.mkdir(parents=True)
@@ -160,7 +159,7 @@ def write_run(result: RunResult, run_dir: Path) -> None:
     rundir.write_metrics(result.metrics, run_dir)
 
 
-def write_tensorboard(result: RunResult, log_dir: Path) -> None:
+def write_tensorboard(result: RunOutput, log_dir: Path) -> None:
     """TensorBoard event files, laid out as Keras' TensorBoard callback does (``train/``, ``validation/``):
     per-epoch loss, data loss, accuracy (and penalty), and kernel histograms at the kept snapshots."""
     columns = result.history.columns
@@ -179,7 +178,7 @@ def write_tensorboard(result: RunResult, log_dir: Path) -> None:
         writer.close()
 
 
-def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, tensorboard: bool = False) -> str:
+def execute_run(cfg: RunConfig, exp_dir: Path, on_epochs: EpochsDone | None = None, tensorboard: bool = False) -> str:
     """Train, measure, draw and write one run folder whole; return its status.
 
     The folder is written under a hidden name and renamed into place only when complete. A run that
@@ -189,7 +188,7 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
 
     def fill(staging: Path) -> None:
         try:
-            result = execute_run(cfg, on_epochs, tensorboard)
+            result = compute_run(cfg, on_epochs, tensorboard)
             write_run(result, staging)
             statuses.append(result.metrics["status"])
         except Exception as exc:  # any error of one run is that run's result, not the experiment's end
@@ -204,11 +203,11 @@ def run_one(cfg: RunConfig, exp_dir: Path, on_epochs: OnEpochs | None = None, te
 # ---------------------------------------------------------------- run folders as data (no shared file system)
 
 
-def run_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
-    """Run one config with :func:`run_one` into a private temporary folder and return that run folder
+def execute_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
+    """Run one config with :func:`execute_run` into a private temporary folder and return that run folder
     as ``{relative POSIX path: bytes}`` (a failed run is a folder too). For workers that share no
     file system with the driver: the driver writes the folder with
-    :func:`regdemo.rundir.write_folder_files`."""
+    :func:`regdemo.results.rundir.write_folder_files`."""
     with tempfile.TemporaryDirectory(prefix="regdemo-run-") as tmp:
-        run_one(cfg, Path(tmp), tensorboard=tensorboard)
+        execute_run(cfg, Path(tmp), tensorboard=tensorboard)
         return rundir.folder_files(Path(tmp) / cfg.name)

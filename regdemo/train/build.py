@@ -15,8 +15,7 @@ import numpy as np
 from regdemo.config.schema import RunConfig
 from regdemo.train import datasets
 from regdemo.train.datasets import Split
-from regdemo.train.engines import Progress as OnEpochs
-from regdemo.train.engines import train
+from regdemo.train.engines import EpochsDone, train
 from regdemo.train.history import History
 from regdemo.train.models import build_model
 
@@ -42,7 +41,7 @@ def prepare(cfg: RunConfig, initial_weights: Sequence[np.ndarray] | None = None)
 
 
 def train_run(
-    cfg: RunConfig, on_epochs: OnEpochs | None = None, initial_weights: Sequence[np.ndarray] | None = None
+    cfg: RunConfig, on_epochs: EpochsDone | None = None, initial_weights: Sequence[np.ndarray] | None = None
 ) -> Trained:
     """:func:`prepare`, then train with the configured engine."""
     model, data = prepare(cfg, initial_weights)

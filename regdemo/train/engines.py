@@ -10,13 +10,13 @@ Both return a :class:`History` with Keras' meaning for ``loss``/``val_loss``/``a
   weights.
 
 Both engines run any of the three batch orders of ``training.shuffle`` (``epoch``, ``fixed``, ``none``;
-:meth:`TrainingConfig.batch_order`, drawn by :mod:`regdemo.batchorder`) with the same batches, so for
+:meth:`TrainingConfig.batch_order`, drawn by :mod:`regdemo.train.batchorder`) with the same batches, so for
 the same order they train the same.
 
 Both engines also apply proximal L1 (a soft-threshold after every optimizer step,
-:func:`regdemo.proximal.proximal_step`) and early stopping with Keras' ``EarlyStopping`` semantics (in the
+:func:`regdemo.train.proximal.proximal_step`) and early stopping with Keras' ``EarlyStopping`` semantics (in the
 compiled engine as graph ops on ``tf.Variable`` state, :class:`_GraphEarlyStopping`), and, given a
-:class:`regdemo.snapshots.Recorder`, keep the training film's snapshots.
+:class:`regdemo.train.snapshots.Recorder`, keep the training film's snapshots.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from regdemo.train.snapshots import Recorder, RecordOnEpochEnd, chunk_spans
 # that the progress bar moves several times a second.
 CHUNK_EPOCHS = 100
 
-Progress = Callable[[int], None]
+EpochsDone = Callable[[int], None]
 
 
 def make_optimizer(cfg: TrainingConfig) -> keras.optimizers.Optimizer:
@@ -203,7 +203,7 @@ def train_compiled(
     data: Split,
     cfg: TrainingConfig,
     seed: int,
-    progress: Progress | None = None,
+    progress: EpochsDone | None = None,
     recorder: Recorder | None = None,
 ) -> History:
     """Train with every epoch and batch inside one compiled ``tf.function`` (:class:`_CompiledLoop`).
@@ -260,7 +260,7 @@ def _keras_early_stopping(cfg: EarlyStoppingConfig) -> keras.callbacks.EarlyStop
 
 
 class _Progress(keras.callbacks.Callback):
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: EpochsDone) -> None:
         super().__init__()
         self._progress = progress
 
@@ -273,7 +273,7 @@ def train_fit(
     data: Split,
     cfg: TrainingConfig,
     seed: int,
-    progress: Progress | None = None,
+    progress: EpochsDone | None = None,
     recorder: Recorder | None = None,
 ) -> History:
     """Train with plain ``model.fit`` (the lecture's way), recording the same columns.
@@ -281,8 +281,8 @@ def train_fit(
     ``data_loss`` is a Keras ``BinaryCrossentropy`` metric, so Keras computes it exactly like the
     loss minus the penalty; ``penalty`` is then ``loss − data_loss``. The batch order is
     ``cfg.batch_order()``: ``fixed`` is ``fit``'s own ``shuffle=True`` (from Keras' global seed, which
-    :func:`regdemo.experiment.prepare` set to ``seed``), ``none`` its ``shuffle=False``, ``epoch`` the
-    batches of :func:`regdemo.batchorder.reshuffled_batches`.
+    :func:`regdemo.train.build.prepare` set to ``seed``), ``none`` its ``shuffle=False``, ``epoch`` the
+    batches of :func:`regdemo.train.batchorder.reshuffled_batches`.
     """
     order = cfg.batch_order()
     if order == "epoch":  # shuffle=False: the dataset is in order already (True would only warn)
@@ -334,7 +334,7 @@ def train(
     data: Split,
     cfg: TrainingConfig,
     seed: int,
-    progress: Progress | None = None,
+    progress: EpochsDone | None = None,
     recorder: Recorder | None = None,
 ) -> History:
     """Train ``model`` in place with the configured engine; a ``recorder`` keeps the film's snapshots (its

@@ -93,7 +93,7 @@ def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray, ch
     """P(class 1) over the plot box: the model called on the resolution² points in chunks of ``chunk`` points.
 
     ``x`` (n, 2) are the data's points, used for the box when ``cfg`` sets no limits. ``chunk`` defaults
-    to :func:`regdemo.resources.grid_chunk_points` of the widest layer, so a layer's output over a chunk
+    to :func:`regdemo.config.resources.grid_chunk_points` of the widest layer, so a layer's output over a chunk
     stays near 256 MiB whatever the resolution; every grid of the shipped configs is one call (widths up
     to 257 at 300² points) or, for 1000 units, two chunks with bit-identical results (a test checks).
     Chunks start at multiples of 1024 points, so SIMD tails fall where one call puts them.

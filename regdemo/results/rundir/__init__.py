@@ -4,7 +4,7 @@ A run folder (``<experiment>/<run>/``) holds::
 
     config.yaml     the fully resolved run config (what resume compares against)
     metrics.json    final and window numbers, weight stats, boundary complexity, status, ``format`` (FORMAT)
-    history.csv     one row per epoch: ``epoch`` and the columns of :data:`regdemo.history.COLUMNS`
+    history.csv     one row per epoch: ``epoch`` and the columns of :data:`regdemo.columns.COLUMNS`
     plot_data.npz   the boundary grid, every Dense kernel and the dataset's train/validation(/test) points
                     (with ``plots.snapshots`` also the film's ``snapshot_*`` arrays)
     model.keras     the trained Keras model
@@ -16,9 +16,9 @@ A run folder (``<experiment>/<run>/``) holds::
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
 (``compare_*.png``, ``sweep_<field>.png``), ``checks.json`` (the config's checks judged, with the
 rules resolved to run names so that ``regdemo check`` needs no config), ``report.html`` and
-``.regdemo.lock`` (the lock of the one ``regdemo run`` writing it, see :mod:`regdemo.lock`).
-Writers write whole: a run folder through :func:`regdemo.storage.write_whole`, an experiment-level file through
-:func:`regdemo.storage.atomic_write`. Readers check the format version, so a folder written by another
+``.regdemo.lock`` (the lock of the one ``regdemo run`` writing it, see :mod:`regdemo.results.lock`).
+Writers write whole: a run folder through :func:`regdemo.results.storage.write_whole`, an experiment-level file through
+:func:`regdemo.results.storage.atomic_write`. Readers check the format version, so a folder written by another
 version is one clear line (:class:`RunFolderError`), never misread. No TensorFlow and no plotting here.
 """
 
@@ -44,6 +44,7 @@ from regdemo.results.rundir.names import (
     TRAINING_FRAMES,
     TRAINING_GIF,
     WEIGHTS_PNG,
+    comparison_figures,
     page_names,
     stale_comparison_files,
     sweep_file,
@@ -90,9 +91,9 @@ from regdemo.results.rundir.write import (
     write_folder_files,
     write_history,
     write_metrics,
+    write_page,
     write_plot_data,
     write_png,
-    write_report,
     write_summary,
 )
 
@@ -121,6 +122,7 @@ __all__ = [
     "LoadedRun",
     "SummaryAppender",
     "check_run_dir",
+    "comparison_figures",
     "find_runs",
     "folder_files",
     "grid_checksums",
@@ -159,8 +161,8 @@ __all__ = [
     "write_folder_files",
     "write_history",
     "write_metrics",
+    "write_page",
     "write_plot_data",
     "write_png",
-    "write_report",
     "write_summary",
 ]

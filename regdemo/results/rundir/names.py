@@ -1,13 +1,14 @@
 """The names of the files in a run folder and in an experiment folder, and the format version.
 
-Spelled here once; :mod:`regdemo.rundir` (this package) writes and reads them.
+Spelled here once; :mod:`regdemo.results.rundir` (this package) writes and reads them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 # The version of the run-folder format, stored in metrics.json. 1: the first versioned format (the
 # dataset's points in plot_data.npz). Raise it whenever a reader could misread an older folder.
@@ -34,6 +35,7 @@ LOCK = ".regdemo.lock"  # hidden, never a run folder; there only while a run hol
 # Comparison files that come in a varying number (pages, one per swept field; no grid pages at all past
 # 36 runs unless asked for): what a later, smaller comparison must remove.
 _PAGED = ("compare_boundaries*.png", "compare_loss*.png", "sweep_*.png")
+FIGURE_PATTERNS = ("compare_*.png", "sweep_*.png")  # every comparison figure of an experiment folder
 
 # A run's status: completed and diverged runs are results (resume keeps them); failed runs are retried.
 COMPLETE = ("completed", "diverged")
@@ -50,6 +52,11 @@ def page_names(stem: str, count: int) -> list[str]:
 def sweep_file(field: str) -> str:
     """``sweep_<field>.png``, with anything but letters, digits, '.', '_' and '-' replaced by '_'."""
     return f"sweep_{re.sub(r'[^A-Za-z0-9._-]', '_', field)}.png"
+
+
+def comparison_figures(folder: Path, order: Callable[[Path], Any]) -> list[Path]:
+    """The comparison figures in an experiment ``folder``: compare_*.png, then sweep_*.png, each in ``order``."""
+    return [path for pattern in FIGURE_PATTERNS for path in sorted(folder.glob(pattern), key=order)]
 
 
 def stale_comparison_files(folder: Path, keep: Sequence[str]) -> list[Path]:

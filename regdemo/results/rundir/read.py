@@ -1,4 +1,4 @@
-"""Reading run folders and experiment-level files back, checking the format (see :mod:`regdemo.rundir`)."""
+"""Reading run folders and experiment-level files back, checking the format (see :mod:`regdemo.results.rundir`)."""
 
 from __future__ import annotations
 
@@ -328,7 +328,7 @@ def read_snapshot_epochs(run_dir: Path) -> list[int]:
 
 
 def read_film(run_dir: Path) -> Film | None:
-    """plot_data.npz's training film (see :func:`regdemo.rundir.write_plot_data`); None without snapshots."""
+    """plot_data.npz's training film (see :func:`regdemo.results.rundir.write_plot_data`); None without snapshots."""
     with np.load(run_dir / PLOT_DATA) as saved:
         if "snapshot_epochs" not in saved.files:
             return None

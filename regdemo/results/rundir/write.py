@@ -1,4 +1,4 @@
-"""Writing run folders and experiment-level files, whole (see :mod:`regdemo.rundir`)."""
+"""Writing run folders and experiment-level files, whole (see :mod:`regdemo.results.rundir`)."""
 
 from __future__ import annotations
 
@@ -238,15 +238,16 @@ def write_figure(png: bytes, exp_dir: Path, name: str) -> Path:
     return storage.atomic_write(exp_dir / name, lambda tmp: tmp.write_bytes(png))
 
 
-def write_report(page: str, exp_dir: Path) -> Path:
+def write_page(page: str, exp_dir: Path) -> Path:
     """report.html (atomically)."""
     return storage.atomic_write(exp_dir / REPORT, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 def write_checks(results: Sequence[Any], checks: Sequence[Any], smoke: bool, exp_dir: Path) -> Path:
     """checks.json (atomically): ``{"format", "smoke", "checks": [{name, claim, rule, verdict, figures,
-    spec}]}``, ``results`` as :class:`regdemo.checks.CheckResult`, ``spec`` the resolved rules of
-    ``checks`` (:class:`regdemo.checkspec.ResolvedCheck`), so the checks can be judged again without the config."""
+    spec}]}``, ``results`` as :class:`regdemo.results.checks.CheckResult`, ``spec`` the resolved rules of
+    ``checks`` (:class:`regdemo.config.checkspec.ResolvedCheck`), so the checks can be judged again without
+    the config."""
     entries = [
         {**result.to_dict(), "spec": [rule.to_dict() for rule in check.rules]}
         for result, check in zip(results, checks, strict=True)

@@ -1,8 +1,8 @@
 """The local backend: runs trained in spawned worker processes on this machine (or in this process, for
-one worker), and the rich progress display of runs and epochs.
+one worker).
 
 Each worker imports TensorFlow once, with thread pools sized to its share of the cores, and trains runs
-with :func:`regdemo.experiment.run_one` (each folder written whole); the workers then draw the comparison
+with :func:`regdemo.runs.one_run.execute_run` (each folder written whole); the workers then draw the comparison
 figures between them (summary.csv is the runner's). Ctrl-C (or closing the iterator) stops the workers at
 once and removes the half-written folders of the runs in flight.
 """
@@ -11,64 +11,23 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
+import dataclasses
 import multiprocessing
 import os
 import queue as queue_module
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from regdemo.config.schema import RunConfig
 from regdemo.oserrors import disk_full
 from regdemo.results import rundir
 from regdemo.results.storage import clean_leftovers
-from regdemo.runs.backends import Finished, OnEpochs, Options, finished_run, summary_share
+from regdemo.runs.backends import Job, RunDone, WorkerEpochs, finished_run, summary_share
 from regdemo.train.tfsetup import load_tensorflow
-
-# ---------------------------------------------------------------- progress display
-
-
-class Display:
-    """One rich display: overall runs done, and what each worker is training (epochs)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<44}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-        )
-        self._overall = self._progress.add_task("runs", total=total)
-        self._slots: dict[object, TaskID] = {}
-
-    def __enter__(self) -> Display:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def epochs(self, worker: object, run: str, done: int, total: int) -> None:
-        if worker not in self._slots:
-            self._slots[worker] = self._progress.add_task("", total=total)
-        slot = self._slots[worker]
-        label = f"  worker {list(self._slots).index(worker) + 1}: {run}"[:44]
-        if self._progress.tasks[slot].description != label:  # a new run: its own bar and clock
-            self._progress.reset(slot, total=total, description=label)
-        self._progress.update(slot, completed=done)
-
-    def run_done(self) -> None:
-        self._progress.advance(self._overall)
-
 
 # ---------------------------------------------------------------- workers
 
@@ -95,17 +54,18 @@ def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
     atexit.register(_exit_now)  # registered last, so it runs first
 
 
-def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> Finished:
+def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> RunDone:
     """One task in a worker: run one config, streaming epoch counts to the driver; return its metrics too
     (read back here, in parallel, so the driver only appends the run's summary row)."""
-    from regdemo.runs.one_run import run_one
+    from regdemo.runs.one_run import execute_run
 
     pid = os.getpid()
-    status = run_one(cfg, exp_dir, lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs)), tensorboard)
+    report = lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs))  # noqa: E731
+    status = execute_run(cfg, exp_dir, report, tensorboard)
     return finished_run(cfg, exp_dir, status)
 
 
-def _drain(epochs_queue: multiprocessing.Queue, on_epochs: OnEpochs) -> None:
+def _drain(epochs_queue: multiprocessing.Queue, on_epochs: WorkerEpochs) -> None:
     with contextlib.suppress(queue_module.Empty):
         while True:
             on_epochs(*epochs_queue.get_nowait())
@@ -144,7 +104,7 @@ class Workers:
         if exc_type is not None:
             clean_leftovers(self.exp_dir)
 
-    def run(self, todo: list[RunConfig], tensorboard: bool, on_epochs: OnEpochs) -> Iterator[Finished]:
+    def run(self, todo: list[RunConfig], tensorboard: bool, on_epochs: WorkerEpochs) -> Iterator[RunDone]:
         """Run ``todo``; yield ``(name, status, metrics)`` as runs finish."""
         pending = {self.pool.submit(_work, cfg, self.exp_dir, tensorboard): cfg for cfg in todo}
         while pending:
@@ -161,35 +121,43 @@ class Workers:
                     rundir.write_failed_whole(cfg, self.exp_dir / cfg.name, error)
                     yield finished_run(cfg, self.exp_dir, "failed")
 
-    def summarize(self, run_dirs: Sequence[Path], grids: bool | None) -> None:
-        """The comparison figures, drawn by all workers at once."""
-        share = functools.partial(summary_share, run_dirs, self.exp_dir, self.n, grids=grids)
+    def summarize(self, job: Job) -> None:
+        """The comparison figures of ``job.summarize``, drawn by all workers at once."""
+        shares = dataclasses.replace(job, todo=[], on_epochs=_no_epochs)  # what travels to the workers
         try:
-            list(self.pool.map(share, range(self.n)))
+            list(self.pool.map(_summary_share, [shares] * self.n, [self.n] * self.n, range(self.n)))
         except BrokenProcessPool:  # a worker died during the runs (its runs are failed): draw them here
-            summary_share(run_dirs, self.exp_dir, grids=grids)
+            summary_share(job)
 
 
-def _run_here(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[Finished]:
-    """Run ``todo`` one after another in this process (one worker: no pool to start)."""
-    if todo:  # nothing to train: don't pay for TensorFlow
+def _no_epochs(worker: object, run: str, done: int, total: int) -> None:
+    """The summary's job carries no progress callback to the workers (the display stays in the driver)."""
+
+
+def _summary_share(job: Job, shares: int, share: int) -> list[Path]:
+    return summary_share(job, shares, share)
+
+
+def _run_here(job: Job) -> Iterator[RunDone]:
+    """Run ``job.todo`` one after another in this process (one worker: no pool to start)."""
+    if job.todo:  # nothing to train: don't pay for TensorFlow
         load_tensorflow()
-        from regdemo.runs.one_run import run_one
+        from regdemo.runs.one_run import execute_run
 
-        for cfg in todo:
-            progress = lambda done, c=cfg: options.on_epochs("main", c.name, done, c.training.epochs)  # noqa: E731
-            yield finished_run(cfg, exp_dir, run_one(cfg, exp_dir, progress, options.tensorboard))
-    if options.summarize:
-        summary_share(options.summarize, exp_dir, grids=options.grids)
+        for cfg in job.todo:
+            progress = lambda done, c=cfg: job.on_epochs("main", c.name, done, c.training.epochs)  # noqa: E731
+            yield finished_run(cfg, job.exp_dir, execute_run(cfg, job.exp_dir, progress, job.options.tensorboard))
+    if job.summarize:
+        summary_share(job)
 
 
-def run(todo: list[RunConfig], exp_dir: Path, options: Options) -> Iterator[Finished]:
-    """The local backend (see :mod:`regdemo.backends`): ``options.workers`` spawned processes, or this
+def execute(job: Job) -> Iterator[RunDone]:
+    """The local backend (see :mod:`regdemo.runs.backends`): ``job.workers`` spawned processes, or this
     process for one worker."""
-    if options.workers <= 1:
-        yield from _run_here(todo, exp_dir, options)
+    if job.workers <= 1:
+        yield from _run_here(job)
         return
-    with Workers(options.workers, exp_dir) as pool:
-        yield from pool.run(todo, options.tensorboard, options.on_epochs)
-        if options.summarize:
-            pool.summarize(options.summarize, options.grids)
+    with Workers(job.workers, job.exp_dir) as pool:
+        yield from pool.run(job.todo, job.options.tensorboard, job.on_epochs)
+        if job.summarize:
+            pool.summarize(job)

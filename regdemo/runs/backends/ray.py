@@ -1,8 +1,8 @@
 """The Ray backend: each run is a Ray task that returns its run folder as data; the driver writes it.
 
 Workers share no file system with the driver: a task trains one run into a private temporary folder
-(:func:`regdemo.experiment.run_to_files`) and returns the files; the driver writes each folder whole
-(:func:`regdemo.rundir.write_folder_files`), so a run folder appears whole or not at all, as with the
+(:func:`regdemo.runs.one_run.execute_to_files`) and returns the files; the driver writes each folder whole
+(:func:`regdemo.results.rundir.write_folder_files`), so a run folder appears whole or not at all, as with the
 local pool. A task whose worker process (or node) dies is retried by Ray up to :data:`MAX_RETRIES`
 times, then recorded as a ``failed`` run; a run that raises is already a ``failed`` folder (not
 retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,12 +21,12 @@ import ray.exceptions
 
 from regdemo.config.schema import RunConfig
 from regdemo.errors import BackendUnavailable
+from regdemo.options import LOOPBACK
 from regdemo.results import rundir
-from regdemo.runs.backends import Finished, Options, finished_run, summary_share
+from regdemo.runs.backends import Job, RunDone, finished_run, summary_share
 from regdemo.train.tfsetup import load_tensorflow
 
 MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 Work = Callable[[RunConfig, bool], dict[str, bytes]]
 """What a task does in its worker: ``(cfg, tensorboard) -> {relative path: bytes}`` of the run folder."""
@@ -48,14 +47,14 @@ def _load_tensorflow_once() -> None:
 def train_to_files(cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
     """The production :data:`Work`: train one run in this worker; return its folder as ``{relative path: bytes}``."""
     _load_tensorflow_once()
-    from regdemo.runs.one_run import run_to_files
+    from regdemo.runs.one_run import execute_to_files
 
-    return run_to_files(cfg, tensorboard)
+    return execute_to_files(cfg, tensorboard)
 
 
 @ray.remote(num_cpus=1, max_retries=MAX_RETRIES)
 def _task(work: Work, cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
-    """One task: ``work`` one run (``work`` travels with the task: see :func:`run`)."""
+    """One task: ``work`` one run (``work`` travels with the task: see :func:`execute`)."""
     return work(cfg, tensorboard)
 
 
@@ -84,20 +83,6 @@ def _is_loopback(address: str) -> bool:
     return host in LOOPBACK
 
 
-def unreachable(address: str, timeout: float = 5.0) -> str | None:
-    """Why nothing answers at ``host:port`` (None when something does, or when ``address`` is not a
-    ``host:port``, e.g. ``auto``). Ray itself retries an unreachable address for minutes."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or "/" in host:
-        return None
-    try:
-        socket.create_connection(("127.0.0.1" if host in LOOPBACK else host, int(port)), timeout).close()
-    except OSError as exc:
-        return f"cannot connect ({exc.strerror or exc})"
-    return None
-
-
 def connect(address: str | None, workers: int) -> None:
     """Start a local Ray instance with ``workers`` CPUs, bound to 127.0.0.1 (``address`` None), or
     join the cluster at ``address``. Undo with ``ray.shutdown()`` (which only disconnects from a
@@ -124,7 +109,7 @@ def connect(address: str | None, workers: int) -> None:
         ) from None
 
 
-def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> Finished:
+def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> RunDone:
     """Write one finished task's run folder (or, if its worker died past the retries, a failed one); return
     ``(name, status, metrics)``, the metrics from the bytes the task returned."""
     try:
@@ -133,7 +118,7 @@ def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> Finished:
         rundir.write_failed_whole(cfg, exp_dir / cfg.name, exc)
         return finished_run(cfg, exp_dir, "failed")
     status = rundir.write_folder_files(files, exp_dir / cfg.name)
-    return cfg.name, status, json.loads(files[rundir.METRICS])
+    return RunDone(cfg.name, status, json.loads(files[rundir.METRICS]))
 
 
 def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
@@ -145,40 +130,34 @@ def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
     return done
 
 
-def run(
-    todo: list[RunConfig],
-    exp_dir: Path,
-    options: Options,
-    *,
-    address: str | None = None,
-    work: Work = train_to_files,
-) -> Iterator[Finished]:
-    """The Ray backend (see :mod:`regdemo.backends`): run ``todo`` as Ray tasks; yield ``(name, status, metrics)``
-    as their folders are written, then draw the comparison figures of ``options.summarize`` here, in the driver.
+def execute(job: Job, *, work: Work = train_to_files) -> Iterator[RunDone]:
+    """The Ray backend (see :mod:`regdemo.runs.backends`): run ``job.todo`` as Ray tasks; yield a
+    :class:`RunDone` as each folder is written, then draw the comparison figures of ``job.summarize`` here, in
+    the driver.
 
-    With no ``address`` a local instance with ``options.workers`` CPUs lives for the duration of the runs;
-    else the cluster at ``address`` is joined. On any exit (Ctrl-C included) the local instance is shut down,
-    or a cluster's outstanding tasks are cancelled and the driver disconnects. Each task calls ``work``
-    (:func:`train_to_files`; another function must be importable, or pickled by value, in Ray's workers).
+    With no ``job.options.ray_address`` a local instance with ``job.workers`` CPUs lives for the duration of
+    the runs; else the cluster at that address is joined. On any exit (Ctrl-C included) the local instance is
+    shut down, or a cluster's outstanding tasks are cancelled and the driver disconnects. Each task calls
+    ``work`` (:func:`train_to_files`; another function must be importable, or pickled by value, in Ray's
+    workers).
     """
-    if todo:
-        yield from _run_tasks(todo, exp_dir, address, options.workers, options.tensorboard, work)
-    if options.summarize:
-        summary_share(options.summarize, exp_dir, grids=options.grids)
+    if job.todo:
+        yield from _run_tasks(job, work)
+    if job.summarize:
+        summary_share(job)
 
 
-def _run_tasks(
-    todo: list[RunConfig], exp_dir: Path, address: str | None, workers: int, tensorboard: bool, work: Work
-) -> Iterator[Finished]:
+def _run_tasks(job: Job, work: Work) -> Iterator[RunDone]:
     """Join Ray, submit every run, write each folder as its task finishes; disconnect on any exit."""
-    connect(address, workers)
+    address = job.options.ray_address
+    connect(address, job.workers)
     pending: dict[ray.ObjectRef, RunConfig] = {}
     try:
-        pending = {_task.remote(work, cfg, tensorboard): cfg for cfg in todo}
+        pending = {_task.remote(work, cfg, job.options.tensorboard): cfg for cfg in job.todo}
         while pending:
             for ref in _ready(list(pending)):
                 cfg = pending.pop(ref)
-                yield _collect(ref, cfg, exp_dir)
+                yield _collect(ref, cfg, job.exp_dir)
     finally:
         # Our own instance dies whole with ray.shutdown(). Cancelling its tasks first races with
         # their completion (Ctrl-C reaches its workers too) and can abort Ray's core worker
