@@ -303,15 +303,15 @@ def _command(args: argparse.Namespace) -> int:
     if args.max_runs < 1:
         return _fail(f"--max-runs: must be >= 1 (got {args.max_runs})")
     from regdemo.config.loading import load_experiment
+    from regdemo.config.overrides import parse_sets
     from regdemo.config.resources import preflight
     from regdemo.errors import ConfigError
 
     # Runs that cannot fit in this machine's memory are refused like bad input; not when a cluster trains them.
-    remote = getattr(args, "backend", "local") == "ray" and (args.ray_address or os.environ.get("RAY_ADDRESS"))
+    remote = args.command == "run" and _options(args).remote
     try:
-        experiment = load_experiment(
-            args.config, args.sets, args.smoke, args.max_runs, check=None if remote else preflight()
-        )
+        overrides = parse_sets(args.sets, str(args.config))
+        experiment = load_experiment(args.config, overrides, args.smoke, args.max_runs, None if remote else preflight())
     except ConfigError as exc:
         return _fail(str(exc))
     if args.command == "validate":
