@@ -1,7 +1,7 @@
 """Check the lecture's claims with numbers: run the story configs, judge their checks, print one table.
 
     python scripts/lecture_claims.py                          # full scale into outputs/ (resumes there)
-    python scripts/lecture_claims.py --markdown               # the README's table
+    python scripts/lecture_claims.py --markdown               # docs/claims.md's table
     python scripts/lecture_claims.py --scale small --out /tmp/claims   # a ~1 min version (the test's)
 
 The claims are the ``checks:`` of configs/{lecture,l1_vs_l2,lambda_sweep,width_sweep,remedies}.yaml,
