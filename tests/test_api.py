@@ -278,6 +278,7 @@ def test_load_imports_no_tensorflow(ran) -> None:
     assert _modules_after(code) == {"pandas", "pydantic"}
 
 
+@pytest.mark.slow
 def test_two_workers_from_a_script_without_a_file_give_the_same_numbers(ran, tmp_path) -> None:
     """Spawned workers from ``python -c`` (no __main__ file to re-import, as in a notebook)."""
     config, folder, _ = ran

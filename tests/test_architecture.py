@@ -1,5 +1,6 @@
-"""The package's shape: no import cycles between regdemo's modules (imports inside functions included), and
-no module much over 400 lines."""
+"""The package's shape: no import cycles between regdemo's modules (imports inside functions included), each
+stage of the data path importing only the stages before it, no module much over 400 lines, and no function
+with a crowd of parameters."""
 
 from __future__ import annotations
 
@@ -129,3 +130,41 @@ def test_no_module_is_much_over_400_lines() -> None:
     sizes = {str(path.relative_to(PACKAGE)): len(path.read_text().splitlines()) for path in modules(PACKAGE).values()}
     over = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
     assert over == {}
+
+
+# The data path, in order: a stage imports only the stages before it (and the shared names at the top).
+STAGES = ("config", "train", "results", "draw", "runs", "report")
+SHARED = {"regdemo", "regdemo.errors", "regdemo.options", "regdemo.columns", "regdemo.oserrors", "regdemo.exports"}
+MAX_PARAMETERS = 8  # more travel as one object (the public regdemo.run may list its keyword arguments)
+
+
+def _stage(module: str) -> int | None:
+    parts = module.split(".")
+    return STAGES.index(parts[1]) if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def test_each_stage_imports_only_the_stages_before_it_and_the_shared_names() -> None:
+    reaching = set()
+    for module, targets in import_graph(PACKAGE).items():
+        own = _stage(module)
+        for target in targets:
+            if module in SHARED - {"regdemo"} and target not in SHARED:
+                reaching.add((module, target))  # the shared names import nothing of the stages (the package
+                # itself imports regdemo.api lazily, for regdemo.run and regdemo.load)
+            elif own is not None and target not in SHARED and (_stage(target) is None or _stage(target) > own):
+                reaching.add((module, target))  # a stage reaching ahead, or up to an entry point
+    assert reaching == set()
+
+
+def test_no_function_takes_more_than_eight_parameters() -> None:
+    allowed = {("regdemo.api", "run")}
+    crowded = {}
+    for module, path in modules(PACKAGE).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args
+                names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+                count = len([n for n in names if n not in ("self", "cls")]) + bool(args.vararg) + bool(args.kwarg)
+                if count > MAX_PARAMETERS and (module, node.name) not in allowed:
+                    crowded[f"{module}.{node.name}"] = count
+    assert crowded == {}

@@ -84,7 +84,7 @@ def test_a_diverged_grid_gives_nulls() -> None:
 def test_a_run_stores_the_boundary_of_its_saved_grid_and_the_summary_shows_it(write_config, tmp_path) -> None:
     out = tmp_path / "out"
     sets = ["--set", "training.epochs=5", "--set", "plots.boundary.resolution=40"]
-    assert main(["run", str(write_config()), "--out", str(out), "--quiet", "--workers", "1", *sets]) == 0
+    assert main(["run", str(write_config()), "--out", str(out), "--quiet", "--no-report", "--workers", "1", *sets]) == 0
     with (out / "tiny" / "summary.csv").open(newline="") as f:
         rows = {row["run"]: row for row in csv.DictReader(f)}
     for name, row in rows.items():

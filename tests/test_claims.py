@@ -52,8 +52,8 @@ def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) ->
 
 @pytest.fixture(scope="module")
 def small_claims(tmp_path_factory) -> dict:
-    """``lecture_claims.py --scale small`` (23 runs of 300 epochs or fewer, one seed): about a minute on 2 cores."""
-    results = claims.measure(tmp_path_factory.mktemp("claims"), REPO / "configs", "small", workers=2, quiet=True)
+    """``lecture_claims.py --scale small`` (23 runs of 300 epochs or fewer, one seed), in this process."""
+    results = claims.measure(tmp_path_factory.mktemp("claims"), REPO / "configs", "small", workers=1, quiet=True)
     return {result.name: result for _, result in results}
 
 
@@ -77,16 +77,19 @@ STABLE = {
 }
 
 
+@pytest.mark.slow
 def test_small_scale_judges_every_claim(small_claims: dict) -> None:
     assert len(small_claims) == 15
     assert {r.verdict for r in small_claims.values()} <= set(VERDICTS) - {"not measured", "smoke"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "verdict"), STABLE.items())
 def test_small_scale_stable_verdicts(small_claims: dict, name: str, verdict: str) -> None:
     assert small_claims[name].verdict == verdict, small_claims[name].figures
 
 
+@pytest.mark.slow
 def test_small_scale_figures(small_claims: dict) -> None:
     """The numbers behind the verdicts, with the margins seen at this scale (seeds 1–3)."""
 

@@ -40,7 +40,7 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("e2e")
     config = root / "tiny.yaml"
     config.write_text(TINY, encoding="utf-8")
-    assert main(["run", str(config), "--out", str(root / "out"), "--quiet"]) == 0
+    assert main(["run", str(config), "--out", str(root / "out"), "--quiet", "--workers", "1"]) == 0
     return config, root / "out" / "tiny"
 
 
@@ -117,7 +117,7 @@ def test_saved_config_is_the_resolved_run(tiny_run) -> None:
 
 def test_rerun_is_reproducible_apart_from_timings(tiny_run, tmp_path) -> None:
     config, exp = tiny_run
-    assert main(["run", str(config), "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["run", str(config), "--out", str(tmp_path), "--quiet", "--no-report", "--workers", "1"]) == 0
     for run in ("none", "l2", "l1"):
         first, second = _metrics(exp / run), _metrics(tmp_path / "tiny" / run)
         first.pop("timing"), second.pop("timing")
@@ -127,10 +127,10 @@ def test_rerun_is_reproducible_apart_from_timings(tiny_run, tmp_path) -> None:
 def test_rerun_resumes_and_a_changed_config_is_refused_then_forced(write_config, tmp_path, capsys) -> None:
     config = write_config(TINY.replace("epochs: 30", "epochs: 3"))
     out = tmp_path / "out"
-    assert main(["run", str(config), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--no-report", "--workers", "1"]) == 0
     before = (out / "tiny" / "l1" / "metrics.json").read_bytes()
     capsys.readouterr()
-    assert main(["run", str(config), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--no-report", "--workers", "1"]) == 0
     assert "skipping 3 completed run(s) with identical config; 0 to run" in capsys.readouterr().out
     assert (out / "tiny" / "l1" / "metrics.json").read_bytes() == before
     changed = ["--set", "training.epochs=4"]
@@ -138,7 +138,10 @@ def test_rerun_resumes_and_a_changed_config_is_refused_then_forced(write_config,
     err = capsys.readouterr().err
     assert err == f"{out / 'tiny' / 'none'}: holds a run with a different config; use --force to replace it\n"
     assert (out / "tiny" / "l1" / "metrics.json").read_bytes() == before  # untouched
-    assert main(["run", str(config), "--out", str(out), "--quiet", "--force", "--workers", "1", *changed]) == 0
+    assert (
+        main(["run", str(config), "--out", str(out), "--quiet", "--no-report", "--force", "--workers", "1", *changed])
+        == 0
+    )
     assert _metrics(out / "tiny" / "l1")["epochs_run"] == 4
 
 
@@ -147,13 +150,16 @@ def test_a_diverged_run_is_recorded_and_the_others_go_on(write_config, tmp_path)
         "    model: {regularizer: {kind: l2, lambda: 0.01}}",
         "    training: {optimizer: sgd, learning_rate: 1.0e+6}",
     )
-    assert main(["run", str(write_config(text)), "--out", str(tmp_path), "--quiet"]) == 0
+    assert (
+        main(["run", str(write_config(text)), "--out", str(tmp_path), "--quiet", "--no-report", "--workers", "1"]) == 0
+    )
     rows = {r["run"]: r for r in csv.DictReader((tmp_path / "tiny" / "summary.csv").open())}
     assert [rows[r]["status"] for r in ("none", "l2", "l1")] == ["completed", "diverged", "completed"]
     assert int(rows["l2"]["epochs_run"]) < 30
     assert _metrics(tmp_path / "tiny" / "l2")["status"] == "diverged"
 
 
+@pytest.mark.slow
 def test_lecture_smoke_run_in_a_fresh_process_even_with_another_keras_backend(tmp_path) -> None:
     """What a user's CI runs; KERAS_BACKEND=jax must not crash it."""
     env = {**os.environ, "KERAS_BACKEND": "jax"}

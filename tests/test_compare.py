@@ -21,7 +21,10 @@ def three_runs(tmp_path_factory) -> Path:
     """The tiny three-run experiment, trained once in this process."""
     root = tmp_path_factory.mktemp("compare")
     (root / "tiny.yaml").write_text(QUICK, encoding="utf-8")
-    assert main(["run", str(root / "tiny.yaml"), "--out", str(root / "out"), "--quiet", "--workers", "1"]) == 0
+    assert (
+        main(["run", str(root / "tiny.yaml"), "--out", str(root / "out"), "--quiet", "--no-report", "--workers", "1"])
+        == 0
+    )
     return root / "out" / "tiny"
 
 
@@ -49,9 +52,9 @@ def test_run_takes_grids_too(three_runs, tmp_path, monkeypatch) -> None:
     config = three_runs.parent.parent / "tiny.yaml"
     out = tmp_path / "out"
     shutil.copytree(three_runs, out / "tiny")  # complete: nothing is trained, the figures are drawn again
-    assert main(["run", str(config), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--no-report", "--workers", "1"]) == 0
     assert "compare_weights.png" in _pngs(out / "tiny")
     assert not GRIDS & _pngs(out / "tiny")
-    assert main(["run", str(config), "--out", str(out), "--quiet", "--workers", "1", "--grids"]) == 0
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--no-report", "--workers", "1", "--grids"]) == 0
     assert _pngs(out / "tiny") >= GRIDS
     assert (out / "tiny" / "summary.csv").read_bytes() == (three_runs / "summary.csv").read_bytes()

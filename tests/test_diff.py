@@ -30,7 +30,9 @@ def exp(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("diff")
     config = root / "tiny.yaml"
     config.write_text(TINY, encoding="utf-8")
-    assert main(["run", str(config), "--out", str(root / "out"), "--quiet", "--workers", "1", *SMALL]) == 0
+    assert (
+        main(["run", str(config), "--out", str(root / "out"), "--quiet", "--no-report", "--workers", "1", *SMALL]) == 0
+    )
     return root / "out" / "tiny"
 
 
@@ -144,7 +146,10 @@ def test_a_rerun_is_within_the_default_tolerance(capsys, exp: Path, tmp_path: Pa
     """The defaults rest on this: the same config run again gives the same numbers and grids, bit for bit."""
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY, encoding="utf-8")
-    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1", *SMALL]) == 0
+    assert (
+        main(["run", str(config), "--out", str(tmp_path / "out"), "--quiet", "--no-report", "--workers", "1", *SMALL])
+        == 0
+    )
     status, result = diff_json(capsys, exp, tmp_path / "out" / "tiny")
     assert status == 0
     assert (result["metrics"], result["boundaries"], result["settings"]) == ([], [], [])

@@ -356,6 +356,7 @@ def test_error_txt_and_the_error_message_are_plain_text(write_config, tmp_path, 
     assert rundir.plain_text("\x1b[1mbold\x1b[0m \x1b[31;1mred\x1b[m") == "bold red"
 
 
+@pytest.mark.slow
 def test_a_fit_engine_run_with_quiet_prints_nothing_on_stderr(write_config, tmp_path) -> None:
     """TensorFlow's native "E0000 ... NodeDef mentions attribute use_unbounded_threadpool" lines are gone."""
     path = write_config(QUICK.replace("engine: compiled", "engine: fit").split("runs:")[0])

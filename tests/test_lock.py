@@ -83,7 +83,10 @@ def test_wait_waits_for_the_holder_to_end(write_config, tmp_path, capsys) -> Non
     path = write_config(ONE_RUN)
     holder = _hold(tmp_path / "out" / "tiny", 3)
     started = time.monotonic()
-    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1", "--wait"]) == 0
+    assert (
+        main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--no-report", "--workers", "1", "--wait"])
+        == 0
+    )
     assert holder.wait(timeout=10) == 0
     assert time.monotonic() - started > 2.0
     out = capsys.readouterr().out

@@ -25,6 +25,8 @@ from conftest import TINY, descendants
 from regdemo.cli import main
 from regdemo.results import rundir
 
+# Every test here starts or joins Ray (one xdist worker runs this file: --dist loadfile).
+pytestmark = pytest.mark.ray
 # CI installs the extra, so there a missing Ray is a failure, not a skip.
 needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None and not os.environ.get("CI"),
@@ -138,6 +140,7 @@ def _metrics(run_dir: Path) -> dict:
     return numbers
 
 
+@pytest.mark.slow
 @needs_ray
 def test_ray_gives_the_same_summary_and_files_as_the_local_pool(ray_sweep, write_config, tmp_path) -> None:
     local_out = tmp_path / "local"
@@ -152,6 +155,7 @@ def test_ray_gives_the_same_summary_and_files_as_the_local_pool(ray_sweep, write
     assert not [p for p in ray_sweep.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 @needs_ray
 def test_resume_submits_only_the_runs_not_yet_complete(
     ray_sweep, cluster, marked, tmp_path, monkeypatch, capsys
@@ -180,6 +184,7 @@ def test_resume_submits_only_the_runs_not_yet_complete(
     assert submitted == ["kind-l2__lambda-0.001"] and len(connects) == 1  # nothing submitted, Ray not even joined
 
 
+@pytest.mark.slow
 @needs_ray
 def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(
     cluster, marked, write_config, tmp_path, capsys
@@ -228,6 +233,7 @@ def _listening_hosts(pids: set[int]) -> set[str]:
 LOOPBACK_HEX = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
 
 
+@pytest.mark.slow
 @needs_ray
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc")
 def test_own_instance_listens_on_loopback_only_and_ctrl_c_stops_it_cleanly(write_config, tmp_path) -> None:

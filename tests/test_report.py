@@ -216,6 +216,7 @@ def test_grid_pages_never_exceed_six_by_six() -> None:
         assert all(len(p.cells) <= 6 and len(p.cells[0]) <= 6 for p in pages)
 
 
+@pytest.mark.slow
 def test_more_than_36_runs_paginate_and_stale_pages_go(tiny_exp, tmp_path) -> None:
     _, exp = tiny_exp
     many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]
@@ -231,6 +232,7 @@ def test_more_than_36_runs_paginate_and_stale_pages_go(tiny_exp, tmp_path) -> No
     assert {p.name for p in out.iterdir()} == ISSUE_2_FILES
 
 
+@pytest.mark.slow
 def test_compare_in_shares_writes_what_one_compare_writes(tiny_exp, tmp_path) -> None:
     _, exp = tiny_exp
     many = [fake_run(exp / "l2", tmp_path / "many" / f"r{i:02d}") for i in range(40)]  # two pages each
@@ -471,6 +473,7 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+@pytest.mark.browser
 def test_report_opens_in_headless_chromium_with_every_image_loaded(report_exp, tmp_path) -> None:
     """A copy of the page with a probe script appended: the browser counts loaded images and table rows."""
     page = (report_exp / "report.html").read_text(encoding="utf-8").replace("</body>", PROBE + "</body>")

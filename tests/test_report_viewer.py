@@ -333,6 +333,7 @@ def _paths(dom: _Dom, side: str) -> dict[tuple[str, str], dict]:
     return {(e["attrs"]["data-curve"], e["attrs"]["class"].split()[0]): e["attrs"] for e in chart if e["tag"] == "path"}
 
 
+@pytest.mark.browser
 def test_the_page_shows_the_run_its_hash_picks_with_metrics_json_numbers(viewer_exp, tmp_path) -> None:
     page = viewer_exp / "report.html"
     dom = open_page(page, "a=l2&b=none&smooth=0.9", tmp_path / "profile")
@@ -366,6 +367,7 @@ def test_the_page_shows_the_run_its_hash_picks_with_metrics_json_numbers(viewer_
         assert len(re.findall("[ML]", smooth[curve, "smooth"]["d"])) == 5
 
 
+@pytest.mark.browser
 def test_the_page_sorts_the_summary_shows_a_failed_run_and_the_films_frame(viewer_exp, tmp_path) -> None:
     dom = open_page(viewer_exp / "report.html", "a=film&b=broken&epoch=3&sort=-val_data_loss", tmp_path / "p")
     body = next(e for e in _descendants(dom.by_id("summary")) if e["tag"] == "tbody")
@@ -382,6 +384,7 @@ def test_the_page_sorts_the_summary_shows_a_failed_run_and_the_films_frame(viewe
     assert "aspect-ratio: 30 / 20" in dom.by_id("frame-box-a")["attrs"]["style"]  # the strip loaded: 30 wide, 3 × 20
 
 
+@pytest.mark.browser
 def test_the_index_page_picks_by_control_says_when_no_run_has_the_values(index_exp, tmp_path) -> None:
     assert main(["report", str(index_exp), "--index"]) == 0
     page = index_exp / "report.html"

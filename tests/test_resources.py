@@ -124,6 +124,7 @@ def _measure(what: str, sets: list[str]) -> dict:
         ["training.epochs=2", "model.hidden_units=[1000,1000]", "plots.boundary.resolution=400"],  # 10 chunks
     ],
 )
+@pytest.mark.slow
 def test_the_estimate_is_within_2x_of_the_measured_peak(sets: list[str]) -> None:
     """What is compared: a fresh process loads TensorFlow and regdemo, resets the kernel's peak-RSS
     counter (/proc/self/clear_refs), notes its RSS, then does everything one run does (``execute_run``:
@@ -141,6 +142,7 @@ def test_the_estimate_is_within_2x_of_the_measured_peak(sets: list[str]) -> None
     assert 0.5 <= expected.process_bytes / measured["peak"] <= 2.0, (expected.process_bytes, measured["peak"])
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_2000_point_grid_through_1000_units_stays_small() -> None:
     """4 million grid points through a 1000-unit layer: one call made a 16 GB layer output; in chunks

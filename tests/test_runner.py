@@ -98,6 +98,7 @@ def test_a_run_that_raises_is_recorded_as_failed_and_retried_next_time(write_con
     assert again.skipped == 2 and again.statuses["l2"] == "completed"
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_same_numbers_as_one(write_config, tmp_path) -> None:
     path = write_config(QUICK)
     one = _run(path, tmp_path / "one", workers=1, summarize=True)
@@ -126,6 +127,7 @@ def _summary_without_timings(folder: Path) -> list[list[str]]:
     return [[row[i] for i in keep] for row in rows]
 
 
+@pytest.mark.slow
 def test_killed_half_way_then_resumed_gives_the_clean_summary(write_config, tmp_path) -> None:
     """SIGKILL the whole process group mid-sweep; the rerun finishes to the same summary.csv."""
     path = write_config(SWEEP12)
@@ -174,6 +176,7 @@ runs:
 )
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_runs_in_flight_at_once_and_leaves_only_whole_runs(write_config, tmp_path) -> None:
     """Ctrl-C while two workers train long runs: they stop (they neither finish them nor start the queued
     one), exit 130, and only the completed runs are left, with no half-written folder and no worker alive."""

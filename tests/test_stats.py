@@ -61,7 +61,10 @@ def tiny_with_test(tmp_path_factory) -> Path:
     config = root / "tiny.yaml"
     config.write_text(text, encoding="utf-8")
     out = root / "out"
-    assert main(["run", str(config), "--out", str(out), "--quiet", "--workers", "1", "--set", "seed=4"]) == 0
+    assert (
+        main(["run", str(config), "--out", str(out), "--quiet", "--no-report", "--workers", "1", "--set", "seed=4"])
+        == 0
+    )
     return out / "tiny"
 
 
