@@ -15,7 +15,7 @@ share (:mod:`regdemo.errors`, :mod:`regdemo.options`, :mod:`regdemo.columns`, :m
 import os
 import sys
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 __all__ = ["__version__", "load", "run"]
 
 # The compiled engine is TensorFlow code, so Keras must run on its TensorFlow backend. A user's
