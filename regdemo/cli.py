@@ -300,7 +300,12 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     if args.command in cli_tools.COMMANDS:
-        return cli_tools.command(args)
+        from regdemo.errors import ExportError, RunFolderError, UsageError
+
+        try:
+            return cli_tools.command(args)
+        except (UsageError, ExportError, RunFolderError) as exc:
+            return _fail(str(exc))
     if args.command in ("compare", "report"):
         return _saved_results(args)
     if args.command == "check":

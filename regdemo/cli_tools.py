@@ -1,7 +1,7 @@
 """The command line's commands that hand regdemo's files to the tools around it: ``regdemo configs`` (the shipped
 story configs, listed or copied out to edit) and ``regdemo export mlflow`` (a saved experiment into MLflow).
-Argument parsing and exit codes only, as in :mod:`regdemo.cli`, which adds these parsers and calls
-:func:`command`; every failure is one line on stderr and exit 2.
+Argument parsing and printing only, as in :mod:`regdemo.cli`, which adds these parsers and calls :func:`command`;
+a failure is an exception of :mod:`regdemo.errors`, which :mod:`regdemo.cli` prints as one line (exit 2).
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from regdemo.oserrors import one_line
+from regdemo.errors import UsageError
 
 COMMANDS = ("configs", "export")
-EXIT_BAD_INPUT = 2
 
 
 def add_parsers(sub) -> None:
@@ -38,13 +37,9 @@ def add_parsers(sub) -> None:
     mlflow.add_argument("--experiment", metavar="NAME", help="MLflow experiment name (default: the experiment's)")
 
 
-def _fail(message: str) -> int:
-    print(one_line(message), file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def command(args: argparse.Namespace) -> int:
-    """Run ``configs`` or ``export``; the exit status."""
+    """Run ``configs`` or ``export``; the exit status (0). Raises :class:`UsageError`, and for ``export``
+    :class:`regdemo.errors.ExportError` or :class:`regdemo.errors.RunFolderError`."""
     return _configs(args) if args.command == "configs" else _export(args)
 
 
@@ -53,13 +48,13 @@ def _configs(args: argparse.Namespace) -> int:
 
     if args.name is None:
         if args.to is not None:
-            return _fail("--to: give the NAME of the config to copy (regdemo configs lists them)")
+            raise UsageError("--to: give the NAME of the config to copy (regdemo configs lists them)")
         for name in shipped.names():
             print(f"{name:<16} {shipped.description(name)}")
         return 0
     item = shipped.shipped(args.name)
     if item is None:
-        return _fail(f"{args.name}: no shipped config of that name (shipped: {', '.join(shipped.names())})")
+        raise UsageError(f"{args.name}: no shipped config of that name (shipped: {', '.join(shipped.names())})")
     text = item.read_text(encoding="utf-8")
     if args.to is None:
         sys.stdout.write(text)
@@ -73,19 +68,15 @@ def _configs(args: argparse.Namespace) -> int:
                 target.unlink()
                 raise
     except FileExistsError:
-        return _fail(f"{target}: already exists; not overwritten (give --to another path)")
+        raise UsageError(f"{target}: already exists; not overwritten (give --to another path)") from None
     print(f"wrote {target}")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from regdemo.errors import ExportError, RunFolderError
     from regdemo.export.mlflow import export_experiment
 
-    try:
-        done = export_experiment(args.experiment_dir, args.tracking_uri, args.experiment)
-    except (ExportError, RunFolderError) as exc:
-        return _fail(str(exc))
+    done = export_experiment(args.experiment_dir, args.tracking_uri, args.experiment)
     kept = f"; {len(done.kept)} already there" if done.kept else ""
     print(f"exported {len(done.added)} run(s) to MLflow experiment {done.experiment!r} at {done.tracking_uri}{kept}")
     if done.tracking_uri.startswith("sqlite:"):
