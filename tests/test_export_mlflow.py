@@ -82,8 +82,11 @@ def test_a_second_export_adds_nothing(exported, capsys) -> None:
     assert {name: run.info.run_id for name, run in _runs(client).items()} == before
 
 
-def test_an_interrupted_export_is_finished_by_the_next_and_a_changed_config_is_a_new_run(exported, tmp_path) -> None:
+def test_an_interrupted_export_is_finished_by_the_next_and_a_changed_config_is_a_new_run(
+    exported, tmp_path, monkeypatch
+) -> None:
     exp, _ = exported
+    monkeypatch.chdir(tmp_path)  # a tracking URI of our own: MLflow keeps its artifacts in ./mlruns
     folder = tmp_path / "tiny"
     shutil.copytree(exp, folder, ignore=shutil.ignore_patterns("model.keras"))
     uri = f"sqlite:///{tmp_path / 'store.db'}"
@@ -110,6 +113,7 @@ def test_an_interrupted_export_is_finished_by_the_next_and_a_changed_config_is_a
     config["training"]["epochs"] = 6  # as if rerun with another config
     (folder / "l2" / "config.yaml").write_text(yaml.safe_dump(config))
     assert export.export_experiment(folder, uri).added == ["l2"]
+    assert (tmp_path / "mlruns").is_dir()  # MLflow's default for a store whose artifact root we did not choose
 
 
 def test_failures_are_one_line_and_exit_2(exported, tmp_path, monkeypatch, capsys) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import regdemo
+from regdemo.columns import COLUMNS
 from regdemo.config.schema import RunConfig, dotted_fields
 from regdemo.errors import ExportError, RunFolderError
 from regdemo.options import unreachable
@@ -109,7 +110,7 @@ def run_tags(run: LoadedRun) -> dict[str, str]:
 def final_numbers(run: LoadedRun) -> dict[str, float]:
     """The summary's result columns that are numbers (a history column's name as ``final_<name>``)."""
     numbers = {key: value for key, value in result_columns(run.metrics).items() if value is not None}
-    return {f"final_{key}" if key in run.history else key: float(value) for key, value in numbers.items()}
+    return {f"final_{key}" if key in COLUMNS else key: float(value) for key, value in numbers.items()}
 
 
 def run_metrics(run: LoadedRun, timestamp: int) -> list[Metric]:
