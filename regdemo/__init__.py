@@ -8,14 +8,15 @@ The package follows the data path, one subpackage a stage, each importing only t
 :mod:`regdemo.config` (YAML → validated runs) → :mod:`regdemo.train` (dataset, model, engines, the numbers
 measured) → :mod:`regdemo.results` (the run-folder format, summary, checks judged, diff) → :mod:`regdemo.draw`
 (figures) → :mod:`regdemo.runs` (one run to its folder, many runs on a backend) → :mod:`regdemo.report`
-(report.html); at the top the entry points (:mod:`regdemo.cli`, :mod:`regdemo.api`) and the names they all
+(report.html) and :mod:`regdemo.export` (a saved experiment into MLflow); at the top the entry points
+(:mod:`regdemo.cli` with :mod:`regdemo.cli_tools`, :mod:`regdemo.api`) and the names they all
 share (:mod:`regdemo.errors`, :mod:`regdemo.options`, :mod:`regdemo.columns`, :mod:`regdemo.oserrors`).
 """
 
 import os
 import sys
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 __all__ = ["__version__", "load", "run"]
 
 # The compiled engine is TensorFlow code, so Keras must run on its TensorFlow backend. A user's

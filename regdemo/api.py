@@ -46,14 +46,18 @@ def run_experiment(
     experiment: ExperimentConfig, out: Path, options: RunOptions, say: Callable[[str], None] = print
 ) -> Finished:
     """Train ``experiment`` into ``out/<name>/`` (resuming) as ``options`` say (checked already), write
-    summary.csv and the comparison figures, judge the config's checks into checks.json, and with
-    ``options.report`` write report.html.
+    summary.csv and the comparison figures (with ``options.tensorboard``, the HParams experiment summary too),
+    judge the config's checks into checks.json, and with ``options.report`` write report.html.
 
     The whole of ``regdemo run`` but the printing (the command line prints the outcome and the checks'
     table). Raises what :func:`regdemo.runs.runner.execute` raises (RunConflict, ExperimentLocked,
     BackendUnavailable, RunFolderError, KeyboardInterrupt).
     """
     outcome = execute(experiment, out, options, summarize=True, say=say)
+    if options.tensorboard:  # after summary.csv: the HParams experiment summary's metrics are its result columns
+        from regdemo.runs.tensorboard import write_experiment
+
+        write_experiment(outcome.folder, experiment.runs)
     results = judge_experiment(outcome.folder, experiment.checks, experiment.smoke) if experiment.checks else []
     written = None
     if options.report:  # after the checks: the page shows checks.json first

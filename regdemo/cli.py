@@ -1,4 +1,5 @@
-"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report|check|diff``.
+"""Command line: argument parsing and exit codes only. ``regdemo run|validate|compare|report|check|diff``, and
+``configs`` and ``export`` (:mod:`regdemo.cli_tools`).
 
 Exit statuses: 0 ok, 1 a run failed (diff: a difference beyond tolerance), 2 bad input, 3 a check does
 not hold, 130 interrupted. Bad input of any kind is one line on stderr and exit 2: regdemo's own
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import regdemo
+from regdemo import cli_tools
 from regdemo.options import RunOptions
 from regdemo.oserrors import command_paths, decode_error, one_line, os_error
 from regdemo.results.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
@@ -36,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def config_command(name: str, help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        cmd.add_argument("config", type=Path, help="experiment YAML file")
+        cmd.add_argument(
+            "config", type=Path, help="experiment YAML file, or a shipped config's name (regdemo configs lists them)"
+        )
         cmd.add_argument(
             "--set",
             dest="sets",
@@ -114,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (run, compare, report):
         command.add_argument("--grids", action="store_true", help=GRIDS_HELP)
     _diff_parser(sub)
+    cli_tools.add_parsers(sub)
     return parser
 
 
@@ -294,6 +299,13 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
+    if args.command in cli_tools.COMMANDS:
+        from regdemo.errors import ExportError, RunFolderError, UsageError
+
+        try:
+            return cli_tools.command(args)
+        except (UsageError, ExportError, RunFolderError) as exc:
+            return _fail(str(exc))
     if args.command in ("compare", "report"):
         return _saved_results(args)
     if args.command == "check":

@@ -24,3 +24,12 @@ class BackendUnavailable(Exception):
 
 class ExperimentLocked(Exception):
     """Another process holds the experiment folder's lock (:func:`regdemo.results.lock.lock_experiment`; exit 2)."""
+
+
+class ExportError(Exception):
+    """An export cannot reach or write its target (``regdemo export``: no mlflow installed, a tracking URI that
+    cannot be used) (exit 2)."""
+
+
+class UsageError(Exception):
+    """An argument a command cannot use: a name that is no shipped config, a file it will not overwrite (exit 2)."""

@@ -12,6 +12,7 @@ import functools
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -194,9 +195,15 @@ def test_a_dying_worker_is_retried_and_past_the_retries_its_run_fails(
     address, crash_dir = cluster, marked  # the tasks die as the markers in crash_dir say
     (crash_dir / "dies_once.crash-once").touch()
     (crash_dir / "dies_always.crash").touch()
-    cmd = ["run", str(write_config(DYING)), "--out", str(tmp_path), "--quiet", "--backend", "ray"]
+    cmd = ["run", str(write_config(DYING)), "--out", str(tmp_path), "--backend", "ray", "--no-report"]
     assert main([*cmd, "--ray-address", address]) == 1
-    assert "1 run(s) failed: dies_always" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "1 run(s) failed: dies_always (see their error.txt)"
+    # stderr is no terminal: the runner's display is one plain line per finished run, as with local workers
+    shown = {line.split()[1]: line for line in err[:-1]}
+    assert sorted(shown) == ["dies_always", "dies_once", "steady"] and len(err) == 4, err
+    assert re.match(r"\[\d/3\] steady completed  val_accuracy \d\S*  generalization_gap \S+  elapsed ", shown["steady"])
+    assert shown["dies_always"].split()[2:4] == ["failed", "error:"]
     attempts = {
         name: len((crash_dir / f"{name}.attempts").read_text().split()) for name in ("dies_once", "dies_always")
     }

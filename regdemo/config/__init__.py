@@ -9,6 +9,7 @@ Owns everything a config file is and says, before anything trains:
 - :mod:`~regdemo.config.overrides`: overrides (field path → value; the command line's ``--set`` parsed);
 - :mod:`~regdemo.config.checkspec`: the ``checks:`` section's schema, resolved to run names;
 - :mod:`~regdemo.config.resources`: the memory a run needs, estimated from its config (the preflight);
+- :mod:`~regdemo.config.shipped`: the story configs shipped inside the package, found by name;
 - :mod:`~regdemo.config.locate`: the file line and field an error names;
 - :mod:`~regdemo.config.loading`: the pipeline (read → expand → override → shrink → validate → preflight →
   resolve checks) that makes an :class:`ExperimentConfig`.

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from regdemo.config import shipped
 from regdemo.config.checkspec import CheckConfig, ResolvedCheck, Rule, SelectionError, resolve
 from regdemo.config.locate import Layer, line_of, located, reason, validation_error
 from regdemo.config.overrides import deep_merge, nest, override_keys
@@ -73,7 +74,9 @@ class Draft:
 
 def read_document(path: str | Path, max_runs: int = MAX_RUNS) -> Document:
     """Read ``path`` and check its shape: a mapping, a safe name, a non-empty list of uniquely and safely
-    named variants, a sweep of lists; more than ``max_runs`` runs is an error, found by counting."""
+    named variants, a sweep of lists; more than ``max_runs`` runs is an error, found by counting. A bare name
+    that is no file is a shipped config's (:func:`regdemo.config.shipped.resolve`)."""
+    path = shipped.resolve(path)
     source = str(path)
     data, lines = load_yaml(read_text(path, source), source)
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -212,6 +213,20 @@ class RunConfig(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data, with the YAML's own key names (``lambda``)."""
         return self.model_dump(by_alias=True, mode="json")
+
+
+def dotted_fields(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A resolved run config as :meth:`RunConfig.to_dict` gives it, flattened: dotted field path → value
+    (``{"model.regularizer.lambda": 0.01, "model.hidden_units": [128, 128], ...}``), in the config's order.
+    Lists and empty mappings are values; the ``sweep`` mapping's dotted keys are prefixed like any other."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat |= dotted_fields(value, f"{path}.")
+        else:
+            flat[path] = value
+    return flat
 
 
 class FieldError(ValueError):

@@ -63,6 +63,14 @@ def layout_fields(coords: Sequence[Mapping[str, Hashable]]) -> list[str]:
     return main + [f for f in varying if f in REPLICATE_FIELDS]
 
 
+def varying_fields(coords: Sequence[Mapping[str, Hashable]]) -> list[str]:
+    """The fields that vary across these runs in first-seen order, replicates (seeds) last: the order of the
+    report's controls and axes."""
+    varying = set(layout_fields(coords))
+    seen = list(dict.fromkeys(f for c in coords for f in c if f in varying))
+    return [f for f in seen if f not in REPLICATE_FIELDS] + [f for f in seen if f in REPLICATE_FIELDS]
+
+
 def short_names(fields: Sequence[str]) -> dict[str, str]:
     """A label per field: its last dotted part (``lambda``), or the whole path where that is ambiguous."""
     last = [field.rsplit(".", 1)[-1] for field in fields]

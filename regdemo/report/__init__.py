@@ -3,7 +3,8 @@ comparison figures and runs.
 
 - :mod:`~regdemo.report.page`: the page rendered from the Jinja2 templates in ``templates/`` (autoescaped)
   and written (:func:`write_report`);
-- :mod:`~regdemo.report.viewer`: the viewer's data, one JSON document the page's script reads.
+- :mod:`~regdemo.report.viewer`: the viewer's data, one JSON document the page's script reads;
+- :mod:`~regdemo.report.parallel`: the parallel-coordinates panel's axes, part of that document.
 
 Reads saved runs only (:mod:`regdemo.results`), draws through :mod:`regdemo.draw`.
 """

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TEMPLATE = "report.html"
-SCRIPT = "report.js"
+SCRIPTS = ("report.js", "parallel.js")  # the page's one script: the viewer and table, then the panel
 OPEN_CONFIGS = 12  # up to this many runs, each run's config is shown unfolded
 # Up to this many runs the report is one self-contained file; past it, an index page linking the runs' files
 # (at 1,000 runs the embedded page would be ~240 MB).
@@ -88,12 +88,15 @@ def _templates() -> jinja2.Environment:
 
 @functools.cache
 def _script() -> Markup:
-    """report.js, inlined as it is (not rendered: its braces are JavaScript's, not Jinja's)."""
+    """report.js and parallel.js, inlined as they are (not rendered: their braces are JavaScript's, not Jinja's)."""
     env = _templates()
-    text, _, _ = env.loader.get_source(env, SCRIPT)  # type: ignore[union-attr]
-    if "</script" in text.lower():
-        raise ValueError(f"{SCRIPT} must not hold '</script': it would end its element early")
-    return Markup(text)
+    texts = []
+    for name in SCRIPTS:
+        text, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        if "</script" in text.lower():
+            raise ValueError(f"{name} must not hold '</script': it would end its element early")
+        texts.append(text)
+    return Markup("\n".join(texts))
 
 
 def _escape(value: Any) -> Markup:
@@ -179,6 +182,7 @@ def render_report(
             open_config=len(sections or ()) <= OPEN_CONFIGS,
             checks=[{**check, "measured": measured_text(check["figures"])} for check in checks],
             viewer=None if viewer_data is None else Markup(viewer.script_json(viewer_data)),
+            parallel=bool(viewer_data and viewer_data.get("parallel")),
             script=_script(),
         )
     )

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from regdemo.draw import layout
+from regdemo.report import parallel
 from regdemo.results.rundir import LoadedRun
 from regdemo.results.summary import is_number, result_columns
 
@@ -85,9 +86,7 @@ def _fields(coords: Sequence[Mapping[str, Hashable]], labels: Sequence[str]) -> 
     such as seeds last; values ordered as :func:`regdemo.draw.layout.ordered_values`); when those do not
     tell every run apart, one control listing the runs by name instead.
     """
-    varying = set(layout.layout_fields(coords))
-    seen = list(dict.fromkeys(f for c in coords for f in c if f in varying))
-    fields = [f for f in seen if f not in layout.REPLICATE_FIELDS] + [f for f in seen if f in layout.REPLICATE_FIELDS]
+    fields = layout.varying_fields(coords)
     points = [tuple(c.get(f) for f in fields) for c in coords]
     if len(set(points)) < len(points):
         return [{"name": RUN_FIELD, "label": RUN_FIELD, "values": list(labels)}], [[i] for i in range(len(labels))]
@@ -121,8 +120,10 @@ def viewer_data(
     many history points per curve, with this many significant digits. Each run: ``label``, ``status``,
     ``error``, ``at`` (its place on the controls), ``numbers`` (one per ``metrics`` entry, exactly the
     summary's, None where missing), ``history``, ``images`` and ``film`` (``{src, epochs}`` or None).
+    ``parallel``: the parallel-coordinates panel's axes (:func:`regdemo.report.parallel.panel`), or None.
     """
-    controls, places = _fields([layout.coordinates(run) for run in runs], [run.label for run in runs])
+    coords = [layout.coordinates(run) for run in runs]
+    controls, places = _fields(coords, [run.label for run in runs])
     metrics = numeric_columns(rows)
     entries = []
     for run, row, place, seen in zip(runs, rows, places, media, strict=True):
@@ -139,7 +140,13 @@ def viewer_data(
                 "film": film,
             }
         )
-    return {"images": "ids" if by_id else "urls", "fields": controls, "metrics": metrics, "runs": entries}
+    return {
+        "images": "ids" if by_id else "urls",
+        "fields": controls,
+        "metrics": metrics,
+        "runs": entries,
+        "parallel": parallel.panel(coords, metrics),
+    }
 
 
 # Characters that could end the <script> element or start an HTML comment in it, written as JSON escapes.

@@ -18,6 +18,7 @@ import regdemo
 from regdemo.config.schema import RunConfig
 from regdemo.draw import film, plots
 from regdemo.results import rundir, storage
+from regdemo.runs.tensorboard import write_tensorboard
 from regdemo.train import metrics
 from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
@@ -157,25 +158,6 @@ def write_run(result: RunOutput, run_dir: Path) -> None:
     if result.snapshots:
         write_tensorboard(result, run_dir / rundir.TENSORBOARD)
     rundir.write_metrics(result.metrics, run_dir)
-
-
-def write_tensorboard(result: RunOutput, log_dir: Path) -> None:
-    """TensorBoard event files, laid out as Keras' TensorBoard callback does (``train/``, ``validation/``):
-    per-epoch loss, data loss, accuracy (and penalty), and kernel histograms at the kept snapshots."""
-    columns = result.history.columns
-    tags = {"train": ("loss", "data_loss", "accuracy", "penalty"), "validation": ("loss", "data_loss", "accuracy")}
-    for side, names in tags.items():
-        writer = tf.summary.create_file_writer(str(log_dir / side))
-        with writer.as_default():
-            prefix = "" if side == "train" else "val_"
-            for epoch in range(result.history.epochs_run):
-                for name in names:
-                    tf.summary.scalar(f"epoch_{name}", columns[prefix + name][epoch], step=epoch + 1)
-            if side == "train":
-                for epoch, kernels in result.snapshots:
-                    for name, kernel in kernels:
-                        tf.summary.histogram(f"kernel/{name}", kernel, step=epoch)
-        writer.close()
 
 
 def execute_run(cfg: RunConfig, exp_dir: Path, on_epochs: EpochsDone | None = None, tensorboard: bool = False) -> str:

@@ -26,7 +26,7 @@ from regdemo.results.lock import lock_experiment
 from regdemo.results.storage import clean_leftovers
 from regdemo.results.summary import SummaryTable, closing
 from regdemo.runs.backends import Backend, Job, local
-from regdemo.runs.progress import Display
+from regdemo.runs.progress import display
 
 DEFAULTS = RunOptions()
 
@@ -117,8 +117,8 @@ def execute(
         statuses = dict(work.skipped)  # read once, by the plan
         run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
         table = SummaryTable(experiment.runs, exp_dir, work.kept_metrics) if summarize else None
-        with Display(len(work.todo), options.progress) as display:
-            job = Job(work.todo, exp_dir, options, run_dirs if summarize else (), display.epochs)
+        with display(len(work.todo), options.progress) as shown:
+            job = Job(work.todo, exp_dir, options, run_dirs if summarize else (), shown.epochs)
             if table is not None:
                 table.begin()
             # closing: an exception here (Ctrl-C) stops the backend's work at once, not when the generator is collected
@@ -127,7 +127,7 @@ def execute(
                     statuses[name] = status
                     if table is not None:
                         table.add(name, metrics)
-                    display.run_done()
+                    shown.run_done(name, status, metrics)
         if table is not None and table.appender is not None:  # a backend that yielded fewer runs than it was given
             table.finish()
     ordered = {cfg.name: statuses[cfg.name] for cfg in experiment.runs}

@@ -11,11 +11,12 @@ A run folder (``<experiment>/<run>/``) holds::
     boundary.png, loss.png, weights.png
     training.gif, training_frames.png   with ``plots.snapshots``: the training as a film (and its frames)
     error.txt       a failed run's traceback (a failed run has config.yaml, metrics.json and this only)
-    tensorboard/    with ``--tensorboard``
+    tensorboard/    with ``--tensorboard``: train/, validation/ and the run's HParams session
 
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
 (``compare_*.png``, ``sweep_<field>.png``), ``checks.json`` (the config's checks judged, with the
-rules resolved to run names so that ``regdemo check`` needs no config), ``report.html`` and
+rules resolved to run names so that ``regdemo check`` needs no config), ``report.html``, ``tensorboard/``
+(with ``--tensorboard``: the HParams experiment summary, :mod:`regdemo.runs.tensorboard`) and
 ``.regdemo.lock`` (the lock of the one ``regdemo run`` writing it, see :mod:`regdemo.results.lock`).
 Writers write whole: a run folder through :func:`regdemo.results.storage.write_whole`, an experiment-level file through
 :func:`regdemo.results.storage.atomic_write`. Readers check the format version, so a folder written by another
