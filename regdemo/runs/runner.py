@@ -12,6 +12,7 @@ end (by the backend's workers).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from regdemo.errors import RunConflict
 from regdemo.options import RunOptions
 from regdemo.results import rundir
 from regdemo.results.lock import lock_experiment
+from regdemo.results.selection import select_experiment
 from regdemo.results.storage import clean_leftovers
 from regdemo.results.summary import SummaryTable, closing
 from regdemo.runs.backends import Backend, Job, local
@@ -116,7 +118,9 @@ def execute(
             say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
         statuses = dict(work.skipped)  # read once, by the plan
         run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
-        table = SummaryTable(experiment.runs, exp_dir, work.kept_metrics) if summarize else None
+        # summary.csv complete: the select: section's choice (selection.json), before the figures mark it
+        choose = functools.partial(select_experiment, exp_dir, experiment.select)
+        table = SummaryTable(experiment.runs, exp_dir, work.kept_metrics, choose) if summarize else None
         with Display(len(work.todo), options.progress) as display:
             job = Job(work.todo, exp_dir, options, run_dirs if summarize else (), display.epochs)
             if table is not None:

@@ -14,8 +14,9 @@ A run folder (``<experiment>/<run>/``) holds::
     tensorboard/    with ``--tensorboard``
 
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
-(``compare_*.png``, ``sweep_<field>.png``), ``checks.json`` (the config's checks judged, with the
-rules resolved to run names so that ``regdemo check`` needs no config), ``report.html`` and
+(``compare_*.png``, ``sweep_<field>.png``, ``path_<field>.png``), ``checks.json`` (the config's checks judged,
+with the rules resolved to run names so that ``regdemo check`` needs no config), ``selection.json`` (a
+config's ``select:`` section: the values it chose and the table behind them), ``report.html`` and
 ``.regdemo.lock`` (the lock of the one ``regdemo run`` writing it, see :mod:`regdemo.results.lock`).
 Writers write whole: a run folder through :func:`regdemo.results.storage.write_whole`, an experiment-level file through
 :func:`regdemo.results.storage.atomic_write`. Readers check the format version, so a folder written by another
@@ -39,6 +40,7 @@ from regdemo.results.rundir.names import (
     PLOT_DATA,
     REPORT,
     RUN_PLOTS,
+    SELECTION,
     SUMMARY,
     TENSORBOARD,
     TRAINING_FRAMES,
@@ -46,6 +48,7 @@ from regdemo.results.rundir.names import (
     WEIGHTS_PNG,
     comparison_figures,
     page_names,
+    path_file,
     stale_comparison_files,
     sweep_file,
 )
@@ -78,6 +81,7 @@ from regdemo.results.rundir.read import (
     summary_order,
     unique_labels,
 )
+from regdemo.results.rundir.selectionfile import drop_selection, read_selection, write_selection
 from regdemo.results.rundir.write import (
     SummaryAppender,
     folder_files,
@@ -114,6 +118,7 @@ __all__ = [
     "PLOT_DATA",
     "REPORT",
     "RUN_PLOTS",
+    "SELECTION",
     "SUMMARY",
     "TENSORBOARD",
     "TRAINING_FRAMES",
@@ -123,6 +128,7 @@ __all__ = [
     "SummaryAppender",
     "check_run_dir",
     "comparison_figures",
+    "drop_selection",
     "find_runs",
     "folder_files",
     "grid_checksums",
@@ -131,6 +137,7 @@ __all__ = [
     "load_runs",
     "open_plot_data",
     "page_names",
+    "path_file",
     "plain_text",
     "read_checks",
     "read_config",
@@ -139,6 +146,7 @@ __all__ = [
     "read_metrics",
     "read_plot_data",
     "read_plots",
+    "read_selection",
     "read_snapshot_epochs",
     "read_summary",
     "read_text",
@@ -164,5 +172,6 @@ __all__ = [
     "write_page",
     "write_plot_data",
     "write_png",
+    "write_selection",
     "write_summary",
 ]
