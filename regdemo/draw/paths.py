@@ -142,7 +142,7 @@ def path_figure(field: str, series: Sequence[PathSeries], scale: tuple[str, dict
             ax.set_xlabel(field)
             ax.grid(alpha=0.3)
     fig.suptitle(f"Regularization path along {field}: which inputs the first layer keeps (means over replicates)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the panels
     return fig
 
 
