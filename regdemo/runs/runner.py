@@ -102,7 +102,8 @@ def execute(
     (:class:`regdemo.options.RunOptions`, already checked).
 
     ``summarize`` writes summary.csv as runs finish (all planned runs, skipped ones included; see
-    :class:`SummaryTable`), then draws the comparison figures from the run folders (by the workers, when there
+    :class:`SummaryTable`), once it is complete the config's select: choice (selection.json, or none: a stale
+    one is removed), then draws the comparison figures from the run folders (by the workers, when there
     are several; their grid pages as ``options.grids`` says). With ``options.backend`` ``"ray"`` the runs are
     Ray tasks instead of local processes; planning, statuses and summary are the same. Everything happens
     holding the experiment's lock: another process holding it raises :class:`regdemo.errors.ExperimentLocked`,

@@ -52,8 +52,13 @@ def make_optimizer(cfg: TrainingConfig, keras_weight_decay: bool = False) -> ker
     """The configured Keras optimizer with its learning rate (other settings at Keras' defaults); ``adamw`` is
     Adam, its decay being ``cfg.decay()``. With ``keras_weight_decay`` (``engine: fit``) Keras' optimizer applies
     that decay itself; the compiled engine applies it with :func:`regdemo.train.decay.decay_step`."""
-    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    optimizer = cls.get(cfg.optimizer, keras.optimizers.Adam)(learning_rate=cfg.learning_rate)
+    cls = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.Adam,  # with cfg.decay(): Keras' AdamW is Adam with weight_decay
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    optimizer = cls[cfg.optimizer](learning_rate=cfg.learning_rate)
     return keras_decay(optimizer, cfg.decay()) if keras_weight_decay else optimizer
 
 
