@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,16 @@ from regdemo.options import RunOptions
 from regdemo.results.checks import CheckResult
 
 # The configs the claims read, by name (configs/<name>.yaml), in the order they run.
-CONFIGS = ("lecture", "l1_vs_l2", "lambda_sweep", "width_sweep", "remedies")
+CONFIGS = (
+    "lecture",
+    "l1_vs_l2",
+    "lambda_sweep",
+    "width_sweep",
+    "remedies",
+    "feature_selection",
+    "weight_decay",
+    "choose_lambda",
+)
 # --scale small, as data deep-merged over each config file ("*": every file; "runs": a variant's own
 # keys, by variant name): 15 % of the epochs (2000 → 300, and the same-steps remedy's 240 → 36, so the
 # ratio between variants stays), one seed, fewer widths and λ values, a coarse grid. 300 epochs are
@@ -37,6 +46,13 @@ SMALL: dict[str, dict[str, Any]] = {
     "lambda_sweep": {"sweep": {"model.regularizer.lambda": [0.0, 1.0], "seed": [2]}},
     "width_sweep": {"sweep": {"model.hidden_units": [[1], [10], [1000]], "seed": [2]}},  # its checks read 1 and 1000
     "remedies": {"sweep": {"seed": [2]}, "runs": {"more_data_same_steps": {"training": {"epochs": 36}}}},
+    # 500 epochs → 75; the λ its checks read, one seed
+    "feature_selection": {
+        "training": {"epochs": 75},
+        "sweep": {"model.regularizer.lambda": [0.001, 0.01, 0.03], "seed": [2]},
+    },
+    "weight_decay": {"sweep": {"seed": [2]}},
+    "choose_lambda": {"dataset": {"cv": {"folds": 3}}},  # 3 folds of 33–34 rows: 18 runs
 }
 
 
@@ -112,14 +128,20 @@ def weight_decay_row(sgd_gap: float, adam_gap: float, decay_size: float) -> tupl
 
 
 def measure(
-    out: Path, configs: Path, scale: str = "full", workers: int = 2, quiet: bool = True
+    out: Path,
+    configs: Path,
+    scale: str = "full",
+    workers: int = 2,
+    quiet: bool = True,
+    names: Sequence[str] = CONFIGS,
 ) -> list[tuple[str, CheckResult]]:
-    """Run (or reuse: the runner resumes) every config of :data:`CONFIGS` from ``configs`` into ``out``
-    and judge its checks (writing each experiment's checks.json); return ``(config name, result)`` pairs."""
+    """Run (or reuse: the runner resumes) every config of ``names`` (default :data:`CONFIGS`) from ``configs``
+    into ``out`` and judge its checks (writing each experiment's checks.json); return ``(config name, result)``
+    pairs."""
     say: Callable[[str], None] = (lambda _: None) if quiet else (lambda text: print(text, file=sys.stderr))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in CONFIGS:
+        for name in names:
             experiment = experiment_for(name, configs, scale, Path(tmp))
             say(f"{experiment.name}: {len(experiment.runs)} runs")
             options = RunOptions(workers=workers, progress=not quiet)  # as `regdemo run`, no report

@@ -15,6 +15,10 @@ TEST_KEYS = ("test_loss", "test_data_loss", "test_accuracy")
 WINDOW_KEYS = ("data_loss", "val_data_loss", "generalization_gap")  # of metrics.json's window block
 FIRST_LAYER_KEYS = ("min", "max", "std", "frac_zero", "frac_near_zero")  # of the first layer's weight stats
 BOUNDARY_KEYS = ("contour_length", "regions", "class1_area_fraction")  # metrics.json's boundary block
+# metrics.json's inputs block (feature selection: the first kernel's row per input), the summary's names too:
+# the share of the noise inputs (of the two informative ones) whose row is exactly zero, the largest noise
+# row's norm and the smallest informative row's norm.
+INPUT_KEYS = ("noise_inputs_zeroed", "informative_inputs_zeroed", "noise_input_norm_max", "informative_input_norm_min")
 # A summary row's result columns, in order (regdemo.results.summary.result_columns fills them).
 RESULT_COLUMNS = (
     "epochs_run",
@@ -27,5 +31,6 @@ RESULT_COLUMNS = (
     "kernels_l1",
     "kernels_l2",
     *(f"boundary_{key}" for key in BOUNDARY_KEYS),
+    *INPUT_KEYS,
     "train_seconds",
 )

@@ -4,7 +4,8 @@
     python scripts/lecture_claims.py --markdown               # docs/claims.md's table
     python scripts/lecture_claims.py --scale small --out /tmp/claims   # a ~1 min version (the test's)
 
-The claims are the ``checks:`` of configs/{lecture,l1_vs_l2,lambda_sweep,width_sweep,remedies}.yaml,
+The claims are the ``checks:`` of the story configs (regdemo.claims.CONFIGS: lecture, l1_vs_l2, lambda_sweep,
+width_sweep, remedies, feature_selection, weight_decay, choose_lambda),
 judged by regdemo (each experiment also gets its checks.json; ``regdemo check outputs/<name>`` judges
 them again). "L2 is weight decay" is one optimizer step, measured live here and in the tests.
 """

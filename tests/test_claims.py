@@ -13,13 +13,20 @@ from regdemo import claims
 from regdemo.config.loading import load_experiment
 from regdemo.results.checks import VERDICTS
 
+# The story configs of the lecture's demo (the small run below judges these); the rest of the lecture's claims
+# (feature selection, weight decay, choosing λ) are the slow small run's.
+DEMO = ("lecture", "l1_vs_l2", "lambda_sweep", "width_sweep", "remedies")
+REST = tuple(name for name in claims.CONFIGS if name not in DEMO)
+
 
 def test_every_story_config_states_its_claims_as_checks() -> None:
     names = {
         name: [c.name for c in load_experiment(REPO / "configs" / f"{name}.yaml").checks] for name in claims.CONFIGS
     }
-    assert sum(len(checks) for checks in names.values()) == 15  # the 16th, weight decay, is one live step
+    assert sum(len(names[name]) for name in DEMO) == 15  # the 16th, weight decay in one step, is live
+    assert sum(len(names[name]) for name in REST) == 13
     assert names["l1_vs_l2"][-2:] == ["l1_zeros_as_coded", "l1_zeros_proximal"]
+    assert REST == ("feature_selection", "weight_decay", "choose_lambda")
 
 
 def test_weight_decay_row_holds_only_when_the_sgd_step_matches_to_float_precision() -> None:
@@ -33,7 +40,7 @@ def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) ->
     remedies = claims.small_config(yaml.safe_load((configs / "remedies.yaml").read_text()), "remedies")
     assert remedies["training"]["epochs"] == 300 and remedies["runs"][5]["training"]["epochs"] == 36
     assert "training" not in remedies["runs"][0]  # inherits the shared 300
-    runs = 0
+    runs = {}
     for name in claims.CONFIGS:  # every resolved run: 15 % of its full-scale epochs, so ratios stay
         full = load_experiment(configs / f"{name}.yaml")
         small = claims.experiment_for(name, configs, "small", tmp_path)
@@ -41,10 +48,11 @@ def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) ->
         assert [c.name for c in small.checks] == [c.name for c in full.checks]  # every check resolves small too
         epochs = {cfg.name: cfg.training.epochs for cfg in small.runs}
         assert set(epochs) <= {cfg.name for cfg in full.runs}  # a subset of the full runs, same names
-        runs += len(epochs)
+        runs[name] = len(epochs)
         assert epochs == {cfg.name: round(cfg.training.epochs * 0.15) for cfg in full.runs if cfg.name in epochs}
         assert {cfg.plots.boundary.resolution for cfg in small.runs} == {80}
-    assert runs == 23
+    assert sum(runs[name] for name in DEMO) == 23
+    assert {name: runs[name] for name in REST} == {"feature_selection": 12, "weight_decay": 14, "choose_lambda": 18}
 
 
 # ---------------------------------------------------------------- the scaled-down run, end to end
@@ -53,7 +61,8 @@ def test_small_scale_shrinks_every_epochs_field_and_keeps_the_ratio(tmp_path) ->
 @pytest.fixture(scope="module")
 def small_claims(tmp_path_factory) -> dict:
     """``lecture_claims.py --scale small`` (23 runs of 300 epochs or fewer, one seed), in this process."""
-    results = claims.measure(tmp_path_factory.mktemp("claims"), REPO / "configs", "small", workers=1, quiet=True)
+    out = tmp_path_factory.mktemp("claims")
+    results = claims.measure(out, REPO / "configs", "small", workers=1, quiet=True, names=DEMO)
     return {result.name: result for _, result in results}
 
 
@@ -71,8 +80,9 @@ STABLE = {
     "l1_zeros_proximal": "holds",  # 92–95 %
     "large_lambda_underfits": "holds",  # train accuracy −0.46 for L1 and L2
     "l2_holds_width_down": "holds",
-    "dropout": "holds",  # −0.32…−0.39
-    "early_stopping": "holds",  # −0.30…−0.39
+    # dropout is left out since remedies.yaml holds test rows out (125 rows, other validation rows): its window
+    # gap came out +0.95 at this scale on seed 2, +10 at full scale, on three validation points it is sure of
+    "early_stopping": "holds",  # judged on the test rows since then: gap −0.59, test data loss −0.44 (seed 2)
     "more_data_same_steps": "holds",  # −0.25…−0.34
 }
 
@@ -100,3 +110,37 @@ def test_small_scale_figures(small_claims: dict) -> None:
     assert mean("l1_zeros_proximal") > 0.8  # 92-95 %
     assert mean("l2_small_not_zero") == 0.0
     assert mean("large_lambda_underfits", 0) < -0.3 and mean("large_lambda_underfits", 1) < -0.3  # 1.00 → 0.54
+
+
+# ---------------------------------------------------------------- the rest of the lecture, small and slow
+
+
+@pytest.fixture(scope="module")
+def rest_claims(tmp_path_factory) -> dict:
+    """feature_selection, weight_decay and choose_lambda at small scale (44 runs, one seed): a few minutes."""
+    out = tmp_path_factory.mktemp("rest")
+    results = claims.measure(out, REPO / "configs", "small", workers=2, quiet=True, names=REST)
+    return {result.name: result for _, result in results}
+
+
+# Verdicts that hold by construction or by a wide margin at this scale (seed 2): the mapping L2(λ) = decay 2λ
+# under SGD is exact, so only float rounding separates the twins; under Adam they differ by 50× in Σw².
+REST_STABLE = {
+    "l2_is_weight_decay_sgd": "holds",
+    "l2_is_weight_decay_adam": "does not hold",
+    "adam_l2_outshrinks_decay": "holds",
+    "l2_drops_no_input": "holds",
+    "keras_l1_drops_no_input": "holds",
+}
+
+
+@pytest.mark.slow
+def test_rest_small_scale_judges_every_claim(rest_claims: dict) -> None:
+    assert len(rest_claims) == 13
+    assert {r.verdict for r in rest_claims.values()} <= set(VERDICTS) - {"not measured", "smoke"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "verdict"), REST_STABLE.items())
+def test_rest_small_scale_stable_verdicts(rest_claims: dict, name: str, verdict: str) -> None:
+    assert rest_claims[name].verdict == verdict, rest_claims[name].figures

@@ -271,6 +271,7 @@ def test_sweep_plots_for_numeric_swept_fields_only(sweep_exp, tmp_path) -> None:
         "compare_boundaries_2.png",
         "compare_loss_2.png",
         "sweep_model.regularizer.lambda.png",
+        "path_model.regularizer.lambda.png",  # λ is a strength: the regularization path too
     }
     rows = _csv(tmp_path / "cmp" / "summary.csv")
     assert len(rows) == 12

@@ -231,7 +231,8 @@ def test_past_the_embed_limit_the_report_is_an_index_page_that_links_the_runs_fi
         sources += list(run["images"].values()) + ([run["film"]["src"]] if run["film"] else [])
         assert len(run["history"]["epoch"]) <= report.INDEX_HISTORY[0] and run["history"]["epoch"][-1] == 2000
         assert len(json.dumps(run, separators=(",", ":"))) < 4000  # the budget for 5 MB at 1,000 runs
-    assert len(sources) == 5 * 2 + 1 + len([n for n in os.listdir(index_exp) if n.startswith(("compare", "sweep"))])
+    figures = [n for n in os.listdir(index_exp) if n.startswith(("compare", "sweep", "path"))]
+    assert len(sources) == 5 * 2 + 1 + len(figures)
     for src in sources:
         assert not src.startswith(("/", "file:", "http")), src
         assert (index_exp / urllib.parse.unquote(src)).is_file(), src

@@ -13,8 +13,11 @@ A check states a claim in words and a rule over the experiment's runs::
 Rules come in three kinds: a **threshold** (``at_least``/``at_most``/``above``/``below`` a number), a
 **comparison** with another selection (``versus`` and ``difference`` or ``ratio``, paired by seed) and a
 **trend** along a swept field (``trend: {along, direction, spearman_at_least}``); ``all:`` joins several
-rules into one claim. Runs that differ only by ``seed`` are replicates: a rule is judged seed by seed.
-A selection matching several runs of one seed needs ``reduce`` (mean, median, min or max).
+rules into one claim. Runs that differ only by ``seed`` (and, with ``dataset.cv``, by fold) are replicates:
+a rule is judged replicate by replicate (:func:`replicate`). A selection matching several runs of one
+replicate needs ``reduce`` (mean, median, min or max). In a selection, ``selected: least_mean`` or
+``selected: one_standard_error`` keeps only the runs of the value the config's ``select:`` section chose
+(:mod:`regdemo.config.selectspec`), known once the runs are done.
 
 Resolving a check against the expanded runs (:func:`resolve`) turns every selection into run names
 per seed, so that evaluating it (:mod:`regdemo.results.checks`) needs only summary rows. Pure: no I/O.
@@ -22,6 +25,7 @@ per seed, so that evaluating it (:mod:`regdemo.results.checks`) needs only summa
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from regdemo.columns import RESULT_COLUMNS
 
 COMPARATORS = ("at_least", "at_most", "above", "below")
+# The values a select: section chooses (regdemo.results.selection), by rule: what ``selected:`` may name.
+CHOICES = ("least_mean", "one_standard_error")
+SELECTED = "selected"  # the selection key naming one of CHOICES
+Replicate = int | str  # a seed, or "seed/fold" for a fold of dataset.cv
 SYMBOLS = {"at_least": "≥", "at_most": "≤", "above": ">", "below": "<"}
 
 
@@ -140,10 +148,36 @@ class CheckConfig(_Strict):
 # ---------------------------------------------------------------- resolved against the runs
 
 
+def replicate(run: Mapping[str, Any]) -> Replicate:
+    """The replicate a run is, what rules pair runs by: its seed, or ``"seed/fold"`` for a fold of dataset.cv."""
+    fold = field_value(run, "dataset.cv.fold")
+    return int(run["seed"]) if fold is None or fold is _MISSING else f"{int(run['seed'])}/{fold}"
+
+
+def replicate_key(text: str) -> Replicate:
+    """A replicate as checks.json keeps it (a string), back to what :func:`replicate` gives."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def replicate_order(key: Replicate) -> tuple[int, int]:
+    """Replicates in order: by seed, then fold."""
+    if isinstance(key, int):
+        return key, -1
+    seed, fold = str(key).split("/")
+    return int(seed), int(fold)
+
+
 @dataclass(frozen=True)
 class ResolvedRule:
-    """A rule with its selections as run names per seed (``{seed: [run, ...]}``); for a trend, ``points``
-    holds ``{seed: [(x, run), ...]}`` sorted by x."""
+    """A rule with its selections as run names per replicate (``{replicate: [run, ...]}``); for a trend,
+    ``points`` holds ``{replicate: [(x, run), ...]}`` sorted by x.
+
+    ``chosen_by`` / ``versus_chosen_by``: the CHOICES rule a ``selected:`` selection keeps (None: all its
+    runs); ``values`` maps those selections' runs to their value of the select: field.
+    """
 
     words: str
     metric: str
@@ -151,13 +185,17 @@ class ResolvedRule:
     comparator: str
     threshold: float
     reduce: str | None
-    runs: dict[int, list[str]]
-    versus: dict[int, list[str]]
-    points: dict[int, list[tuple[float, str]]]
+    runs: dict[Replicate, list[str]]
+    versus: dict[Replicate, list[str]]
+    points: dict[Replicate, list[tuple[float, str]]]
+    chosen_by: str | None = None
+    versus_chosen_by: str | None = None
+    values: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """As plain JSON data (checks.json), read back by :func:`rule_from_dict`."""
-        return {
+        chosen = {"chosen_by": self.chosen_by, "versus_chosen_by": self.versus_chosen_by, "values": self.values}
+        return ({} if not self.values else chosen) | {
             "words": self.words,
             "metric": self.metric,
             "kind": self.kind,
@@ -172,6 +210,7 @@ class ResolvedRule:
 
 def rule_from_dict(data: Mapping[str, Any]) -> ResolvedRule:
     """The inverse of :meth:`ResolvedRule.to_dict`."""
+    key = replicate_key
     return ResolvedRule(
         words=data["words"],
         metric=data["metric"],
@@ -179,9 +218,12 @@ def rule_from_dict(data: Mapping[str, Any]) -> ResolvedRule:
         comparator=data["comparator"],
         threshold=float(data["threshold"]),
         reduce=data.get("reduce"),
-        runs={int(s): list(n) for s, n in data["runs"].items()},
-        versus={int(s): list(n) for s, n in data["versus"].items()},
-        points={int(s): [(float(x), str(r)) for x, r in pts] for s, pts in data["points"].items()},
+        runs={key(s): list(n) for s, n in data["runs"].items()},
+        versus={key(s): list(n) for s, n in data["versus"].items()},
+        points={key(s): [(float(x), str(r)) for x, r in pts] for s, pts in data["points"].items()},
+        chosen_by=data.get("chosen_by"),
+        versus_chosen_by=data.get("versus_chosen_by"),
+        values={str(n): float(v) for n, v in data.get("values", {}).items()},
     )
 
 
@@ -217,10 +259,10 @@ def field_value(run: Mapping[str, Any], path: str) -> Any:
 _MISSING = object()
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Config values equal as YAML means them: 0 and 0.0 alike, lists element by element."""
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
         return float(a) == float(b)
@@ -228,23 +270,41 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _select(
-    where: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], field: str, many: bool
-) -> dict[int, list[str]]:
-    """Run names per seed of the runs matching every ``path: value`` of ``where``; ``many``: several runs
-    of one seed are allowed (a trend's points, or a rule with ``reduce``)."""
+    where: Mapping[str, Any],
+    runs: Sequence[Mapping[str, Any]],
+    field: str,
+    many: bool,
+    values: Mapping[str, float] | None = None,
+) -> dict[Replicate, list[str]]:
+    """Run names per replicate of the runs matching every ``path: value`` of ``where``; ``many``: several runs
+    of one replicate are allowed (a trend's points, or a rule with ``reduce``).
+
+    With ``selected:`` in ``where``, the candidates: the runs taking part in the select: section (``values``:
+    run → its value of the select field), one per value and replicate, of which judging keeps the chosen one.
+    """
+    choice = where.get(SELECTED)
+    where = {path: value for path, value in where.items() if path != SELECTED}
+    if choice is not None:
+        if choice not in CHOICES:
+            raise SelectionError(f"{field}.{SELECTED}", f"must be one of {', '.join(CHOICES)} (got {choice!r})")
+        if values is None:
+            raise SelectionError(f"{field}.{SELECTED}", "needs the config's select: section, which chooses a value")
+        runs, many = [run for run in runs if str(run["name"]) in values], True
     for path in where:
         if all(field_value(run, path) is _MISSING for run in runs):
             raise SelectionError(f"{field}.{path}", "no such field in the runs' config")
-    chosen: dict[int, list[str]] = {}
+    chosen: dict[Replicate, list[str]] = {}
     for run in runs:
-        if all(_same(field_value(run, path), value) for path, value in where.items()):
-            chosen.setdefault(int(run["seed"]), []).append(str(run["name"]))
+        if all(same_value(field_value(run, path), value) for path, value in where.items()):
+            chosen.setdefault(replicate(run), []).append(str(run["name"]))
     if not chosen:
         raise SelectionError(field, f"matches no run of the experiment (got {dict(where)})")
     if not many and any(len(names) > 1 for names in chosen.values()):
         many = max(len(names) for names in chosen.values())
         raise SelectionError(field, f"matches {many} runs of one seed; give reduce: mean, median, min or max")
-    return dict(sorted(chosen.items()))
+    if choice is not None and any(len(names) > len({values[n] for n in names}) for names in chosen.values()):
+        raise SelectionError(field, "matches several runs of one value of the select: field per seed; narrow it")
+    return dict(sorted(chosen.items(), key=lambda item: replicate_order(item[0])))
 
 
 def _x(value: Any) -> float:
@@ -260,10 +320,28 @@ def _where_words(where: Mapping[str, Any]) -> str:
     return ", ".join(f"{path.rsplit('.', 1)[-1]}={value}" for path, value in where.items()) or "all runs"
 
 
-def _resolve_rule(rule: Rule, runs: Sequence[Mapping[str, Any]], at: str) -> ResolvedRule:
+def _resolve_rule(
+    rule: Rule, runs: Sequence[Mapping[str, Any]], at: str, values: Mapping[str, float] | None
+) -> ResolvedRule:
+    resolved = _resolve_plain(rule, runs, at, values)
+    own, other = rule.runs.get(SELECTED), (rule.versus or {}).get(SELECTED)
+    if own is None and other is None:
+        return resolved
+    chosen = [n for side in (resolved.runs, resolved.versus) for names in side.values() for n in names]
+    values = values or {}
+    return dataclasses.replace(
+        resolved, chosen_by=own, versus_chosen_by=other, values={n: float(values[n]) for n in chosen if n in values}
+    )
+
+
+def _resolve_plain(
+    rule: Rule, runs: Sequence[Mapping[str, Any]], at: str, values: Mapping[str, float] | None
+) -> ResolvedRule:
     reduce = rule.reduce
     of = f"{(reduce + ' ') if reduce else ''}{rule.metric} of ({_where_words(rule.runs)})"
     if rule.trend is not None:
+        if SELECTED in rule.runs:
+            raise SelectionError(f"{at}.runs.{SELECTED}", "a trend reads every value; selected: keeps one")
         chosen = _select(rule.runs, runs, f"{at}.runs", many=True)
         by_name = {str(r["name"]): r for r in runs}
         points: dict[int, list[tuple[float, str]]] = {}
@@ -279,12 +357,12 @@ def _resolve_rule(rule: Rule, runs: Sequence[Mapping[str, Any]], at: str) -> Res
         threshold = rule.trend.spearman_at_least * (1 if rule.trend.direction == "increasing" else -1)
         comparator = "at_least" if rule.trend.direction == "increasing" else "at_most"
         return ResolvedRule(words, rule.metric, "trend", comparator, threshold, reduce, {}, {}, points)
-    chosen = _select(rule.runs, runs, f"{at}.runs", many=reduce is not None)
+    chosen = _select(rule.runs, runs, f"{at}.runs", reduce is not None, values)
     if rule.versus is None:
         bound = Bound(**{c: getattr(rule, c) for c in COMPARATORS})
         words = f"{of} {SYMBOLS[bound.comparator]} {bound.threshold:g}"
         return ResolvedRule(words, rule.metric, "threshold", bound.comparator, bound.threshold, reduce, chosen, {}, {})
-    versus = _select(rule.versus, runs, f"{at}.versus", many=reduce is not None)
+    versus = _select(rule.versus, runs, f"{at}.versus", reduce is not None, values)
     if not set(chosen) & set(versus):
         raise SelectionError(f"{at}.versus", "shares no seed with runs: nothing to pair")
     kind, bound = ("difference", rule.difference) if rule.difference is not None else ("ratio", rule.ratio)
@@ -293,9 +371,12 @@ def _resolve_rule(rule: Rule, runs: Sequence[Mapping[str, Any]], at: str) -> Res
     return ResolvedRule(words, rule.metric, kind, bound.comparator, bound.threshold, reduce, chosen, versus, {})
 
 
-def resolve(check: CheckConfig, runs: Sequence[Mapping[str, Any]], at: str) -> ResolvedCheck:
+def resolve(
+    check: CheckConfig, runs: Sequence[Mapping[str, Any]], at: str, values: Mapping[str, float] | None = None
+) -> ResolvedCheck:
     """Resolve ``check`` (at config position ``at``, e.g. ``checks[2]``) against the runs' resolved configs
-    (as :meth:`RunConfig.to_dict` gives them, with ``variant`` and ``seed``).
+    (as :meth:`RunConfig.to_dict` gives them, with ``variant`` and ``seed``); ``values`` maps the runs taking
+    part in the config's select: section to their value of its field (None without one).
 
     Raises :class:`SelectionError` for a selection that matches no run, or several of one seed without
     ``reduce``; ``ValueError``/``ValidationError`` for a malformed rule.
@@ -303,5 +384,5 @@ def resolve(check: CheckConfig, runs: Sequence[Mapping[str, Any]], at: str) -> R
     rules = check.rules()
     where = [f"{at}.all[{i}]" for i in range(len(rules))] if check.all is not None else [at]
     return ResolvedCheck(
-        check.name, check.claim, [_resolve_rule(r, runs, w) for r, w in zip(rules, where, strict=True)]
+        check.name, check.claim, [_resolve_rule(r, runs, w, values) for r, w in zip(rules, where, strict=True)]
     )

@@ -2,9 +2,11 @@
 
 :func:`load_experiment` is :func:`read_document` (the file within bounds, its names, variants and sweep axes)
 → :func:`expand` (every ``runs:`` variant × every sweep point, a :class:`Draft` each) → :func:`override`
-(``sets``, in every run) → :func:`shrink` (``--smoke``) → :func:`validate` (the schema, :mod:`regdemo.config.schema`)
-→ :func:`preflight` (a judgement of each resolved run, e.g. memory) → :func:`resolve_checks` (the ``checks:``
-section against the runs). Each step is a function of the one before's result; every error is one
+(``sets``, in every run) → :func:`read_user_data` (``kind: csv``: each file read, its rows and hash into the
+run) → :func:`shrink` (``--smoke``) → :func:`validate` (the schema, :mod:`regdemo.config.schema`) →
+:func:`expand_folds` (``dataset.cv``: one run per fold) → :func:`preflight` (a judgement of each resolved
+run, e.g. memory) → :func:`resolve_select` (the ``select:`` section) → :func:`resolve_checks` (the
+``checks:`` section against the runs). Each step is a function of the one before's result; every error is one
 :class:`ConfigError` line ``file:LINE: field.path: reason (got VALUE)`` whose line points at the YAML node the
 bad value came from (:mod:`regdemo.config.locate`).
 """
@@ -17,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from regdemo.config import shipped
+from regdemo.config import shipped, userdata
 from regdemo.config.checkspec import CheckConfig, ResolvedCheck, Rule, SelectionError, resolve
 from regdemo.config.locate import Layer, line_of, located, reason, validation_error
 from regdemo.config.overrides import deep_merge, nest, override_keys
-from regdemo.config.schema import SAFE_NAME, BoundaryPlotConfig, RunConfig, TrainingConfig
+from regdemo.config.schema import SAFE_NAME, BoundaryPlotConfig, FieldError, RunConfig, TrainingConfig
+from regdemo.config.selectspec import ResolvedSelection, SelectConfig, SelectError, resolve_selection
 from regdemo.config.sweep import SweepAxis, check_run_count, check_unique_names, sweep_axes, sweep_run_name
 from regdemo.config.yamlfile import Key, dotted, load_yaml, read_text, show
 from regdemo.errors import ConfigError
@@ -48,6 +51,7 @@ class ExperimentConfig:
     runs: list[RunConfig] = field(default_factory=list)
     checks: list[ResolvedCheck] = field(default_factory=list)  # the checks: section, resolved to run names
     smoke: bool = False
+    select: ResolvedSelection | None = None  # the select: section, resolved to run names
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def _check_variants(variants: list[Any], lines: dict[Key, int], source: str) -> 
 def expand(doc: Document) -> list[Draft]:
     """Every variant crossed with every point of the sweep grid (cartesian product, in file order), each
     merged over the shared section and named (``variant``, or :func:`regdemo.config.sweep.sweep_run_name`)."""
-    shared = {k: v for k, v in doc.data.items() if k not in ("name", "runs", "sweep", "checks")}
+    shared = {k: v for k, v in doc.data.items() if k not in ("name", "runs", "sweep", "checks", "select")}
     drafts = []
     for i, variant in enumerate(doc.variants):
         run_lines = {k[2:]: v for k, v in doc.lines.items() if k[:2] == ("runs", i) and len(k) > 2}
@@ -170,6 +174,27 @@ def override(drafts: list[Draft], overrides: Mapping[str, Any], source: str) -> 
     return result
 
 
+def read_user_data(drafts: list[Draft], source: str) -> list[Draft]:
+    """``kind: csv``: every run's file read within bounds (once per file), its resolved path, row count
+    (``n_samples``) and SHA-256 written into the run (:func:`regdemo.config.userdata.complete`), so config.yaml
+    records which data a run saw. A bad file is one line naming the file, row and column."""
+    cache: dict[tuple, userdata.UserPoints] = {}
+    done = []
+    for draft in drafts:
+        dataset = draft.data.get("dataset")
+        if not isinstance(dataset, dict) or dataset.get("kind") != "csv":
+            done.append(draft)
+            continue
+        try:
+            filled = userdata.complete(dataset, Path(source).parent, cache)
+        except FieldError as exc:
+            raise located(
+                draft.layers, ("dataset", *exc.loc), source, f"{exc.reason} (got {show(exc.value)})"
+            ) from None
+        done.append(Draft({**draft.data, "dataset": filled}, draft.layers))
+    return done
+
+
 def shrink(drafts: list[Draft]) -> list[Draft]:
     """--smoke: epochs, the grid resolution and the film's snapshots capped; nothing else changes."""
     return [Draft(_shrunk(draft.data), draft.layers) for draft in drafts]
@@ -202,6 +227,35 @@ def validate(drafts: list[Draft], source: str) -> list[RunConfig]:
     return runs
 
 
+FOLD_FIELD = "dataset.cv.fold"  # the replicate axis dataset.cv adds, as a swept field
+
+
+def expand_folds(runs: list[RunConfig], drafts: list[Draft], doc: Document, max_runs: int) -> tuple[list, list]:
+    """``dataset.cv: {folds: k}``: each run becomes k runs, ``<name>__fold-<i>`` with ``dataset.cv.fold: i``
+    (a swept field, so summary.csv and the figures show it; a replicate like ``seed``). A run that names its
+    fold stays one run. Returns the runs and their drafts (a fold's draft is its run's, for error lines)."""
+    out_runs, out_drafts = [], []
+    for run, draft in zip(runs, drafts, strict=True):
+        cv = run.dataset.cv
+        if cv is None or cv.fold is not None:
+            out_runs.append(run)
+            out_drafts.append(draft)
+            continue
+        for fold in range(cv.folds):
+            data = run.to_dict()
+            data["dataset"]["cv"]["fold"] = fold
+            data |= {"name": f"{run.name}__fold-{fold}", "sweep": {**run.sweep, FOLD_FIELD: fold}}
+            out_runs.append(RunConfig.model_validate(data))
+            out_drafts.append(draft)
+    if len(out_runs) > max_runs:
+        line = line_of(doc.lines, ("dataset", "cv", "folds"))
+        raise ConfigError(
+            f"{doc.source}:{line}: dataset.cv.folds: {len(out_runs):,} runs with every fold, more than the limit "
+            f"of {max_runs:,}; --max-runs N raises it"
+        )
+    return out_runs, out_drafts
+
+
 def preflight(runs: list[RunConfig], drafts: list[Draft], check: RunCheck, source: str) -> None:
     """``check`` (e.g. :func:`regdemo.config.resources.preflight`) judges each resolved run; what it blames is
     reported like a schema error, at the value that set the blamed field."""
@@ -210,12 +264,29 @@ def preflight(runs: list[RunConfig], drafts: list[Draft], check: RunCheck, sourc
             raise located(draft.layers, problem[0], source, problem[1])
 
 
-def resolve_checks(doc: Document, runs: list[RunConfig]) -> list[ResolvedCheck]:
-    """Validate the ``checks:`` list and resolve every selection to run names; errors name checks[i].field."""
+def resolve_select(doc: Document, runs: list[RunConfig]) -> ResolvedSelection | None:
+    """Validate the ``select:`` section and resolve it to the runs taking part (None without one)."""
+    if "select" not in doc.data:
+        return None
+    try:
+        return resolve_selection(SelectConfig.model_validate(doc.data["select"]), [run.to_dict() for run in runs])
+    except ValidationError as exc:
+        raise _rule_error(exc, ("select",), doc.source, doc.lines, SelectConfig) from None
+    except SelectError as exc:
+        key = tuple(exc.field.split("."))
+        raise ConfigError(f"{doc.source}:{line_of(doc.lines, key)}: {exc.field}: {exc}") from None
+
+
+def resolve_checks(
+    doc: Document, runs: list[RunConfig], select: ResolvedSelection | None = None
+) -> list[ResolvedCheck]:
+    """Validate the ``checks:`` list and resolve every selection to run names (``selected:`` ones to the runs of
+    ``select``); errors name checks[i].field."""
     items, lines, source = doc.data.get("checks", []), doc.lines, doc.source
     if not isinstance(items, list):
         raise _check_error(source, lines, ("checks",), f"must be a list (got {show(items)})")
     as_data = [run.to_dict() for run in runs]
+    values = select.value_of() if select is not None else None
     resolved, names = [], set()
     for i, item in enumerate(items):
         at: Key = ("checks", i)
@@ -227,7 +298,7 @@ def resolve_checks(doc: Document, runs: list[RunConfig]) -> list[ResolvedCheck]:
                     Rule.model_validate(rule)
                 except ValidationError as exc:
                     raise _rule_error(exc, rules_at[j], source, lines) from None
-            resolved.append(resolve(check, as_data, dotted(at)))
+            resolved.append(resolve(check, as_data, dotted(at), values))
         except ValidationError as exc:
             raise _rule_error(exc, at, source, lines) from None
         except SelectionError as exc:
@@ -244,12 +315,14 @@ def _check_error(source: str, lines: dict[Key, int], key: Key, why: str) -> Conf
     return ConfigError(f"{source}:{line_of(lines, key)}: {dotted(key)}: {why}")
 
 
-def _rule_error(exc: ValidationError, at: Key, source: str, lines: dict[Key, int]) -> ConfigError:
-    """A check's first pydantic error as one line."""
+def _rule_error(
+    exc: ValidationError, at: Key, source: str, lines: dict[Key, int], schema: type[BaseModel] = Rule
+) -> ConfigError:
+    """A check's (or the select: section's) first pydantic error as one line."""
     err = exc.errors(include_url=False)[0]
     key: Key = (*at, *err["loc"])
     if err["type"] == "extra_forbidden":
-        return _check_error(source, lines, key, f"unknown key; known keys: {', '.join(sorted(Rule.model_fields))}")
+        return _check_error(source, lines, key, f"unknown key; known keys: {', '.join(sorted(schema.model_fields))}")
     value = err.get("input")
     got = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {show(value)})"
     return _check_error(source, lines, key, reason(err, key) + got)
@@ -270,11 +343,12 @@ def load_experiment(
     ``max_runs`` runs is an error, found by counting before any run is built. ``check`` judges each resolved run.
     """
     doc = read_document(path, max_runs)
-    drafts = override(expand(doc), overrides or {}, doc.source)
+    drafts = read_user_data(override(expand(doc), overrides or {}, doc.source), doc.source)
     if smoke:
         drafts = shrink(drafts)
-    runs = validate(drafts, doc.source)
+    runs, drafts = expand_folds(validate(drafts, doc.source), drafts, doc, max_runs)
     if check is not None:
         preflight(runs, drafts, check, doc.source)
     check_unique_names([run.name for run in runs], doc.lines, doc.source)
-    return ExperimentConfig(doc.name, doc.source, runs, resolve_checks(doc, runs), smoke)
+    select = resolve_select(doc, runs)
+    return ExperimentConfig(doc.name, doc.source, runs, resolve_checks(doc, runs, select), smoke, select)

@@ -48,7 +48,7 @@ FLOAT = 4  # bytes of a float32
 PROCESS_BYTES = 768 * MIB
 # What every run adds whatever its size: measured 50–60 MiB (traced functions, Keras' and matplotlib's caches).
 RUN_OVERHEAD = 64 * MIB
-SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}  # optimizer variables per weight (Keras' defaults: no momentum)
+SLOTS = {"adam": 2, "adamw": 2, "rmsprop": 1, "sgd": 0}  # optimizer variables per weight (Keras' defaults: no momentum)
 WEIGHT_COPIES = 8  # weights, gradients, initialization and statistics temporaries, the saved copy
 SAMPLE_BYTES = 72  # a generated sample: float64 (x, y, noise), float32 copies, tensors
 PASS_COPIES = 3  # layer outputs alive at once in a forward pass (matmul, bias, activation) or kept for backward
@@ -66,9 +66,9 @@ def grid_chunk_points(widest: int) -> int:
     return max(GRID_CHUNK_ALIGN, GRID_CHUNK_BYTES // (FLOAT * max(1, widest)) // GRID_CHUNK_ALIGN * GRID_CHUNK_ALIGN)
 
 
-def parameters(hidden_units: list[int]) -> int:
-    """Weights and biases of the net 2 → hidden_units… → 1."""
-    dims = [2, *hidden_units, 1]
+def parameters(hidden_units: list[int], inputs: int = 2) -> int:
+    """Weights and biases of the net inputs (2, plus any noise inputs) → hidden_units… → 1."""
+    dims = [inputs, *hidden_units, 1]
     return sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(dims))
 
 
@@ -107,7 +107,7 @@ def estimate(cfg: RunConfig) -> Estimate:
     chunk = min(points, grid_chunk_points(widest))
     return Estimate(
         {
-            "model.hidden_units": parameters(units) * FLOAT * copies,
+            "model.hidden_units": parameters(units, 2 + cfg.dataset.noise_features) * FLOAT * copies,
             "dataset.n_samples": n * (SAMPLE_BYTES + PASS_COPIES * widest * FLOAT),
             "training.batch_size": min(cfg.training.batch_size, n_train) * PASS_COPIES * total_units * FLOAT,
             "plots.boundary.resolution": points * GRID_POINT_BYTES + chunk * PASS_COPIES * widest * FLOAT,

@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from regdemo.config.yamlfile import Key
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear")
+# TensorFlow Playground's four classification sets, ported from its src/dataset.ts (regdemo.train.playground).
+PLAYGROUND_KINDS = ("playground_circle", "playground_xor", "playground_gauss", "playground_spiral")
+DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear", *PLAYGROUND_KINDS, "csv")
+# Playground's plot box, [-6, 6] on both axes: the boundary plot's default limits for its kinds.
+PLAYGROUND_BOX = (-6.0, 6.0)
+MAX_PLAYGROUND_NOISE = 0.5  # Playground's noise slider goes to 50 (%), and the generators get slider/100
+MAX_NOISE_FEATURES = 64  # dataset.noise_features: inputs of pure noise beside the two informative ones
+MAX_FOLDS = 50
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # training.shuffle: reshuffle every epoch, replay one permutation drawn once, or the stored order.
 ORDERS = ("epoch", "fixed", "none")
 
@@ -30,18 +38,67 @@ class _Strict(BaseModel):
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+class CVConfig(_Strict):
+    """k-fold cross-validation (``dataset.cv``): the non-test rows cut into ``folds`` contiguous blocks
+    (scikit-learn's ``KFold`` without shuffling), block ``fold`` validating, the others training.
+
+    A config gives ``folds``; loading expands each run into one run per fold (``fold`` 0 … folds − 1), a
+    replicate axis like ``seed`` (:func:`regdemo.config.loading.expand_folds`).
+    """
+
+    folds: int = Field(ge=2, le=MAX_FOLDS)
+    fold: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> CVConfig:
+        if self.fold is not None and self.fold >= self.folds:
+            raise FieldError(("fold",), f"must be < folds ({self.folds})", self.fold)
+        return self
+
+
 class DatasetConfig(_Strict):
     kind: Literal[DATASET_KINDS] = "moons"  # type: ignore[valid-type]
     n_samples: int = Field(100, ge=4)
     noise: NonNegFloat = 0.25
-    random_state: int = 2
+    random_state: int = Field(2, ge=0, lt=2**32)  # a NumPy seed (scikit-learn's generators take no other)
     validation_split: float = Field(0.2, gt=0, lt=1)
     # Share of the rows held out as a test set before validation_split is taken; 0: no test set.
     test_split: float = Field(0.0, ge=0, lt=1)
+    # circles: make_circles' ratio of the inner circle's radius to the outer's; null is regdemo's 0.5.
+    factor: float | None = Field(None, gt=0, lt=1, allow_inf_nan=False)
+    # Input columns of pure noise after the two informative ones (regdemo.train.datasets.noise_columns).
+    noise_features: int = Field(0, ge=0, le=MAX_NOISE_FEATURES)
+    cv: CVConfig | None = None  # k-fold cross-validation instead of validation_split
+    # kind csv: the file, its two input columns and its 0/1 label column, by header name. The loader
+    # resolves ``path`` (relative to the config's folder), counts the rows into ``n_samples`` and records the
+    # file's SHA-256 in ``sha256`` (a given sha256 must match the file): regdemo.config.userdata.
+    path: str | None = None
+    columns: Annotated[list[str], Field(min_length=2, max_length=2)] | None = None
+    label: str | None = None
+    sha256: str | None = Field(None, pattern=SHA256.pattern)
 
     def n_test(self) -> int:
         """Held-out test rows: the last ``n_samples − floor(n_samples·(1 − test_split))`` (0 when off)."""
         return self.n_samples - math.floor(self.n_samples * (1.0 - self.test_split))
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> DatasetConfig:
+        if self.factor is not None and self.kind != "circles":
+            raise FieldError(("factor",), f"only used when kind is circles; kind is {self.kind}", self.factor)
+        for name in ("path", "columns", "label", "sha256"):
+            given = getattr(self, name)
+            if self.kind == "csv" and given is None and name != "sha256":
+                raise FieldError((name,), "required when kind is csv", None)
+            if self.kind != "csv" and given is not None:
+                raise FieldError((name,), f"only used when kind is csv; kind is {self.kind}", given)
+        if self.kind in PLAYGROUND_KINDS:
+            if self.noise > MAX_PLAYGROUND_NOISE:
+                reason = f"must be <= {MAX_PLAYGROUND_NOISE} for {self.kind} (Playground's slider / 100)"
+                raise FieldError(("noise",), reason, self.noise)
+            if self.kind != "playground_xor" and self.n_samples % 2:
+                reason = f"must be even for {self.kind}: Playground draws n_samples / 2 points per class"
+                raise FieldError(("n_samples",), reason, self.n_samples)
+        return self
 
     @model_validator(mode="after")
     def _every_side_has_rows(self) -> DatasetConfig:
@@ -50,6 +107,11 @@ class DatasetConfig(_Strict):
             reason = f"leaves {n_test} test rows of {self.n_samples}; the test set and the rest need at least one"
             raise FieldError(("test_split",), reason, self.test_split)
         n_rest = self.n_samples - n_test
+        if self.cv is not None:  # the folds validate in turn; validation_split is not used
+            if self.cv.folds > n_rest:
+                reason = f"more folds than the {n_rest} rows to cut into folds"
+                raise FieldError(("cv", "folds"), reason, self.cv.folds)
+            return self
         n_train = math.floor(n_rest * (1.0 - self.validation_split))
         if n_train < 1 or n_train >= n_rest:
             rows = f"{n_rest} non-test rows" if n_test else f"{self.n_samples}"
@@ -67,8 +129,9 @@ class RegularizerConfig(_Strict):
     l1: NonNegFloat | None = None
     l2: NonNegFloat | None = None
     apply_to_output: bool = False
-    # Soft-threshold the L1 part after each optimizer step instead of following its subgradient.
-    proximal: bool = False
+    # Soft-threshold the L1 part after each optimizer step instead of following its subgradient; "rows": the
+    # L1 part over the first kernel's rows, λ·Σ_inputs‖w_row‖₂ (group lasso: an input kept or dropped whole).
+    proximal: bool | Literal["rows"] = False
 
     @model_validator(mode="after")
     def _l1_l2_strengths(self) -> RegularizerConfig:
@@ -104,7 +167,7 @@ class RegularizerConfig(_Strict):
             text = f"L1 λ={self.l1:g} + L2 λ={self.l2:g}"
         else:
             text = f"{self.kind.upper()} λ={self.lambda_:g}"
-        return text + (" (proximal)" if self.proximal else "")
+        return text + {False: "", True: " (proximal)", "rows": " (proximal, rows)"}[self.proximal]
 
 
 class ModelConfig(_Strict):
@@ -124,9 +187,17 @@ class EarlyStoppingConfig(_Strict):
     restore_best_weights: bool = False
 
 
+# Keras 3's AdamW default weight_decay (keras/src/optimizers/adamw.py), what optimizer adamw decays by
+# when training.weight_decay is not given.
+ADAMW_DECAY = 0.004
+
+
 class TrainingConfig(_Strict):
-    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     learning_rate: float = Field(0.01, gt=0, allow_inf_nan=False)
+    # Decoupled weight decay (Keras 3's optimizer ``weight_decay``): w ← w − learning_rate·weight_decay·w each
+    # step, on the kernels only (regdemo.train.decay). null: none, or ADAMW_DECAY for adamw.
+    weight_decay: NonNegFloat | None = None
     epochs: int = Field(2000, ge=1)
     batch_size: int = Field(32, ge=1)
     engine: Literal["compiled", "fit"] = "compiled"
@@ -141,6 +212,13 @@ class TrainingConfig(_Strict):
         if isinstance(value, bool) or value in ORDERS:
             return value
         raise ValueError("must be epoch, fixed or none (or true: the engine's own order; false: none)")
+
+    def decay(self) -> float:
+        """The weight decay each step applies: ``weight_decay``, or when not given ADAMW_DECAY for adamw and
+        0 (none) for the other optimizers."""
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return ADAMW_DECAY if self.optimizer == "adamw" else 0.0
 
     def batch_order(self) -> str:
         """The resolved order, one of ORDERS. ``true`` is the engine's own: ``epoch`` for the compiled
@@ -202,6 +280,21 @@ class RunConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
     plots: PlotsConfig = PlotsConfig()
     metrics: MetricsConfig = MetricsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _playground_box(cls, data: Any) -> Any:
+        """A Playground kind's boundary plot defaults to Playground's [-6, 6] box (written into the config)."""
+        if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
+            return data
+        if data["dataset"].get("kind") not in PLAYGROUND_KINDS:
+            return data
+        plots = data.get("plots", {})
+        boundary = plots.get("boundary", {}) if isinstance(plots, dict) else None
+        if not isinstance(boundary, dict):  # a PlotsConfig already built, or a bad value the schema reports
+            return data
+        box = {axis: list(PLAYGROUND_BOX) for axis in ("xlim", "ylim") if axis not in boundary}
+        return {**data, "plots": {**plots, "boundary": {**boundary, **box}}} if box else data
 
     @field_validator("name", "experiment")
     @classmethod

@@ -9,13 +9,14 @@ and a figure reads the runs' plot data (lazily loaded) only when it is drawn.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from regdemo.draw import layout, plots
+from regdemo.draw import layout, paths, plots
 from regdemo.errors import RunFolderError
 from regdemo.results import rundir
 from regdemo.results.rundir import LoadedRun
@@ -49,10 +50,19 @@ def _weights_figure(runs: Sequence[LoadedRun]) -> Figure:
     return plots.weight_groups_figure(panels, title)
 
 
-def _sweep_figure(runs: Sequence[LoadedRun], field: str) -> Figure:
+def _sweep_figure(runs: Sequence[LoadedRun], field: str, selection: Mapping[str, Any] | None = None) -> Figure:
     series = layout.sweep_series(runs, field)
     scale = layout.x_scale(field, np.concatenate([s.x for s in series]) if series else [0.0])
-    return plots.sweep_figure(field, series, scale, layout.sweep_title(field, series, runs))
+    fig = plots.sweep_figure(field, series, scale, layout.sweep_title(field, series, runs))
+    if selection and selection.get("field") == field:  # the select: section chose along this field
+        paths.mark_selection(fig, selection)
+    return fig
+
+
+def _path_figure(runs: Sequence[LoadedRun], field: str) -> Figure:
+    series = paths.path_series(runs, field)
+    scale = layout.x_scale(field, np.concatenate([s.x for s in series]) if series else [0.0])
+    return paths.path_figure(field, series, scale)
 
 
 def draws_grids(runs: Sequence[LoadedRun], grids: bool | None = None) -> bool:
@@ -61,14 +71,16 @@ def draws_grids(runs: Sequence[LoadedRun], grids: bool | None = None) -> bool:
 
 
 def comparison_figures(
-    runs: Sequence[LoadedRun], grids: bool | None = None
+    runs: Sequence[LoadedRun], grids: bool | None = None, selection: Mapping[str, Any] | None = None
 ) -> Iterator[tuple[str, Callable[[], Figure]]]:
     """Every comparison figure as ``(file name, draw)``; ``draw()`` makes the figure, so the names are
     known without drawing anything (nor reading any run's plot data).
 
     compare_boundaries[_k].png and compare_loss[_k].png (pages of :func:`regdemo.draw.layout.grid_pages`) when
     :func:`draws_grids` (at most 36 runs, or ``grids=True``: a page per 36 panels is much to draw and to
-    look at), compare_weights.png, and sweep_<field>.png for every :func:`regdemo.draw.layout.numeric_fields` field.
+    look at), compare_weights.png, sweep_<field>.png for every :func:`regdemo.draw.layout.numeric_fields` field
+    (``selection``, an experiment's selection.json, marked on its field's), and path_<field>.png, the
+    regularization path, for every swept strength (:func:`regdemo.draw.paths.path_fields`).
     """
     if draws_grids(runs, grids):
         pages = layout.grid_pages([layout.coordinates(run) for run in runs])
@@ -80,7 +92,9 @@ def comparison_figures(
                 yield name, functools.partial(_grid_figure, draw, what, runs, page, number, len(pages))
     yield rundir.COMPARE_WEIGHTS, functools.partial(_weights_figure, runs)
     for field in layout.numeric_fields(runs):
-        yield rundir.sweep_file(field), functools.partial(_sweep_figure, runs, field)
+        yield rundir.sweep_file(field), functools.partial(_sweep_figure, runs, field, selection)
+    for field in paths.path_fields(runs):
+        yield rundir.path_file(field), functools.partial(_path_figure, runs, field)
 
 
 # ---------------------------------------------------------------- writing
@@ -104,7 +118,7 @@ def compare_share(
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    figures = list(comparison_figures(runs, grids))
+    figures = list(comparison_figures(runs, grids, rundir.read_selection(out)))
     written = []
     if share == 0:
         if summary:

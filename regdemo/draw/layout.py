@@ -21,7 +21,7 @@ from regdemo.results.summary import dig, is_number, sweep_fields
 from regdemo.train.metrics import seed_aggregate
 
 # Fields that replicate a run rather than change it: never a plotted axis; averaged over in sweep plots.
-REPLICATE_FIELDS = ("seed", "dataset.random_state")
+REPLICATE_FIELDS = ("seed", "dataset.random_state", "dataset.cv.fold")
 # Strength-like fields: a log x axis whenever they have positive values (symlog when 0 is swept too).
 LOG_FIELDS = ("lambda", "l1", "l2", "learning_rate")
 MAX_SIDE = 6  # at most MAX_SIDE × MAX_SIDE panels per figure; more go to further pages

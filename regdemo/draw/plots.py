@@ -91,7 +91,15 @@ def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = No
     ax.set_title(title)
     if legend:
         ax.legend(handles=_boundary_legend(), loc="upper right", fontsize="small", framealpha=0.8)
+    _slice_note(data, ax)
     return ax
+
+
+def _slice_note(data: Split, ax: Axes) -> None:
+    """With noise inputs (``dataset.noise_features``) the picture is one slice of the input space: say which."""
+    if data.n_inputs > 2:
+        note = f"slice where the {data.n_inputs - 2} noise inputs are 0"
+        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize="small", va="bottom", ha="left")
 
 
 def plot_loss(history: dict[str, np.ndarray], title: str = "", ax: Axes | None = None) -> Axes:

@@ -153,13 +153,15 @@ def render_report(
     sections: Sequence[RunSection] | None,
     checks: Sequence[Mapping[str, Any]] = (),
     viewer_data: Mapping[str, Any] | None = None,
+    selection: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one static HTML page (inline CSS and script, no network).
 
     ``figures``: ``(file name, PNG bytes or a path relative to the page)``; ``sections``: every run's
     section (self-contained page) or None (index page: the summary links the viewer instead);
     ``checks``: checks.json's entries (name, claim, rule, verdict, figures), shown first;
-    ``viewer_data``: :func:`regdemo.report.viewer.viewer_data`'s document, or None for no viewer.
+    ``viewer_data``: :func:`regdemo.report.viewer.viewer_data`'s document, or None for no viewer;
+    ``selection``: selection.json (a select: section's choice and its table), shown after the checks.
     """
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "diverged", "failed")}
     listed = sections is not None
@@ -181,11 +183,33 @@ def render_report(
             ],
             open_config=len(sections or ()) <= OPEN_CONFIGS,
             checks=[{**check, "measured": measured_text(check["figures"])} for check in checks],
+            selection=_selection_view(selection or {}),
             viewer=None if viewer_data is None else Markup(viewer.script_json(viewer_data)),
             parallel=bool(viewer_data and viewer_data.get("parallel")),
             script=_script(),
         )
     )
+
+
+def _selection_view(selection: Mapping[str, Any]) -> dict[str, Any] | None:
+    """selection.json as the page's Selection table: per value its mean, standard error and replicates, and
+    which rules chose it (None without a selection)."""
+    if not selection:
+        return None
+    chosen = selection.get("chosen", {})
+    rows = [
+        {
+            "value": _number(row.get("value")),
+            "mean": "" if row.get("mean") is None else _number(row["mean"]),
+            "se": "" if row.get("se") is None else _number(row["se"]),
+            "n": row.get("n", ""),
+            "chosen": ", ".join(rule for rule, value in chosen.items() if value == row.get("value")),
+        }
+        for row in selection.get("table", [])
+    ]
+    rules = selection.get("rules", {})
+    words = [f"{rule}: {rules.get(rule, '')} ({'none' if v is None else _number(v)})" for rule, v in chosen.items()]
+    return {"field": selection["field"], "metric": selection["metric"], "rows": rows, "words": words}
 
 
 def run_section(run: LoadedRun) -> RunSection:
@@ -246,7 +270,9 @@ def write_report(
     embed = len(run_dirs) <= embed_limit if embed is None else embed
     runs = rundir.load_runs(run_dirs)
     rows = summary_rows(runs)
-    figures = [_figure(experiment_dir, name, draw, embed, fresh) for name, draw in comparison_figures(runs, grids)]
+    selection = rundir.read_selection(experiment_dir)
+    drawn = comparison_figures(runs, grids, selection)
+    figures = [_figure(experiment_dir, name, draw, embed, fresh) for name, draw in drawn]
     name = runs[0].config.experiment if len({r.config.experiment for r in runs}) == 1 else experiment_dir.name
     if embed:
         sections = [run_section(r) for r in runs]
@@ -257,5 +283,5 @@ def write_report(
     data = viewer.viewer_data(runs, rows, media, embed, points, digits)
     checks = rundir.read_checks(experiment_dir).get("checks", [])
     columns = report_columns(rows, sweep_fields(runs))
-    page = render_report(name, rows, columns, figures, sections, checks, data)
+    page = render_report(name, rows, columns, figures, sections, checks, data, selection)
     return rundir.write_page(page, experiment_dir)

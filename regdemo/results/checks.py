@@ -2,7 +2,8 @@
 
 A rule resolved by :mod:`regdemo.config.checkspec` names, per seed, the runs it reads. Each seed gives one
 figure (the metric, a difference or ratio with the ``versus`` runs of the same seed, or a Spearman ρ
-along a swept field), and the rule holds or not for that seed. The verdict:
+along a swept field), and the rule holds or not for that seed (a replicate: a seed, or a seed's fold of
+``dataset.cv``, judged alike). The verdict:
 
 - ``holds`` / ``does not hold``: every seed agrees and, with two or more seeds, the 95 % interval of
   the mean figure (Student's t) lies on that side of the threshold;
@@ -17,6 +18,7 @@ A check with several rules holds when all hold (``not measured`` before ``does n
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from regdemo.config.checkspec import ResolvedCheck, ResolvedRule, metric_operands, rule_from_dict
+from regdemo.config.checkspec import Replicate, ResolvedCheck, ResolvedRule, metric_operands, rule_from_dict
 from regdemo.results import rundir
 from regdemo.train.metrics import seed_aggregate
 
@@ -81,9 +83,25 @@ class _Values:
         return metric_value(row, self.metric)
 
 
-def rule_figures(rule: ResolvedRule, rows: Mapping[str, Row]) -> dict[int, float]:
-    """The rule's figure for each seed (NaN where it cannot be measured)."""
+Chosen = Mapping[str, "float | None"]  # a select: section's choices (selection.json): rule → chosen value
+
+
+def _kept(side: Mapping[Replicate, list[str]], by: str | None, rule: ResolvedRule, chosen: Chosen | None) -> dict:
+    """A side's runs per replicate; for a ``selected:`` side (``by``) only the chosen value's (none when
+    nothing was chosen: not measured)."""
+    if by is None:
+        return dict(side)
+    value = (chosen or {}).get(by)
+    return {rep: [n for n in names if value is not None and rule.values.get(n) == value] for rep, names in side.items()}
+
+
+def rule_figures(rule: ResolvedRule, rows: Mapping[str, Row], chosen: Chosen | None = None) -> dict[Replicate, float]:
+    """The rule's figure for each replicate (NaN where it cannot be measured); ``chosen`` gives the values a
+    ``selected:`` selection keeps."""
     value = _Values(rows, rule.metric)
+    if rule.chosen_by or rule.versus_chosen_by:
+        runs = _kept(rule.runs, rule.chosen_by, rule, chosen)
+        rule = dataclasses.replace(rule, runs=runs, versus=_kept(rule.versus, rule.versus_chosen_by, rule, chosen))
     if rule.kind == "trend":
         figures = {}
         for seed, points in rule.points.items():
@@ -153,15 +171,17 @@ class CheckResult:
         }
 
 
-def evaluate(checks: Sequence[ResolvedCheck], rows: Sequence[Row], smoke: bool = False) -> list[CheckResult]:
+def evaluate(
+    checks: Sequence[ResolvedCheck], rows: Sequence[Row], smoke: bool = False, chosen: Chosen | None = None
+) -> list[CheckResult]:
     """Judge every check on summary ``rows`` (keyed by their ``run`` column). Under ``smoke`` the figures
-    are computed as usual and every verdict is ``smoke``."""
+    are computed as usual and every verdict is ``smoke``. ``chosen``: the select: section's choices."""
     by_run = {str(row["run"]): row for row in rows}
     results = []
     for check in checks:
         parts, verdicts = [], []
         for rule in check.rules:
-            figures = rule_figures(rule, by_run)
+            figures = rule_figures(rule, by_run, chosen)
             said, aggregate = verdict(figures, rule.comparator, rule.threshold)
             verdicts.append(said)
             per_seed = {str(seed): value for seed, value in figures.items()}
@@ -186,7 +206,8 @@ def measured_text(figures: Sequence[Mapping[str, Any]]) -> str:
         elif agg["n"] == 1:
             texts.append(f"{agg['mean']:.3g}")
         else:
-            texts.append(f"{agg['mean']:.3g} (95% CI {agg['ci_low']:.3g}…{agg['ci_high']:.3g}, {agg['n']} seeds)")
+            what = "replicates" if any("/" in str(key) for key in part.get("per_seed", {})) else "seeds"  # folds
+            texts.append(f"{agg['mean']:.3g} (95% CI {agg['ci_low']:.3g}…{agg['ci_high']:.3g}, {agg['n']} {what})")
     return "; ".join(texts)
 
 
@@ -215,9 +236,14 @@ def as_markdown(results: Sequence[CheckResult]) -> str:
 # ---------------------------------------------------------------- an experiment folder (the one I/O here)
 
 
-def judge_experiment(exp_dir: Path, checks: Sequence[ResolvedCheck], smoke: bool) -> list[CheckResult]:
-    """Judge ``checks`` on the experiment's summary.csv and write its checks.json; return the results."""
-    results = evaluate(checks, rundir.read_summary(exp_dir), smoke)
+def judge_experiment(
+    exp_dir: Path, checks: Sequence[ResolvedCheck], smoke: bool, chosen: Chosen | None = None
+) -> list[CheckResult]:
+    """Judge ``checks`` on the experiment's summary.csv and write its checks.json; return the results.
+    ``chosen``: the select: section's choices, by default its selection.json's (if any)."""
+    if chosen is None:
+        chosen = rundir.read_selection(exp_dir).get("chosen", {})
+    results = evaluate(checks, rundir.read_summary(exp_dir), smoke, chosen)
     rundir.write_checks(results, checks, smoke, exp_dir)
     return results
 

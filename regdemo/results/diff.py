@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
+from regdemo.config.schema import RunConfig
 from regdemo.errors import RunFolderError
 from regdemo.results import rundir
 from regdemo.results.tolerance import Tolerance, beyond, delta, differs
@@ -271,12 +273,22 @@ def _show(value: Any) -> str:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10× faster
 
 
+def _config_data(text: str) -> Any:
+    """A config.yaml text as data, through the schema when it validates: fields added to regdemo since it was
+    written take their defaults (as resume compares them), so a new default field is no change."""
+    data = yaml.load(text, Loader=_LOADER) or {}
+    try:
+        return RunConfig.model_validate(data).to_dict()
+    except ValidationError:
+        return data
+
+
 def config_changes(run: str, base_text: str, new_text: str) -> list[SettingChange]:
     """The fields of two config.yaml texts that differ (naming keys left out); a missing field is ''."""
     if base_text == new_text:
         return []
-    b = flatten(yaml.load(base_text, Loader=_LOADER) or {})
-    n = flatten(yaml.load(new_text, Loader=_LOADER) or {})
+    b = flatten(_config_data(base_text))
+    n = flatten(_config_data(new_text))
     keys = [k for k in dict.fromkeys([*b, *n]) if k.split(".")[0] not in NAMING_KEYS]
     return [
         SettingChange(run, k, _show(b[k]) if k in b else "", _show(n[k]) if k in n else "")

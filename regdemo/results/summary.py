@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from regdemo.columns import BOUNDARY_KEYS, COLUMNS, FIRST_LAYER_KEYS, TEST_KEYS, WINDOW_KEYS
+from regdemo.columns import BOUNDARY_KEYS, COLUMNS, FIRST_LAYER_KEYS, INPUT_KEYS, TEST_KEYS, WINDOW_KEYS
 from regdemo.config.schema import RunConfig
 from regdemo.results import rundir
 from regdemo.results.rundir import LoadedRun
@@ -35,6 +35,7 @@ SUMMARY_SETTINGS: dict[str, Callable[[RunConfig], object]] = {
     "dropout": lambda c: c.model.dropout,
     "optimizer": lambda c: c.training.optimizer,
     "learning_rate": lambda c: c.training.learning_rate,
+    "weight_decay": lambda c: c.training.weight_decay,
     "epochs": lambda c: c.training.epochs,
     "batch_size": lambda c: c.training.batch_size,
     "engine": lambda c: c.training.engine,
@@ -106,6 +107,7 @@ def result_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "kernels_l1": dig(metrics, "weights", "kernels", "l1"),
         "kernels_l2": dig(metrics, "weights", "kernels", "l2"),
         **{f"boundary_{key}": dig(metrics, "boundary", key) for key in BOUNDARY_KEYS},
+        **{key: dig(metrics, "inputs", key) for key in INPUT_KEYS},
         "train_seconds": dig(metrics, "timing", "train_seconds"),
     }
 
@@ -159,10 +161,18 @@ def report_columns(rows: Sequence[Mapping[str, Any]], swept: Sequence[str]) -> l
 
 class SummaryTable:
     """summary.csv while the runs finish: a row per run (from its config and metrics), appended as it comes in,
-    the whole file rewritten in config order once every run's row is in (or at :meth:`finish`)."""
+    the whole file rewritten in config order once every run's row is in (or at :meth:`finish`), and then
+    ``on_finish`` called with those rows (the experiment's selection.json is made from them)."""
 
-    def __init__(self, runs: list[RunConfig], exp_dir: Path, kept: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        runs: list[RunConfig],
+        exp_dir: Path,
+        kept: dict[str, dict[str, Any]],
+        on_finish: Callable[[list[dict[str, Any]]], object] | None = None,
+    ) -> None:
         self.configs = {cfg.name: cfg for cfg in runs}
+        self.on_finish = on_finish
         self.exp_dir = exp_dir
         # the swept columns come from the configs: known before any run has finished
         self.swept = swept_columns(cfg.sweep for cfg in runs)
@@ -193,6 +203,8 @@ class SummaryTable:
         self.close()
         rows = [self.rows[name] for name in self.configs if name in self.rows]
         rundir.write_summary(rows, self.exp_dir, summary_columns(self.swept))
+        if self.on_finish is not None:
+            self.on_finish(rows)
 
     def close(self) -> None:
         if self.appender is not None:

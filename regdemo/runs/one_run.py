@@ -68,7 +68,7 @@ def _recorder(cfg: RunConfig, model: keras.Model, data: Split) -> tuple[Recorder
     xs, ys = metrics.snapshot_axes(cfg.plots.boundary, data.x_all)
     xx, yy = np.meshgrid(xs, ys)
     epochs = snapshot_epochs(cfg.training.epochs, cfg.plots.snapshots)
-    return Recorder(model, np.c_[xx.ravel(), yy.ravel()], epochs), (xs, ys)
+    return Recorder(model, metrics.grid_inputs(np.c_[xx.ravel(), yy.ravel()], data.n_inputs), epochs), (xs, ys)
 
 
 def _film(recorder: Recorder, xs: np.ndarray, ys: np.ndarray) -> metrics.Film:
@@ -119,6 +119,7 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
         "window": metrics.window_stats(history.columns, cfg.metrics.window_fraction),
         "weights": weights,
         "boundary": metrics.boundary_complexity(grid),  # from the same grid boundary.png draws
+        "inputs": metrics.input_selection(metrics.kernels(model)[0][1]),  # feature selection: the first kernel's rows
         "timing": {"train_seconds": history.seconds},
         "versions": versions(),
     }

@@ -12,6 +12,7 @@ end (by the backend's workers).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from regdemo.errors import RunConflict
 from regdemo.options import RunOptions
 from regdemo.results import rundir
 from regdemo.results.lock import lock_experiment
+from regdemo.results.selection import select_experiment
 from regdemo.results.storage import clean_leftovers
 from regdemo.results.summary import SummaryTable, closing
 from regdemo.runs.backends import Backend, Job, local
@@ -100,7 +102,8 @@ def execute(
     (:class:`regdemo.options.RunOptions`, already checked).
 
     ``summarize`` writes summary.csv as runs finish (all planned runs, skipped ones included; see
-    :class:`SummaryTable`), then draws the comparison figures from the run folders (by the workers, when there
+    :class:`SummaryTable`), once it is complete the config's select: choice (selection.json, or none: a stale
+    one is removed), then draws the comparison figures from the run folders (by the workers, when there
     are several; their grid pages as ``options.grids`` says). With ``options.backend`` ``"ray"`` the runs are
     Ray tasks instead of local processes; planning, statuses and summary are the same. Everything happens
     holding the experiment's lock: another process holding it raises :class:`regdemo.errors.ExperimentLocked`,
@@ -116,7 +119,9 @@ def execute(
             say(f"skipping {len(work.skipped)} completed run(s) with identical config; {len(work.todo)} to run")
         statuses = dict(work.skipped)  # read once, by the plan
         run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
-        table = SummaryTable(experiment.runs, exp_dir, work.kept_metrics) if summarize else None
+        # summary.csv complete: the select: section's choice (selection.json), before the figures mark it
+        choose = functools.partial(select_experiment, exp_dir, experiment.select)
+        table = SummaryTable(experiment.runs, exp_dir, work.kept_metrics, choose) if summarize else None
         with display(len(work.todo), options.progress) as shown:
             job = Job(work.todo, exp_dir, options, run_dirs if summarize else (), shown.epochs)
             if table is not None:

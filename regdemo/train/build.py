@@ -34,7 +34,7 @@ def prepare(cfg: RunConfig, initial_weights: Sequence[np.ndarray] | None = None)
     the model, in that order (the order fixes the initial weights); ``initial_weights`` replace them."""
     keras.utils.set_random_seed(cfg.seed)
     data = datasets.load(cfg.dataset)
-    model = build_model(cfg.model)
+    model = build_model(cfg.model, data.n_inputs)
     if initial_weights is not None:
         model.set_weights(list(initial_weights))
     return model, data

@@ -13,10 +13,12 @@ Both engines run any of the three batch orders of ``training.shuffle`` (``epoch`
 :meth:`TrainingConfig.batch_order`, drawn by :mod:`regdemo.train.batchorder`) with the same batches, so for
 the same order they train the same.
 
-Both engines also apply proximal L1 (a soft-threshold after every optimizer step,
-:func:`regdemo.train.proximal.proximal_step`) and early stopping with Keras' ``EarlyStopping`` semantics (in the
-compiled engine as graph ops on ``tf.Variable`` state, :class:`_GraphEarlyStopping`), and, given a
-:class:`regdemo.train.snapshots.Recorder`, keep the training film's snapshots.
+Both engines also apply decoupled weight decay (``training.weight_decay``, :mod:`regdemo.train.decay`: the
+compiled engine with its own step, ``model.fit`` through Keras' optimizer), proximal L1 (a soft-threshold
+after every optimizer step, :func:`regdemo.train.proximal.proximal_step`) and early stopping with Keras'
+``EarlyStopping`` semantics (in the compiled engine as graph ops on ``tf.Variable`` state,
+:class:`_GraphEarlyStopping`), and, given a :class:`regdemo.train.snapshots.Recorder`, keep the training
+film's snapshots.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from regdemo.columns import COLUMNS
 from regdemo.config.schema import EarlyStoppingConfig, TrainingConfig
 from regdemo.train.batchorder import epoch_permutation, fit_permutation, reshuffled_batches
 from regdemo.train.datasets import Split
+from regdemo.train.decay import decay_step, decayed_kernels, keras_decay
 from regdemo.train.history import History
 from regdemo.train.models import penalty, proximal_kernels
 from regdemo.train.proximal import ProximalL1, proximal_step
@@ -45,10 +48,18 @@ CHUNK_EPOCHS = 100
 EpochsDone = Callable[[int], None]
 
 
-def make_optimizer(cfg: TrainingConfig) -> keras.optimizers.Optimizer:
-    """The configured Keras optimizer with its learning rate (other settings at Keras' defaults)."""
-    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    return cls[cfg.optimizer](learning_rate=cfg.learning_rate)
+def make_optimizer(cfg: TrainingConfig, keras_weight_decay: bool = False) -> keras.optimizers.Optimizer:
+    """The configured Keras optimizer with its learning rate (other settings at Keras' defaults); ``adamw`` is
+    Adam, its decay being ``cfg.decay()``. With ``keras_weight_decay`` (``engine: fit``) Keras' optimizer applies
+    that decay itself; the compiled engine applies it with :func:`regdemo.train.decay.decay_step`."""
+    cls = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.Adam,  # with cfg.decay(): Keras' AdamW is Adam with weight_decay
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    optimizer = cls[cfg.optimizer](learning_rate=cfg.learning_rate)
+    return keras_decay(optimizer, cfg.decay()) if keras_weight_decay else optimizer
 
 
 class _GraphEarlyStopping:
@@ -134,6 +145,7 @@ class _CompiledLoop:
         self.variables = model.trainable_variables
         self.optimizer.build(self.variables)
         self.prox = proximal_kernels(model)
+        self.decay, self.decayed = cfg.decay(), decayed_kernels(model)
         self.stopper = _GraphEarlyStopping(cfg.early_stopping, model) if cfg.early_stopping else None
         self.order = cfg.batch_order()
         self.fixed = tf.constant(fit_permutation(self.n, seed), tf.int32) if self.order == "fixed" else None
@@ -147,7 +159,10 @@ class _CompiledLoop:
             data_loss = self.loss_fn(yb, pred)
             batch_penalty = penalty(self.model)
             total = data_loss + batch_penalty
-        self.optimizer.apply(tape.gradient(total, self.variables), self.variables)
+        grads = tape.gradient(total, self.variables)
+        if self.decay:  # training.weight_decay (regdemo.train.decay): between the gradient and the update, as Keras
+            decay_step(self.optimizer, self.decayed, self.decay)
+        self.optimizer.apply(grads, self.variables)
         if self.prox:
             proximal_step(self.optimizer, self.prox)
         size = tf.cast(tf.shape(index)[0], tf.float32)
@@ -292,7 +307,8 @@ def train_fit(
         inputs = {"x": data.x_train, "y": data.y_train[:, None], "batch_size": cfg.batch_size}
         inputs["shuffle"] = order == "fixed"
     model.compile(
-        optimizer=make_optimizer(cfg),
+        # training.weight_decay: Keras' own, the decay regdemo.train.decay mirrors
+        optimizer=make_optimizer(cfg, keras_weight_decay=True),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=["accuracy", keras.metrics.BinaryCrossentropy(name="data_loss")],
     )

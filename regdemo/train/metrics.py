@@ -92,7 +92,8 @@ def snapshot_axes(cfg: BoundaryPlotConfig, x: np.ndarray) -> tuple[np.ndarray, n
 def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray, chunk: int | None = None) -> Grid:
     """P(class 1) over the plot box: the model called on the resolution² points in chunks of ``chunk`` points.
 
-    ``x`` (n, 2) are the data's points, used for the box when ``cfg`` sets no limits. ``chunk`` defaults
+    ``x`` (n, inputs) are the data's rows, used for the box when ``cfg`` sets no limits (its first two
+    columns); with noise inputs the grid is the slice where they are 0 (:func:`grid_inputs`). ``chunk`` defaults
     to :func:`regdemo.config.resources.grid_chunk_points` of the widest layer, so a layer's output over a chunk
     stays near 256 MiB whatever the resolution; every grid of the shipped configs is one call (widths up
     to 257 at 300² points) or, for 1000 units, two chunks with bit-identical results (a test checks).
@@ -100,7 +101,7 @@ def boundary_grid(model: keras.Model, cfg: BoundaryPlotConfig, x: np.ndarray, ch
     (``model.predict`` would rebuild its data pipeline and batch by 32: ~2800 steps for 90k points.)
     """
     xx, yy = np.meshgrid(*grid_axes(cfg, x, cfg.resolution))
-    points = np.c_[xx.ravel(), yy.ravel()]
+    points = grid_inputs(np.c_[xx.ravel(), yy.ravel()], x.shape[1])
     if chunk is None:
         chunk = grid_chunk_points(max((int(w.shape[-1]) for w in model.weights), default=1))
     prob = np.empty(len(points), dtype=np.float32)
@@ -223,6 +224,41 @@ def weights_summary(model: keras.Model, near_zero_tol: float) -> dict:
     layers = [{"name": name, "shape": list(k.shape), **weight_stats(k, near_zero_tol)} for name, k in named]
     everything = np.concatenate([k.ravel() for _, k in named])
     return {"kernels": weight_stats(everything, near_zero_tol), "layers": layers}
+
+
+def input_selection(kernel: np.ndarray, informative: int = 2) -> dict[str, object]:
+    """The ``inputs`` block: what the first layer makes of each input, from its kernel (inputs, units).
+
+    Input i feeds the network only through row i of the first kernel: the row exactly zero means the input
+    is dropped (feature selection). ``row_norms`` (inputs,) are the rows' L2 norms and ``row_zero`` (inputs,)
+    whether each row is exactly 0.0; the first ``informative`` inputs are the point's coordinates, the
+    rest noise (``dataset.noise_features``). ``noise_inputs_zeroed`` / ``informative_inputs_zeroed`` are the
+    shares of rows exactly zero among each (``noise_inputs_zeroed`` None without noise inputs), and
+    ``noise_input_norm_max`` / ``informative_input_norm_min`` the largest noise row norm (None without
+    noise inputs) and the smallest informative one.
+    """
+    rows = np.asarray(kernel, dtype=np.float64)
+    norms = np.linalg.norm(rows, axis=1)
+    zero = np.all(rows == 0.0, axis=1)
+    noise = slice(informative, None)
+    return {
+        "informative": informative,
+        "noise": len(rows) - informative,
+        "row_norms": [float(v) for v in norms],
+        "row_zero": [bool(v) for v in zero],
+        "noise_inputs_zeroed": float(zero[noise].mean()) if zero[noise].size else None,
+        "informative_inputs_zeroed": float(zero[:informative].mean()),
+        "noise_input_norm_max": float(norms[noise].max()) if zero[noise].size else None,
+        "informative_input_norm_min": float(norms[:informative].min()),
+    }
+
+
+def grid_inputs(points: np.ndarray, n_inputs: int) -> np.ndarray:
+    """The grid's points (m, 2) as the model's inputs (m, n_inputs): the noise inputs set to 0 (the slice the
+    boundary plot shows, the noise inputs' mean)."""
+    if n_inputs == points.shape[1]:
+        return points
+    return np.concatenate([points, np.zeros((len(points), n_inputs - points.shape[1]), points.dtype)], axis=1)
 
 
 def boundary_complexity(grid: Grid) -> dict[str, float | int | None]:

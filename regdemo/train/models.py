@@ -19,8 +19,10 @@ if keras.backend.backend() != "tensorflow":  # keras was imported before regdemo
     )
 
 
-# Attribute set on a Dense layer whose kernel the proximal step soft-thresholds: its λ_l1.
+# Attribute set on a Dense layer whose kernel the proximal step soft-thresholds: its λ_l1; and, with
+# ``proximal: rows``, the second one (True: the kernel's rows are thresholded whole).
 PROXIMAL_ATTR = "regdemo_proximal_l1"
+PROXIMAL_ROWS_ATTR = "regdemo_proximal_rows"
 
 
 def make_regularizer(cfg: RegularizerConfig) -> keras.regularizers.Regularizer | None:
@@ -41,11 +43,14 @@ def make_regularizer(cfg: RegularizerConfig) -> keras.regularizers.Regularizer |
     return keras.regularizers.L1L2(l1=l1, l2=l2)
 
 
-def build_model(cfg: ModelConfig) -> keras.Sequential:
-    """Input (batch, 2) → [Dense(units, activation) → Dropout?]… → Dense(1, sigmoid), output (batch, 1).
+def build_model(cfg: ModelConfig, n_inputs: int = 2) -> keras.Sequential:
+    """Input (batch, n_inputs) → [Dense(units, activation) → Dropout?]… → Dense(1, sigmoid), output (batch, 1).
+
+    ``n_inputs``: the point's 2 coordinates plus any noise inputs (:attr:`regdemo.train.datasets.Split.n_inputs`).
 
     The regularizer goes on the hidden kernels (the lecture's choice) and, with
-    ``regularizer.apply_to_output``, on the output kernel too; biases are never regularized.
+    ``regularizer.apply_to_output``, on the output kernel too; biases are never regularized. With
+    ``proximal: rows`` the L1 part is on the first Dense kernel alone, row by row (one row per input).
     ``dropout > 0`` puts a Dropout layer after each hidden Dense layer (active only with ``training=True``).
     Weights and dropout masks are drawn from Keras' global seed: call ``keras.utils.set_random_seed`` first.
     """
@@ -57,20 +62,23 @@ def build_model(cfg: ModelConfig) -> keras.Sequential:
                 units, activation=cfg.activation, kernel_regularizer=make_regularizer(reg), name=f"hidden_{i}"
             )
         )
-        _mark_proximal(layers[-1], reg)
         if cfg.dropout > 0:
             layers.append(keras.layers.Dropout(cfg.dropout, name=f"dropout_{i}"))
     output_reg = make_regularizer(reg) if reg.apply_to_output else None
     output = keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=output_reg, name="output")
-    if reg.apply_to_output:
-        _mark_proximal(output, reg)
-    return keras.Sequential([keras.Input((2,)), *layers, output], name="regdemo_net")
+    dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
+    # proximal L1 on the regularized kernels; proximal: rows on the first kernel alone (its rows are the inputs)
+    thresholded = [*dense, output][:1] if reg.proximal == "rows" else dense + ([output] if reg.apply_to_output else [])
+    for layer in thresholded:
+        _mark_proximal(layer, reg)
+    return keras.Sequential([keras.Input((n_inputs,)), *layers, output], name="regdemo_net")
 
 
 def _mark_proximal(layer: keras.layers.Dense, cfg: RegularizerConfig) -> None:
     """Record on ``layer`` the λ_l1 its kernel is soft-thresholded with (nothing unless ``cfg.proximal``)."""
     if cfg.proximal:
         setattr(layer, PROXIMAL_ATTR, cfg.strengths()[0])
+        setattr(layer, PROXIMAL_ROWS_ATTR, cfg.proximal == "rows")
 
 
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
@@ -78,20 +86,27 @@ def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def proximal_kernels(model: keras.Model) -> list[tuple[keras.Variable, float]]:
-    """``(kernel, λ_l1)`` for each kernel the proximal step soft-thresholds; empty unless proximal L1."""
+def proximal_kernels(model: keras.Model) -> list[tuple[keras.Variable, float, bool]]:
+    """``(kernel, λ_l1, rows)`` for each kernel the proximal step soft-thresholds (``rows``: row by row, for
+    ``proximal: rows``); empty unless proximal L1."""
     return [
-        (layer.kernel, getattr(layer, PROXIMAL_ATTR)) for layer in dense_layers(model) if hasattr(layer, PROXIMAL_ATTR)
+        (layer.kernel, getattr(layer, PROXIMAL_ATTR), getattr(layer, PROXIMAL_ROWS_ATTR, False))
+        for layer in dense_layers(model)
+        if hasattr(layer, PROXIMAL_ATTR)
     ]
 
 
 def proximal_penalty(model: keras.Model) -> tf.Tensor:
-    """The proximal L1 term λ·Σ|w| over :func:`proximal_kernels`, as a value only (no gradient flows).
+    """The proximal L1 term over :func:`proximal_kernels`, as a value only (no gradient flows): λ·Σ|w|, or
+    for ``proximal: rows`` λ·Σ_rows ‖w_row‖₂ (the L1 norm of the rows' L2 norms).
 
     ``stop_gradient`` because the proximal step, not the gradient, applies this term: a tape that
     differentiates :func:`penalty` must not count it twice.
     """
-    terms = [l1 * tf.reduce_sum(tf.abs(tf.stop_gradient(kernel))) for kernel, l1 in proximal_kernels(model)]
+    terms = []
+    for kernel, l1, rows in proximal_kernels(model):
+        w = tf.stop_gradient(kernel)
+        terms.append(l1 * tf.reduce_sum(tf.norm(w, axis=1) if rows else tf.abs(w)))
     return tf.add_n(terms) if terms else tf.constant(0.0)
 
 

@@ -2,6 +2,15 @@
 soft-thresholded by λ_l1 × the step the optimizer just took per unit gradient (proximal gradient, ISTA;
 the diagonally scaled step for Adam and RMSprop). :func:`proximal_step` is what both engines apply: the
 compiled loop inside its graph, ``model.fit`` through :class:`ProximalL1`.
+
+``proximal: rows`` thresholds the first kernel's rows instead, whole (:func:`row_soft_threshold`, the
+proximal operator of the group-lasso term τ·‖w_row‖₂): a row whose norm is at most τ becomes exactly zero,
+the others shrink toward 0 along their own direction. A row of the first kernel is one input, so an input
+is dropped whole (feature selection; elementwise L1 zeroes weights, rarely a whole row). τ = λ × the row's
+step per unit gradient: under SGD η (exact proximal gradient); under Adam and RMSprop the step of a row
+whose weights share one second moment, the mean of their ``v`` (the group prox has no closed form in a
+per-weight metric; one scalar per row from the row's mean ``v``, as Adafactor's row-factored moments do).
+A row the loss barely uses has a small ``v`` and so a large τ: it goes first.
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ import tensorflow as tf
 
 from regdemo.train.models import proximal_kernels, proximal_penalty
 
-Kernels = list[tuple[keras.Variable, float]]
+Kernels = list[tuple[keras.Variable, float, bool]]  # (kernel, λ_l1, rows), as models.proximal_kernels
 
 
-def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -> tf.Tensor:
-    """The step ``optimizer.apply`` just took on ``variable`` per unit gradient: a scalar or ``variable``'s shape.
+def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable, rows: bool = False) -> tf.Tensor:
+    """The step ``optimizer.apply`` just took on ``variable`` per unit gradient: a scalar or ``variable``'s shape
+    (with ``rows``, (rows, 1): each row's step with the row's mean second moment in place of each weight's).
 
     Read off Keras 3's update rules (keras/src/optimizers/{sgd,adam,rmsprop}.py, Keras defaults), after
     ``apply`` has counted the step (``iterations`` = t):
@@ -31,8 +41,7 @@ def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -
     if isinstance(optimizer, keras.optimizers.SGD) and not optimizer.momentum:
         return lr
     if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:
-        # Private: Keras has no public accessor for an optimizer's per-variable slots (keras/src/optimizers/adam.py).
-        v = optimizer._velocities[optimizer._get_variable_index(variable)]
+        v = _second_moment(optimizer, variable, rows)
         t = tf.cast(optimizer.iterations, dtype)
         beta_1_power = tf.pow(tf.cast(optimizer.beta_1, dtype), t)
         beta_2_power = tf.pow(tf.cast(optimizer.beta_2, dtype), t)
@@ -40,9 +49,16 @@ def step_size(optimizer: keras.optimizers.Optimizer, variable: keras.Variable) -
         return alpha / (tf.sqrt(v) + optimizer.epsilon)
     if isinstance(optimizer, keras.optimizers.RMSprop) and not (optimizer.momentum or optimizer.centered):
         # Private, as above (keras/src/optimizers/rmsprop.py).
-        v = optimizer._velocities[optimizer._get_variable_index(variable)]
-        return lr / tf.sqrt(v + optimizer.epsilon)
+        return lr / tf.sqrt(_second_moment(optimizer, variable, rows) + optimizer.epsilon)
     raise NotImplementedError(f"proximal L1 has no step-size rule for {optimizer.get_config()}")
+
+
+def _second_moment(optimizer: keras.optimizers.Optimizer, variable: keras.Variable, rows: bool) -> tf.Tensor:
+    """Adam's or RMSprop's running second moment ``v`` of ``variable`` (its shape), or each row's mean (rows, 1)."""
+    # Private: Keras has no public accessor for an optimizer's per-variable slots (keras/src/optimizers/adam.py,
+    # rmsprop.py: both keep ``_velocities``).
+    v = optimizer._velocities[optimizer._get_variable_index(variable)]
+    return tf.reduce_mean(v, axis=1, keepdims=True) if rows else v
 
 
 def soft_threshold(w: tf.Tensor, tau: tf.Tensor) -> tf.Tensor:
@@ -50,14 +66,24 @@ def soft_threshold(w: tf.Tensor, tau: tf.Tensor) -> tf.Tensor:
     return tf.sign(w) * tf.maximum(tf.abs(w) - tau, 0.0)
 
 
+def row_soft_threshold(w: tf.Tensor, tau: tf.Tensor) -> tf.Tensor:
+    """The proximal operator of τ·Σ_rows‖w_row‖₂ (group soft-threshold): each row w_row·max(1 − τ/‖w_row‖, 0);
+    ``w`` (rows, cols), ``tau`` a scalar or (rows, 1). A row of norm ≤ τ becomes exactly zero."""
+    norms = tf.norm(w, axis=1, keepdims=True)
+    # a zero row stays zero: its (floored) norm only keeps the division finite
+    return w * tf.maximum(1.0 - tau / tf.maximum(norms, 1e-30), 0.0)
+
+
 def proximal_step(optimizer: keras.optimizers.Optimizer, kernels: Kernels) -> None:
     """After ``optimizer.apply``: soft-threshold each kernel with τ = step_size·λ_l1 (proximal gradient, ISTA).
 
     For Adam and RMSprop τ is per coordinate: the diagonally scaled proximal step of the step the
-    optimizer actually took.
+    optimizer actually took. A ``rows`` kernel is thresholded row by row (:func:`row_soft_threshold`) with
+    τ = λ_l1 × the row's step (see the module docstring).
     """
-    for kernel, l1 in kernels:
-        kernel.assign(soft_threshold(kernel.value, l1 * step_size(optimizer, kernel)))
+    for kernel, l1, rows in kernels:
+        threshold = row_soft_threshold if rows else soft_threshold
+        kernel.assign(threshold(kernel.value, l1 * step_size(optimizer, kernel, rows)))
 
 
 class ProximalL1(keras.callbacks.Callback):

@@ -42,8 +42,8 @@ def chunk_spans(epochs: int, chunk: int, stops: Iterable[int] = ()) -> list[tupl
 class Recorder:
     """Keeps P(class 1) on the snapshot grid and the first Dense kernel at the chosen epochs.
 
-    ``points`` (m, 2) float32 are the grid's points, rows of the mesh flattened; ``epochs`` from
-    :func:`snapshot_epochs`. An engine calls :meth:`record` with the number of epochs done whenever the
+    ``points`` (m, inputs) float32 are the grid's points, rows of the mesh flattened (noise inputs at 0);
+    ``epochs`` from :func:`snapshot_epochs`. An engine calls :meth:`record` with the number of epochs done whenever the
     model is between epochs; only the chosen epochs are kept, each once.
     """
 

@@ -14,9 +14,10 @@ A run folder (``<experiment>/<run>/``) holds::
     tensorboard/    with ``--tensorboard``: train/, validation/ and the run's HParams session
 
 An experiment folder holds its run folders, ``summary.csv``, the comparison figures
-(``compare_*.png``, ``sweep_<field>.png``), ``checks.json`` (the config's checks judged, with the
-rules resolved to run names so that ``regdemo check`` needs no config), ``report.html``, ``tensorboard/``
-(with ``--tensorboard``: the HParams experiment summary, :mod:`regdemo.runs.tensorboard`) and
+(``compare_*.png``, ``sweep_<field>.png``, ``path_<field>.png``), ``checks.json`` (the config's checks judged,
+with the rules resolved to run names so that ``regdemo check`` needs no config), ``selection.json`` (a
+config's ``select:`` section: the values it chose and the table behind them), ``report.html``,
+``tensorboard/`` (with ``--tensorboard``: the HParams experiment summary, :mod:`regdemo.runs.tensorboard`) and
 ``.regdemo.lock`` (the lock of the one ``regdemo run`` writing it, see :mod:`regdemo.results.lock`).
 Writers write whole: a run folder through :func:`regdemo.results.storage.write_whole`, an experiment-level file through
 :func:`regdemo.results.storage.atomic_write`. Readers check the format version, so a folder written by another
@@ -40,6 +41,7 @@ from regdemo.results.rundir.names import (
     PLOT_DATA,
     REPORT,
     RUN_PLOTS,
+    SELECTION,
     SUMMARY,
     TENSORBOARD,
     TRAINING_FRAMES,
@@ -47,6 +49,7 @@ from regdemo.results.rundir.names import (
     WEIGHTS_PNG,
     comparison_figures,
     page_names,
+    path_file,
     stale_comparison_files,
     sweep_file,
 )
@@ -79,6 +82,7 @@ from regdemo.results.rundir.read import (
     summary_order,
     unique_labels,
 )
+from regdemo.results.rundir.selectionfile import drop_selection, read_selection, write_selection
 from regdemo.results.rundir.write import (
     SummaryAppender,
     folder_files,
@@ -115,6 +119,7 @@ __all__ = [
     "PLOT_DATA",
     "REPORT",
     "RUN_PLOTS",
+    "SELECTION",
     "SUMMARY",
     "TENSORBOARD",
     "TRAINING_FRAMES",
@@ -124,6 +129,7 @@ __all__ = [
     "SummaryAppender",
     "check_run_dir",
     "comparison_figures",
+    "drop_selection",
     "find_runs",
     "folder_files",
     "grid_checksums",
@@ -132,6 +138,7 @@ __all__ = [
     "load_runs",
     "open_plot_data",
     "page_names",
+    "path_file",
     "plain_text",
     "read_checks",
     "read_config",
@@ -140,6 +147,7 @@ __all__ = [
     "read_metrics",
     "read_plot_data",
     "read_plots",
+    "read_selection",
     "read_snapshot_epochs",
     "read_summary",
     "read_text",
@@ -165,5 +173,6 @@ __all__ = [
     "write_page",
     "write_plot_data",
     "write_png",
+    "write_selection",
     "write_summary",
 ]

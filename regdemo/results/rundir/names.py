@@ -30,12 +30,13 @@ TRAINING_GIF, TRAINING_FRAMES = "training.gif", "training_frames.png"
 SUMMARY = "summary.csv"
 REPORT = "report.html"
 CHECKS = "checks.json"
+SELECTION = "selection.json"  # a config's select: section, chosen after the runs (regdemo.results.selection)
 COMPARE_WEIGHTS = "compare_weights.png"
 LOCK = ".regdemo.lock"  # hidden, never a run folder; there only while a run holds it (or after a kill)
 # Comparison files that come in a varying number (pages, one per swept field; no grid pages at all past
 # 36 runs unless asked for): what a later, smaller comparison must remove.
-_PAGED = ("compare_boundaries*.png", "compare_loss*.png", "sweep_*.png")
-FIGURE_PATTERNS = ("compare_*.png", "sweep_*.png")  # every comparison figure of an experiment folder
+_PAGED = ("compare_boundaries*.png", "compare_loss*.png", "sweep_*.png", "path_*.png")
+FIGURE_PATTERNS = ("compare_*.png", "sweep_*.png", "path_*.png")  # every comparison figure of an experiment folder
 
 # A run's status: completed and diverged runs are results (resume keeps them); failed runs are retried.
 COMPLETE = ("completed", "diverged")
@@ -52,6 +53,11 @@ def page_names(stem: str, count: int) -> list[str]:
 def sweep_file(field: str) -> str:
     """``sweep_<field>.png``, with anything but letters, digits, '.', '_' and '-' replaced by '_'."""
     return f"sweep_{re.sub(r'[^A-Za-z0-9._-]', '_', field)}.png"
+
+
+def path_file(field: str) -> str:
+    """``path_<field>.png``, the regularization path along a swept field (characters as :func:`sweep_file`)."""
+    return f"path_{re.sub(r'[^A-Za-z0-9._-]', '_', field)}.png"
 
 
 def comparison_figures(folder: Path, order: Callable[[Path], Any]) -> list[Path]:
