@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, ticker
 from matplotlib.figure import Figure, SubplotParams
 
 from regdemo.draw import canvas, plots
@@ -162,6 +162,9 @@ class WeightsFigure:
         ax = self.axes[1, col]
         for artist in self.boxes[col]:
             artist.remove()
+        # boxplot adds its positions and labels to fixed ticks already there: start from none
+        ax.yaxis.set_major_locator(ticker.NullLocator())
+        ax.yaxis.set_major_formatter(ticker.NullFormatter())
         plots.plot_weight_box([kernel], [name], ax=ax)
         self.boxes[col] = [*ax.lines]
         ax.relim()
