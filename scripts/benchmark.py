@@ -6,14 +6,16 @@
     python scripts/benchmark.py --report         # only the end of a 1,000-run experiment (trained once)
 
 Version 0.2 is the git revision ``--baseline`` (default 305d4a5), extracted with ``git archive`` into a temporary
-folder and run in subprocesses with PYTHONPATH pointing there; "now" is this checkout. Each repeat runs 0.2
-then now (A B A B ...), both on the baseline's configs, so on the same work:
+folder and run in subprocesses with PYTHONPATH pointing there (it draws with seaborn: the ``bench`` extra);
+"now" is this checkout. Each repeat runs 0.2 then now (A B A B ...) on the baseline's configs, the same work:
+
 1. ``regdemo run configs/lecture.yaml`` (3 runs of 2000 epochs, the 21-frame film, checks, report): wall and
    CPU time, and the peak memory of its process tree (PSS summed over driver and workers, every 50 ms);
 2. ``regdemo run configs/lambda_sweep.yaml`` (36 runs): wall and CPU time;
-3. from those runs' metrics.json: training time per run-epoch (the trace included) and drawing time per run
-   (the three PNGs; the film, lecture runs only);
+3. from those runs' metrics.json: training time per run-epoch (trace included), drawing time per run (the
+   three PNGs; the film, lecture runs only);
 4. the lecture's own training, ``scripts/lecture_fit_baseline.py`` (``model.fit``), ms per epoch.
+
 Without git or the revision (or if it fails to run) only the current code is measured. ``--report`` times the
 end of an experiment (``benchkit.time_reporting``) of 1,000 tiny runs (10 lambdas x 100 seeds of a 1x8 net,
 5 epochs), trained into outputs/bench-report/ once; targets: well under a second per hundred runs, report.html
@@ -65,7 +67,6 @@ plots: {boundary: {xlim: [-2, 3], ylim: [-1.5, 2], resolution: 20}}
 sweep: {model.regularizer.lambda: [0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0], seed: SEEDS}
 """
 OTHER = """`--report`'s figures, and those of the other benchmark scripts, are printed, not kept here:
-
 - `scripts/bench_ray.py`: the Ray backend's per-run cost against the local pool, at a few hundred tiny runs;
 - `scripts/bench_judge.py`: `regdemo diff` and `regdemo check` on large synthetic experiments."""
 ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -95,9 +95,13 @@ def _over(canvas: np.ndarray, row: int, col: int, sprite: np.ndarray) -> None:
     bottom, right = min(row + sprite.shape[0], canvas.shape[0]), min(col + sprite.shape[1], canvas.shape[1])
     if bottom <= top or right <= left:
         return
-    src = sprite[top - row : bottom - row, left - col : right - col].astype(np.float32) / 255
+    src = sprite[top - row : bottom - row, left - col : right - col]
     dst = canvas[top:bottom, left:right]
-    under = dst.astype(np.float32) / 255
+    if (dst[..., 3] == 255).all():  # opaque under it, the usual case: plain "over"
+        opacity = src[..., 3:] * np.float32(1 / 255)
+        dst[..., :3] = (src[..., :3] * opacity + dst[..., :3] * (1 - opacity) + 0.5).astype(np.uint8)
+        return
+    src, under = src.astype(np.float32) / 255, dst.astype(np.float32) / 255
     alpha = src[..., 3:] + under[..., 3:] * (1 - src[..., 3:])
     color = src[..., :3] * src[..., 3:] + under[..., :3] * under[..., 3:] * (1 - src[..., 3:])
     shown = alpha > 0

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
+from regdemo.draw import canvas
 from regdemo.train.datasets import Split
 from regdemo.train.metrics import Grid, RunView
 
@@ -260,7 +261,8 @@ def _panel_grid(
     """Panels in rows × columns (``cells[row][col]``, None = empty), row and column labels outside."""
     n_rows, n_cols = len(cells), max(len(row) for row in cells)
     size = (3.7 * n_cols + (0.5 if row_labels else 0), 3.4 * n_rows + (0.5 if col_labels else 0) + 0.5)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=size, squeeze=False, sharey=sharey)
+    fig = canvas.new_figure(size)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=sharey)
     first = True
     for r, row in enumerate(cells):
         for c in range(n_cols):
@@ -336,10 +338,10 @@ def _clip_spike(ax: Axes, ratio: float = 5.0) -> str:
 
 def weight_groups_figure(panels: Sequence[tuple[str, Sequence[WeightCurve]]], title: str) -> Figure:
     """Per panel: the curves' densities overlaid, their box plots below (the lecture's figure, in groups)."""
-    fig, axes = plt.subplots(
+    fig = canvas.new_figure((max(8.0, 6.5 * len(panels)), 6.8))
+    axes = fig.subplots(
         2,
         len(panels),
-        figsize=(max(8.0, 6.5 * len(panels)), 6.8),
         squeeze=False,
         sharex="col",
         gridspec_kw={"height_ratios": [3, 0.4 + 0.25 * max(max(len(c) for _, c in panels), 1)]},
@@ -388,7 +390,8 @@ def sweep_figure(
     bars the 95 % interval of the mean.
     ``scale`` is a matplotlib x scale and its arguments, e.g. ``("symlog", {"linthresh": 1e-4})``.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig = canvas.new_figure((12, 4.6))
+    axes = fig.subplots(1, 2)
     panels = (("data loss (cross-entropy)", "data_loss", "val_data_loss"), ("accuracy", "accuracy", "val_accuracy"))
     ticks = np.unique(np.concatenate([s.x for s in series]))
     for ax, (ylabel, train, val) in zip(axes, panels, strict=True):
