@@ -31,6 +31,7 @@ def _view(seed: int, name: str = "run", epochs: int = 50, penalty: bool = True, 
     history |= {"val_loss": loss + 0.2 + 0.1 * penalty, "val_data_loss": loss + 0.2}
     kernels = [("hidden_0", rng.normal(0, 0.5, (2, 16))), ("hidden_1", rng.normal(0, 0.3, (16, 8)))]
     if diverged:
+        history = {key: np.full(epochs, np.nan) for key in history}
         prob = np.full_like(prob, np.nan)
         kernels = [(layer, np.full_like(kernel, np.nan)) for layer, kernel in kernels]
     x = rng.uniform(-1, 2, (20, 2)).astype(np.float32)
@@ -124,6 +125,8 @@ def test_reused_texts_are_the_texts_as_rendered() -> None:
 def test_a_diverged_run_gets_its_figures_with_a_note() -> None:
     pngs = _pngs(_view(4, "gone", diverged=True), all_layers=True)
     assert all(png.startswith(b"\x89PNG") for png in pngs)
+    _pngs(_view(5), all_layers=True)
+    assert _pngs(_view(4, "gone", diverged=True), all_layers=True) == pngs  # nothing left from the run between
     with Image.open(io.BytesIO(pngs[0])) as image:
         red = np.asarray(image).astype(int)
     note = (red[..., 0] > 150) & (red[..., 1] < 80) & (red[..., 2] < 80)  # C3, the note's red

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 from matplotlib import colormaps, ticker
 from matplotlib.figure import Figure, SubplotParams
+from matplotlib.transforms import Bbox
 
 from regdemo.draw import canvas, plots
 from regdemo.train.metrics import RunView
@@ -126,6 +127,8 @@ class LossFigure:
         self.ax.relim(visible_only=True)
         self.ax.autoscale_view()
         self.ax.set_ylim(bottom=0)
+        if not np.isfinite(self.ax.dataLim.get_points()).all():  # no finite loss: fixed limits, not the last run's
+            self.ax.set(xlim=(0, len(curves[0]) + 1), ylim=(0, 1))
         _lay_out(self.fig)
         return self.fig
 
@@ -152,7 +155,7 @@ class WeightsFigure:
         curve = plots.density_curve(kernel)
         fill.set_visible(curve is not None)
         self.notes[col].set_visible(curve is None and plots.finite_values(kernel).size < 2)
-        ax.ignore_existing_data_limits = True  # the limits of this kernel's curve only
+        ax.dataLim.set_points(Bbox.null().get_points())  # the limits of this kernel's curve only
         if curve is not None:
             fill.set_data(curve[0], curve[1], 0)
             ax.update_datalim(np.c_[np.r_[curve[0], curve[0]], np.r_[curve[1], np.zeros_like(curve[1])]])
@@ -179,6 +182,11 @@ class WeightsFigure:
             for ax in self.axes[:, col]:
                 ax.set_autoscale_on(True)
                 ax.autoscale_view()
+            # autoscaling keeps the last limits where there is nothing to scale to: fixed ones instead
+            if not self.fills[col].get_visible():
+                self.axes[0, col].set_ylim(0, 1)
+            if not plots.finite_values(kernel).size:
+                self.axes[0, col].set_xlim(-1, 1)
         self.title.set_text(f"Weights: {view.title}")
         _lay_out(self.fig)
         return self.fig
