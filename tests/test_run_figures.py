@@ -127,6 +127,10 @@ def test_a_diverged_run_gets_its_figures_with_a_note() -> None:
     assert all(png.startswith(b"\x89PNG") for png in pngs)
     _pngs(_view(5), all_layers=True)
     assert _pngs(_view(4, "gone", diverged=True), all_layers=True) == pngs  # nothing left from the run between
+    gone = _view(4, "gone", diverged=True)
+    gif, strip = film.encode(film.frames(_film(gone, frames=1), gone))  # NaN frames, and a film of one
+    with Image.open(io.BytesIO(gif)) as image, Image.open(io.BytesIO(strip)) as frames:
+        assert image.n_frames == 1 and frames.size == (660, 300)
     with Image.open(io.BytesIO(pngs[0])) as image:
         red = np.asarray(image).astype(int)
     note = (red[..., 0] > 150) & (red[..., 1] < 80) & (red[..., 2] < 80)  # C3, the note's red
