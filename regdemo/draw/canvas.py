@@ -1,12 +1,14 @@
-"""Figures to pixels and PNG bytes, cheaply: Agg canvases, layers rendered once and reused, fast PNG encoding.
+"""Figures to pixels and PNG bytes, cheaply: texts rendered once, layers rendered once, fast PNG encoding.
 
-A figure redrawn for every run (or every frame of the film) is split by what changes: a *background*
-rendered once (axes, ticks, labels), the artists of one run or frame drawn on a copy of it, and a
-*foreground* (static artists that must stay on top, such as a legend) rendered once onto transparent
-pixels and laid over (:class:`Layer`). A field on a regular grid is painted straight into an axes' pixels
-(:func:`paint_grid`), as ``imshow`` would draw it but without resampling through an artist.
-PNGs are encoded by Pillow at zlib level 1: about twice as fast as matplotlib's default (level 6) for
-files about 10 % larger, and without the metadata matplotlib writes (so a redraw is byte-identical).
+- :class:`Canvas`: an Agg canvas whose renderer renders each text once per process and lays it over
+  wherever it is drawn again (a figure's tick labels, axis labels and legend are the same run after run).
+- A figure redrawn for every run (or every frame of the film) is split by what changes: a background
+  rendered once (axes, ticks, labels), the artists of one run or frame drawn on a copy of it, and static
+  artists that must stay on top (a legend, the frame) rendered once onto transparent pixels and laid over
+  (:class:`Layer`). A field on a regular grid is painted straight into an axes' pixels
+  (:class:`GridPainter`), as ``imshow`` would draw it, without resampling through an artist.
+- PNGs are encoded by Pillow at zlib level 1: about twice as fast as matplotlib's default (level 6), for
+  files about 10 % larger, without the metadata matplotlib writes (a redraw is byte-identical).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ PNG_LEVEL = 1
 TEXT_STEP = 4  # texts are placed to a quarter pixel, so a text at another place of the same quarter reuses its pixels
 TEXT_SPRITES = 4096  # rendered texts kept per process (a few kB each)
 _SPRITES: OrderedDict[tuple[Any, ...], tuple[int, int, np.ndarray]] = OrderedDict()
+_SHAPING = ("fontfeatures", "language")  # a text with either is drawn as matplotlib draws it, not reused
 
 
 class TextReusingRenderer(RendererAgg):
@@ -45,7 +48,8 @@ class TextReusingRenderer(RendererAgg):
     are the same in every run's figure; FreeType's layout and glyph rendering were most of a draw)."""
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None) -> None:
-        if ismath == "TeX" or gc.get_clip_rectangle() is not None or gc.get_clip_path()[0] is not None:
+        shaped = mtext is not None and any(getattr(mtext, f"get_{what}", lambda: None)() for what in _SHAPING)
+        if ismath == "TeX" or shaped or gc.get_clip_rectangle() is not None or gc.get_clip_path()[0] is not None:
             super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
             return
         x, y = round(x * TEXT_STEP) / TEXT_STEP, round(y * TEXT_STEP) / TEXT_STEP
