@@ -4,28 +4,23 @@
     python scripts/bench_judge.py --runs 2000 --resolution 60
     python scripts/bench_judge.py --skip-diff       # check only (summary.csv and checks.json alone)
 
-Nothing trains: each side is written in the saved format in a temporary folder (summary.csv with the real
-columns; per run config.yaml, metrics.json and plot_data.npz), runs ``a-SEED`` and ``b-SEED`` (two variants x
-``--runs``/2 seeds). Each command is timed whole (``python -m regdemo``, start-up included, output to /dev/null),
-in wall and CPU seconds, the median of ``--repeat`` calls:
-
-- diff ``baseline``: BASE a committed summary.csv, NEW the experiment folder (metrics and settings only);
-- diff ``identical``: two folders with the same files (every config.yaml and grid compared; equal grids are
-  told by their zip checksums, nothing is decompressed);
-- diff ``changed``: every metric moved by a relative 1e-9 (within tolerance, so every value is listed in the
-  JSON) and every grid_prob by 1e-9, so each grid pair is decompressed and compared (the worst case, e.g.
-  after a TensorFlow upgrade); its cost grows with the grid's area;
-- ``check EXP --no-fail-checks`` on the base side, its checks.json written from CHECKS as ``regdemo run``
-  writes it; and ``regdemo.results.checks.evaluate`` alone, in this process, on the rows of its summary.csv.
+Nothing trains: each side is written in the saved format in a temporary folder (summary.csv; per run
+config.yaml, metrics.json, plot_data.npz), runs ``a-SEED`` and ``b-SEED``. Each command is timed whole
+(``benchkit.measure``: start-up included, wall and CPU seconds, the median of ``--repeat`` calls):
+- diff ``baseline``: a committed summary.csv against the experiment folder (metrics and settings only);
+- diff ``identical``: two folders with the same files (equal grids told by their zip checksums);
+- diff ``changed``: every metric moved by a relative 1e-9 (within tolerance, so every value is listed) and
+  every grid_prob by 1e-9, so each grid pair is decompressed and compared (the worst case);
+- ``check EXP --no-fail-checks``, its checks.json written from CHECKS as ``regdemo run`` writes it; and
+  ``regdemo.results.checks.evaluate`` alone, in this process, on the rows of its summary.csv.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+import benchkit
 from regdemo.columns import RESULT_COLUMNS
 from regdemo.config import checkspec
 from regdemo.config.schema import RunConfig
@@ -71,14 +67,12 @@ CHECKS = yaml.safe_load("""\
 """)  # a config's checks: a bound, a difference and a ratio paired by seed, an all: of two
 
 
-def write_run(
-    run_dir: Path, config: str, rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray, moved: float
-) -> None:
-    """One run folder: config.yaml, metrics.json, and plot_data.npz (grid, kernels, data points)."""
+def write_run(run_dir: Path, config: str, rng: np.random.Generator, grid: tuple, moved: float) -> None:
+    """One run folder: config.yaml, metrics.json, and plot_data.npz (``grid`` = (xx, yy), kernels, points)."""
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(config)
     (run_dir / "metrics.json").write_text(json.dumps({"format": 1, "run": run_dir.name, "status": "completed"}))
-    a, b = rng.normal(size=2)
+    (xx, yy), (a, b) = grid, rng.normal(size=2)
     prob = np.clip(1 / (1 + np.exp(-(a * xx + np.sin(b * yy * 3)))) + moved, 0, 1)
     arrays = {"grid_x": xx, "grid_y": yy, "grid_prob": prob}
     arrays |= {f"kernel_dense{i}": rng.normal(size=s) for i, s in (("", (2, 16)), ("_1", (16, 8)), ("_2", (8, 1)))}
@@ -100,7 +94,7 @@ def write_side(folder: Path, runs: int, resolution: int, moved: float, files: bo
             name = f"{variant}-{seed}"
             if files:
                 text = CONFIG.format(name=name, variant=variant, seed=seed, resolution=resolution)
-                write_run(folder / name, text, rng, xx, yy, moved)
+                write_run(folder / name, text, rng, (xx, yy), moved)
             values = rng.uniform(0.1, 2, len(RESULT_COLUMNS)) * (1 + moved)
             numbers = {key: float(v) for key, v in zip(RESULT_COLUMNS, values, strict=True)}
             row = {"run": name, "experiment": "bench", "variant": variant, "status": "completed", "seed": seed}
@@ -110,17 +104,10 @@ def write_side(folder: Path, runs: int, resolution: int, moved: float, files: bo
 
 
 def time_command(args: list, repeat: int) -> tuple[float, float, int]:
-    """Median wall and CPU seconds (user + system: the steadier figure on a shared machine, where wall time
-    includes waiting for a core) of ``python -m regdemo ARGS``, and its exit status."""
-    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])  # noqa: E731
-    times, cpus, status = [], [], 0
-    for _ in range(repeat):
-        started, cpu_before = time.perf_counter(), cpu()
-        command = [sys.executable, "-m", "regdemo", *map(str, args)]
-        status = subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode
-        times.append(time.perf_counter() - started)
-        cpus.append(cpu() - cpu_before)
-    return statistics.median(times), statistics.median(cpus), status
+    """Median wall and CPU seconds (see ``benchkit.measure``) of ``python -m regdemo ARGS``, and its exit status."""
+    command = [sys.executable, "-m", "regdemo", *map(str, args)]
+    runs = [benchkit.measure(command, os.environ, Path.cwd(), every=0.2) for _ in range(repeat)]
+    return statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs), runs[-1].status
 
 
 def time_check(exp_dir: Path, repeat: int) -> None:
@@ -128,17 +115,13 @@ def time_check(exp_dir: Path, repeat: int) -> None:
     ``regdemo check`` whole and ``checks.evaluate`` alone (median of ``repeat``, on summary.csv's text rows)."""
     rows = rundir.read_summary(exp_dir)
     runs = [{"name": r["run"], "variant": r["variant"], "seed": int(r["seed"])} for r in rows]
-    resolved = [
-        checkspec.resolve(checkspec.CheckConfig.model_validate(c), runs, f"checks[{i}]") for i, c in enumerate(CHECKS)
-    ]
+    configs = [checkspec.CheckConfig.model_validate(check) for check in CHECKS]
+    resolved = [checkspec.resolve(check, runs, f"checks[{i}]") for i, check in enumerate(configs)]
     rundir.write_checks(checks.evaluate(resolved, rows), resolved, False, exp_dir)
     wall, cpu, status = time_command(["check", exp_dir, "--no-fail-checks"], repeat)
     print(f"check whole      wall {wall:6.2f} s   cpu {cpu:6.2f} s   (exit {status})")
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        results = checks.evaluate(resolved, rows)
-        times.append(time.perf_counter() - started)
+    times, results = zip(*(benchkit.timed(lambda: checks.evaluate(resolved, rows)) for _ in range(repeat)), strict=True)
+    results = results[-1]
     rules = sum(len(c.rules) for c in resolved)
     print(f"check evaluate   {statistics.median(times):6.3f} s in process ({len(resolved)} checks, {rules} rules)")
     print("  verdicts: " + ", ".join(f"{r.name}: {r.verdict}" for r in results))

@@ -3,14 +3,12 @@
     python scripts/bench_ray.py                  # 200 runs (2 kinds x 10 lambdas x 10 seeds), 2 workers each
     python scripts/bench_ray.py --seeds 25       # 500 runs
 
-Runs are tiny on purpose (one 8-unit layer, 3 epochs, a 12x12 grid), so what is measured is the machinery
-around a run, not training. Timed in this process, in ms per run:
-- wall time on each backend, the same experiment, 2 workers (Ray: its own local instance with 2 CPUs);
-- Ray scheduling: empty tasks carrying a run's config, then the same returning as many bytes as the real
-  tasks returned per run (the difference is result transfer);
-- the driver writing a run folder (``rundir.write_folder_files``: staging, files, rename) in the Ray run;
-- loading the runs, summary.csv, ``figures.compare`` and ``report.write_report``, on all the runs and on
-  half of them: the difference is the cost per added run, extrapolated linearly to ``--scale`` runs.
+Runs are tiny (one 8-unit layer, 3 epochs, a 12x12 grid): what is measured is the machinery around a run.
+In this process, in ms per run: wall time on each backend (2 workers; Ray: its own local instance); Ray
+scheduling, empty tasks carrying a run's config, then returning as many bytes as a real run (the difference
+is result transfer); the driver writing a run folder (``rundir.write_folder_files``); the end of the
+experiment (``benchkit.time_reporting``) on all the runs and on half of them: the difference is the cost per
+added run, extrapolated linearly to ``--scale`` runs.
 """
 
 from __future__ import annotations
@@ -21,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import benchkit
 
 CONFIG = """\
 name: bench
@@ -79,24 +79,6 @@ def ray_task_overhead(cfg, payload_bytes: int, tasks: int, workers: int) -> tupl
     return startup, per_task[0], per_task[1]
 
 
-def time_reporting(exp_dir: Path, run_dirs: list[Path]) -> dict[str, float]:
-    """Seconds to load the runs, write summary.csv, ``compare`` and ``write_report`` (and the page's MB)."""
-    from regdemo.draw import figures
-    from regdemo.report import page as report
-    from regdemo.results import rundir, summary
-
-    t0 = time.perf_counter()
-    runs = rundir.load_runs(run_dirs)
-    t1 = time.perf_counter()
-    rundir.write_summary(summary.summary_rows(runs), exp_dir)
-    t2 = time.perf_counter()
-    figures.compare(run_dirs, exp_dir)
-    t3 = time.perf_counter()
-    mb = report.write_report(exp_dir).stat().st_size / 1e6
-    spent = {"load_runs": t1 - t0, "summary.csv": t2 - t1, "compare": t3 - t2}
-    return spent | {"write_report": time.perf_counter() - t3, "report_mb": mb}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per (kind, lambda): runs = 20 x seeds")
@@ -128,11 +110,11 @@ def main() -> int:
         run_dirs = [exp_dir / cfg.name for cfg in experiment.runs]
         per_run_bytes = sum(p.stat().st_size for d in run_dirs for p in d.rglob("*") if p.is_file()) / n
         startup, empty_ms, payload_ms = ray_task_overhead(experiment.runs[0], round(per_run_bytes), n, args.workers)
-        reporting = time_reporting(exp_dir, run_dirs)
+        reporting = benchkit.time_reporting(exp_dir, run_dirs)
         half_dir = Path(tmp) / "half" / experiment.name  # the same at half the runs: the marginal cost per run
         for run_dir in run_dirs[: n // 2]:
             shutil.copytree(run_dir, half_dir / run_dir.name)
-        half = time_reporting(half_dir, sorted(half_dir.iterdir()))
+        half = benchkit.time_reporting(half_dir, sorted(half_dir.iterdir()))
 
     def row(label: str, value: float, note: str = "", spec: str = "8.2f") -> None:
         print(f"  {label + ':':<32} {value:{spec}}" + (f"   {note}" if note else ""))

@@ -1,254 +1,268 @@
-"""Benchmark regdemo against the lecture's own way of training, on the same work, in one process run.
+"""Benchmark regdemo against version 0.2 and the lecture's own way of training, on the same work, in one run.
 
-    python scripts/benchmark.py                        # a minute or two; needs psutil
-    python scripts/benchmark.py --compiled-epochs 200 --fit-epochs 20 --skip-e2e   # a quick look
+    python scripts/benchmark.py                  # a few minutes: 2 repeats, the versions alternating
+    python scripts/benchmark.py --quick          # a short check: 200 epochs, one repeat
+    python scripts/benchmark.py --markdown > docs/benchmarks.md
+    python scripts/benchmark.py --report         # only the end of a 1,000-run experiment (trained once)
 
-On configs/lecture.yaml's ``no_reg`` and ``l2`` runs (moons 100, Dense 128-128-1, Adam 0.01, batch 32; L2 λ=0.001):
-1. ``regdemo.train.build.train_run`` with ``engine: compiled`` and ``engine: fit``: wall time, time to the first
-   progress report, and the steady ms/epoch from the first report to the last (trace excluded);
-2. the lecture's own script (``scripts/lecture_fit_baseline.py``, ``model.fit``) as a subprocess: ms/epoch;
-3. ``regdemo.train.metrics.boundary_grid`` on lecture.yaml's 300×300 points (median of 5, after a warm-up call)
-   versus one ``model.predict`` on the same points;
-4. ``regdemo run configs/lecture.yaml --quiet``: wall time and peak memory of its process tree (driver and
-   workers, PSS and RSS summed, sampled every 50 ms);
-5. the training film: the ``no_reg`` run's training time with ``plots.snapshots`` 0 and 20 (alternating, best
-   of ``--film-repeats``), and the time to draw and encode its 20 frames.
-Absolute times drift on shared machines; compare the ratios, which are measured in the same run.
+Version 0.2 is the git revision ``--baseline`` (default 305d4a5), extracted with ``git archive`` into a temporary
+folder and run in subprocesses with PYTHONPATH pointing there (it draws with seaborn: the ``bench`` extra);
+"now" is this checkout. Each repeat runs 0.2 then now (A B A B ...) on the baseline's configs, the same work:
+
+1. ``regdemo run configs/lecture.yaml`` (3 runs of 2000 epochs, the 21-frame film, checks, report): wall and
+   CPU time, and the peak memory of its process tree (PSS summed over driver and workers, every 50 ms);
+2. ``regdemo run configs/lambda_sweep.yaml`` (36 runs): wall and CPU time;
+3. from those runs' metrics.json: training time per run-epoch (trace included), drawing time per run (the
+   three PNGs; the film, lecture runs only);
+4. the lecture's own training, ``scripts/lecture_fit_baseline.py`` (``model.fit``), ms per epoch.
+
+Without git or the revision (or if it fails to run) only the current code is measured. ``--report`` times the
+end of an experiment (``benchkit.time_reporting``) of 1,000 tiny runs (10 lambdas x 100 seeds of a 1x8 net,
+5 epochs), trained into outputs/bench-report/ once; targets: well under a second per hundred runs, report.html
+< 5 MB. Absolute times drift on a shared machine; ratios measured side by side drift less.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
+import io
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
-import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 from rich.console import Console
 from rich.table import Table
 
-from regdemo.config.loading import load_experiment  # pydantic only: no TensorFlow yet
-from regdemo.train.tfsetup import load_tensorflow
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+import benchkit
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINE = REPO / "scripts" / "lecture_fit_baseline.py"
-LECTURE_CONFIG = REPO / "configs" / "lecture.yaml"
-REGULARIZERS = {"none": "no_reg", "l2": "l2"}  # regularizer → its variant in configs/lecture.yaml
-GRID_REPEATS = 5
-FIT_GOAL, GRID_S, E2E_S, E2E_MIB, FILM_COST = 50, 0.2, 20, 1500, 1.25  # the targets
-SNAPSHOTS = 20  # issue #11's yardstick: 20 snapshots cost at most +25 % of a run's training time
-console, notes = Console(), Console(stderr=True, style="dim")
+STORIES = {"lecture": Path("configs/lecture.yaml"), "sweep": Path("configs/lambda_sweep.yaml")}
+ROWS = (  # (sample, what it is, format)
+    ("lecture s", "lecture end to end (3 runs, film, report), s", ".1f"),
+    ("lecture cpu", "... its CPU time (the process tree's), s", ".1f"),
+    ("lecture MiB", "... its peak memory (PSS of the process tree), MiB", ".0f"),
+    ("sweep s", "λ sweep end to end (36 runs), s", ".1f"),
+    ("sweep cpu", "... its CPU time, s", ".1f"),
+    ("train ms", "training per run-epoch, trace included, ms", ".3f"),
+    ("plot s", "drawing per run: the three PNGs, s", ".3f"),
+    ("film s", "drawing per run: the film (21 frames), s", ".3f"),
+)
+REPORT_CONFIG = """\
+name: bench-report
+seed: 1
+dataset: {kind: moons, n_samples: 40, noise: 0.2, random_state: 1, validation_split: 0.25}
+model: {hidden_units: [8], activation: relu, regularizer: {kind: l2}}
+training: {optimizer: adam, learning_rate: 0.01, epochs: 5, batch_size: 16, engine: compiled}
+plots: {boundary: {xlim: [-2, 3], ylim: [-1.5, 2], resolution: 20}}
+sweep: {model.regularizer.lambda: [0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0], seed: SEEDS}
+"""
+OTHER = """`--report`'s figures, and those of the other benchmark scripts, are printed, not kept here:
+- `scripts/bench_ray.py`: the Ray backend's per-run cost against the local pool, at a few hundred tiny runs;
+- `scripts/bench_judge.py`: `regdemo diff` and `regdemo check` on large synthetic experiments."""
+ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+notes = Console(stderr=True, style="dim")
 
 
-def timed(call: Callable[[], Any]) -> tuple[float, Any]:
-    """Wall seconds of one call, and its result."""
-    started = time.perf_counter()
-    result = call()
-    return time.perf_counter() - started, result
+@dataclass
+class Version:
+    """One code base measured: its label, the folder PYTHONPATH points to, its configs' folder, its samples."""
+
+    label: str
+    root: Path
+    configs: Path
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, key: str, *values: float) -> None:
+        self.samples.setdefault(key, []).extend(values)
 
 
-def ratio(slow: float | None, fast: float | None) -> float | None:
-    return slow / fast if slow and fast else None
+def git(*args: str, text: bool = True) -> str | bytes:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=text, check=True).stdout
 
 
-def fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
-    return "—" if value is None else f"{value:{spec}}{suffix}"
+def revision() -> str:
+    """This checkout's short revision, ``+changes`` when tracked files differ from it ('unknown' without git)."""
+    try:
+        return git("rev-parse", "--short", "HEAD").strip() + (
+            "+changes" if git("status", "--porcelain", "-uno") else ""
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
-def time_training(engine: str, regularizer: str, epochs: int) -> tuple[dict[str, Any], Any]:
-    """Build and train a fresh lecture net once, timestamping every progress report; return the timing and
-    the model. Building the net (a few ms) counts in the total and the first report."""
-    from regdemo.train.build import train_run
-
-    runs = load_experiment(LECTURE_CONFIG, sets=[f"training.engine={engine}", f"training.epochs={epochs}"]).runs
-    cfg = next(c for c in runs if c.variant == REGULARIZERS[regularizer])
-    marks: list[tuple[int, float]] = []
-    started = time.perf_counter()
-    model = train_run(cfg, lambda done: marks.append((done, time.perf_counter()))).model
-    total = time.perf_counter() - started
-    (first_epochs, first_t), (last_epochs, last_t) = marks[0], marks[-1]
-    steady = 1000 * (last_t - first_t) / (last_epochs - first_epochs) if last_epochs > first_epochs else None
-    first, wall_ms = f"{first_t - started:.2f} @{first_epochs}", 1000 * total / epochs
-    row = (engine, regularizer, epochs, f"{total:.2f}", first, fmt(steady, ".3f"), f"{wall_ms:.3f}")
-    return {"row": row, "steady_ms": steady, "wall_ms": wall_ms}, model
+def extract(rev: str, into: Path) -> Path | None:
+    """The code at git revision ``rev`` in ``into``, or None (said on stderr) without git or the revision."""
+    try:
+        archive = git("archive", rev, text=False)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        notes.print(f"[red]baseline {rev} unavailable ({exc}): measuring the current code only[/red]")
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
-def run_baseline(epochs: int, regularizer: str) -> dict[str, Any]:
-    """The lecture's baseline script as a subprocess (TF_CPP_MIN_LOG_LEVEL inherited): its JSON line."""
-    command = [sys.executable, str(BASELINE), "--epochs", str(epochs), "--regularizer", regularizer]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.lstrip().startswith("{")]
+def run_story(version: Version, story: str, out: Path, sets: list[str]) -> None:
+    """One ``regdemo run`` of a story config: its wall and CPU time (the lecture's peak PSS), its runs' timings."""
+    config = version.configs / STORIES[story]
+    command = [sys.executable, "-m", "regdemo", "run", str(config), "--out", str(out), "--quiet"]
+    env = ENV | {"PYTHONPATH": str(version.root)}
+    measured = benchkit.measure([*command, *(f"--set={s}" for s in sets)], env, version.root)
+    if measured.status not in (0, 3):  # 3: a check does not hold (as a --quick run may not show it)
+        raise RuntimeError(f"{version.label}: regdemo run {config.name} exited {measured.status}: {measured.stderr}")
+    version.add(f"{story} s", measured.wall)
+    version.add(f"{story} cpu", measured.cpu)
+    if story == "lecture":
+        version.add("lecture MiB", measured.pss)
+    found = [json.loads(path.read_text(encoding="utf-8")) for path in out.glob("*/*/metrics.json")]
+    version.samples[f"{story} runs"] = [len(found)]
+    version.samples[f"{story} epochs"] = [max((n.get("epochs_run") or 0 for n in found), default=0)]
+    for timing, epochs in ((n.get("timing", {}), n.get("epochs_run") or 0) for n in found):
+        version.add("train ms", *([1000 * timing["train_seconds"] / epochs] if "train_seconds" in timing else []))
+        version.add("plot s", *[timing["plot_seconds"]] if "plot_seconds" in timing else [])
+        version.add("film s", *[timing["film_seconds"]] if "film_seconds" in timing else [])
+
+
+def run_fit(epochs: int, regularizer: str) -> dict:
+    """The lecture's own training (``model.fit``) in a subprocess: its JSON line."""
+    command = [sys.executable, "scripts/lecture_fit_baseline.py", "--epochs", str(epochs), "--regularizer", regularizer]
+    done = subprocess.run(command, cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{BASELINE.name} failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        raise RuntimeError(f"lecture_fit_baseline.py failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     return json.loads(lines[-1])
 
 
-def time_grid(model: Any, cfg: Any) -> tuple[int, float, float, float, float]:
-    """``boundary_grid`` on the box ``cfg``: (points, first call s, median s after it, one ``model.predict``
-    on the same points s, max |difference|)."""
-    import numpy as np
+def machine() -> list[tuple[str, str]]:
+    """The machine, system and software measured on, and when."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    cpu = f"{models[0] if models else platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
-    from regdemo.train.metrics import boundary_grid
+    def version(*names: str) -> str:
+        for name in names:
+            try:
+                return importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return "—"
 
-    unused = np.zeros((1, 2), dtype=np.float32)  # the data only matter when the box is not configured
-    warmup, grid = timed(lambda: boundary_grid(model, cfg, unused))
-    median = statistics.median(timed(lambda: boundary_grid(model, cfg, unused))[0] for _ in range(GRID_REPEATS))
-    points = np.c_[grid.xx.ravel(), grid.yy.ravel()]
-    predict_s, predicted = timed(lambda: model.predict(points, verbose=0))
-    return len(points), warmup, median, predict_s, float(np.max(np.abs(predicted.reshape(grid.prob.shape) - grid.prob)))
-
-
-def time_snapshots(repeats: int) -> tuple[dict[int, float], float]:
-    """Training seconds (``History.seconds``, recording included) of the lecture's ``no_reg`` run with
-    ``plots.snapshots`` 0 and SNAPSHOTS, alternating, best of ``repeats`` each; and the seconds to draw and
-    encode the last run's film."""
-    from regdemo.draw import film
-    from regdemo.runs.one_run import compute_run
-
-    runs = {n: load_experiment(LECTURE_CONFIG, sets=[f"plots.snapshots={n}"]).runs[0] for n in (0, SNAPSHOTS)}
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for n, cfg in runs.items():
-            result = compute_run(cfg)
-            best[n] = min(best[n], result.history.seconds)
-    draw, _ = timed(lambda: film.encode(film.frames(result.film, result.view)))
-    return best, draw
+    tensorflow = version("tensorflow-cpu", "tensorflow")
+    software = f"Python {platform.python_version()}, TensorFlow {tensorflow}, Keras {version('keras')}"
+    return [
+        ("Machine", f"{cpu}, {psutil.virtual_memory().total / 2**30:.1f} GiB"),
+        ("OS", platform.platform()),
+        ("Software", f"{software}, NumPy {version('numpy')}, matplotlib {version('matplotlib')}"),
+        ("Date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
 
 
-def run_end_to_end(out_dir: Path) -> tuple[float, float, float, int, str]:
-    """``regdemo run configs/lecture.yaml --quiet``: (wall s, peak PSS MiB, peak RSS MiB, exit status, stderr's
-    tail), memory summed over its process tree (driver and workers), sampled every 50 ms. RSS counts the shared
-    TensorFlow library pages once per process; PSS splits them between the processes sharing them, so its sum
-    is what the machine holds."""
-    command = [sys.executable, "-m", "regdemo", "run", str(LECTURE_CONFIG), "--out", str(out_dir), "--quiet"]
-    with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
-        root, peak_rss, peak = psutil.Process(proc.pid), 0.0, 0.0
-        while proc.poll() is None:
-            rss = pss = 0
-            for child in [root, *root.children(recursive=True)]:
-                try:
-                    info = child.memory_full_info()
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue  # the process ended while we looked
-                rss, pss = rss + info.rss, pss + info.pss
-            peak_rss, peak = max(peak_rss, rss / 2**20), max(peak, pss / 2**20)
-            time.sleep(0.05)
-        wall = time.perf_counter() - started
-        err.seek(0)
-        return wall, peak, peak_rss, proc.returncode, err.read().decode(errors="replace").strip()[-500:]
+def ratio(old: list[float] | None, new: list[float] | None) -> str:
+    """median(old) ÷ median(new), e.g. ``3.20×``."""
+    return f"{statistics.median(old) / statistics.median(new):.2f}×" if old and new else "—"
 
 
-def table(title: str, columns: str, rows: list[tuple[Any, ...]], left: int, caption: str | None = None) -> Table:
-    """A rich table: ``columns`` separated by '|', the first ``left`` of them left-aligned."""
-    out = Table(title=title, caption=caption)
-    for i, column in enumerate(columns.split("|")):
-        out.add_column(column, justify="left" if i < left else "right")
-    for row in rows:
-        out.add_row(*map(str, row))
-    return out
+def tables(versions: list[Version], fit: dict[str, list[dict]]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, columns, rows): each version's min / median per measure with 0.2 ÷ now; the lecture's way."""
+    old, now, pair = versions[0].samples, versions[-1].samples, len(versions) > 1
+    columns = ["measure", *(f"{v.label}, min / median" for v in versions)] + (["0.2 ÷ now"] if pair else [])
+    ours = [
+        [what, *(benchkit.spread(v.samples.get(key, []), spec) for v in versions)]
+        + ([ratio(old.get(key), now.get(key))] if pair else [])
+        for key, what, spec in ROWS
+    ]
+    way = []
+    for reg, lines in fit.items():
+        per_epoch = [line["ms_per_epoch"] for line in lines]
+        what = f"model.fit ({reg}), ms per epoch; ÷ now's training per run-epoch"
+        way.append([what, benchkit.spread(per_epoch, ".2f"), ratio(per_epoch, now.get("train ms"))])
+    runs, epochs = now.get("sweep runs", [0])[0], now.get("sweep epochs", [0])[0]
+    sweep = [runs * (x["import_s"] + x["ms_per_epoch"] * epochs / 1000 + x["predict_s"]) for x in fit["none"]]
+    what = f"the λ sweep this way ({runs:.0f} runs × (import + fit + predict), extrapolated), s; ÷ now's"
+    way.append([what, benchkit.spread(sweep, ".0f"), ratio(sweep, now.get("sweep s"))])
+    title = "The lecture's way (scripts/lecture_fit_baseline.py)"
+    return [("regdemo", columns, ours), (title, ["measure", "min / median", "÷ now"], way)]
+
+
+def markdown(results: list[tuple[str, list[str], list[list[str]]]], about: list[tuple[str, str]]) -> str:
+    """docs/benchmarks.md: the machine and date, the tables, how they were measured, the other scripts."""
+    lines = ["# Benchmarks", "", "> **Generated page**: the output of `python scripts/benchmark.py --markdown`"]
+    lines += ["> on the machine and date below; regenerated, never edited by hand.", ""]
+    lines += [f"- {key}: {value}" for key, value in about]
+    for title, columns, rows in results:
+        lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    how = __doc__.split("\n\n", 2)[2]  # the docstring after its usage lines
+    return "\n".join([*lines, "", "## How", "", how.strip(), "", OTHER, ""])
+
+
+def time_report(out: Path) -> None:
+    """Make (or finish) the 1,000-run experiment in ``out``, then time and print the end of it."""
+    out.mkdir(exist_ok=True)
+    (config := out / "bench-report.yaml").write_text(REPORT_CONFIG.replace("SEEDS", str(list(range(1, 101)))))
+    command = [sys.executable, "-m", "regdemo", "run", str(config), "--out", str(out), "--workers", "2", "--quiet"]
+    subprocess.run(command, check=True, cwd=REPO, env=ENV)
+    from regdemo.results import rundir
+
+    run_dirs = rundir.find_runs(out / "bench-report")
+    spent = benchkit.time_reporting(out / "bench-report", run_dirs)
+    print("\n".join(f"  {key + ':':<14} {value:8.2f}" for key, value in spent.items()))
+    total = sum(value for key, value in spent.items() if key != "report_mb")
+    print(f"  {len(run_dirs)} runs: {total:.2f} s in all, {100 * total / len(run_dirs):.2f} s per hundred runs")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compiled-epochs", type=int, default=2000, help="epochs for engine: compiled (default 2000)")
-    parser.add_argument("--fit-epochs", type=int, default=100, help="epochs for engine: fit and the lecture script")
-    parser.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end `regdemo run` subprocess")
-    parser.add_argument("--skip-baseline", action="store_true", help="skip the lecture's baseline script")
-    parser.add_argument("--film-repeats", type=int, default=3, help="runs per snapshot setting (0: skip)")
+    parser.add_argument("--baseline", default="305d4a5", help="git revision of version 0.2 (default 305d4a5)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each measure per version (default 2)")
+    parser.add_argument("--fit-epochs", type=int, default=100, help="epochs of the lecture's model.fit (default 100)")
+    parser.add_argument("--quick", action="store_true", help="a short check: 200 epochs per run, one repeat")
+    parser.add_argument("--markdown", action="store_true", help="print docs/benchmarks.md")
+    parser.add_argument("--report", action="store_true", help="only the end of a 1,000-run experiment")
     args = parser.parse_args()
-    if args.compiled_epochs < 1 or args.fit_epochs < 1:
-        parser.error("epochs must be >= 1")
-    load_tensorflow()  # quietly, before anything else imports it
-    from regdemo.runs.one_run import versions
-
-    v = versions()
-    console.print(
-        f"[bold]regdemo benchmark[/bold]  cpus={os.cpu_count()}  {platform.platform()}  python {v['python']}  "
-        f"tensorflow {v['tensorflow']}  keras {v['keras']}  regdemo {v['regdemo']}"
-    )
-    timings: dict[tuple[str, str], dict[str, Any]] = {}
-    model = None
-    for engine, epochs in (("compiled", args.compiled_epochs), ("fit", args.fit_epochs)):
-        for reg in REGULARIZERS:
-            notes.print(f"training: {engine} / {reg}, {epochs} epochs …")
-            timings[engine, reg], trained = time_training(engine, reg, epochs)
-            model = trained if (engine, reg) == ("compiled", "l2") else model
-    notes.print("decision grid …")
-    box = load_experiment(LECTURE_CONFIG).runs[0].plots.boundary  # the lecture's box, 300×300
-    points, warmup, median, predict_s, max_diff = time_grid(model, box)
-    film = None
-    if args.film_repeats > 0:
-        notes.print(f"training film: plots.snapshots 0 vs {SNAPSHOTS}, {args.film_repeats} runs each …")
-        film = time_snapshots(args.film_repeats)
-    baselines = {}
-    for reg in [] if args.skip_baseline else REGULARIZERS:
-        notes.print(f"lecture script: {reg}, {args.fit_epochs} epochs …")
-        baselines[reg] = run_baseline(args.fit_epochs, reg)
-    e2e = None
-    if not args.skip_e2e:
-        notes.print("end to end: regdemo run configs/lecture.yaml …")
-        with tempfile.TemporaryDirectory(prefix="regdemo-bench-") as tmp:
-            e2e = run_end_to_end(Path(tmp))
-
-    rows = [t["row"] for t in timings.values()]
-    for reg, b in baselines.items():
-        rows.append(("lecture script", reg, b["epochs"], f"{b['fit_s']:.2f}", "—", "—", f"{b['ms_per_epoch']:.3f}"))
-    caption = (
-        "1st report: compiled = trace + compile + first 100-epoch chunk; fit = setup + trace + epoch 1. steady = "
-        "first to last report (trace excluded); wall = total ÷ epochs. Lecture script: in a subprocess."
-    )
-    columns = "engine|reg|epochs|wall s|1st report s @epoch|steady ms/ep|wall ms/ep"
-    console.print(table("1–2. Training the lecture net", columns, rows, 2, caption))
-
-    rows = []
-
-    def add(measure: str, value: str, target: str = "", ok: bool | None = None) -> None:
-        rows.append((measure, value, target, "" if ok is None else "[green]✓[/green]" if ok else "[red]✗ missed[/red]"))
-
-    for reg in REGULARIZERS:
-        fit, compiled = timings["fit", reg], timings["compiled", reg]
-        steady = ratio(fit["steady_ms"], compiled["steady_ms"])
-        met = None if steady is None else steady >= FIT_GOAL
-        add(f"fit ÷ compiled, steady state ({reg})", fmt(steady, ".1f", "×"), f"≥ {FIT_GOAL}×", met)
-        add(f"fit ÷ compiled, wall incl. trace ({reg})", fmt(ratio(fit["wall_ms"], compiled["wall_ms"]), ".1f", "×"))
-    for reg, b in baselines.items():
-        lecture = ratio(b["ms_per_epoch"], timings["compiled", reg]["steady_ms"])
-        add(f"lecture script (wall) ÷ compiled steady ({reg})", fmt(lecture, ".1f", "×"))
-        add(f"lecture script predict, {b['grid_points']:,} pts ({reg})", f"{b['predict_s']:.3f} s")
-    grid = f"boundary_grid, {points:,} pts (median of {GRID_REPEATS})"
-    add(grid, f"{median:.3f} s", f"< {GRID_S} s", median < GRID_S)
-    add("boundary_grid first call (warm-up)", f"{warmup:.3f} s")
-    add(f"model.predict, same {points:,} pts (once)", f"{predict_s:.3f} s")
-    add("max |boundary_grid − predict|", f"{max_diff:.1e}")
-    add("predict ÷ boundary_grid", fmt(ratio(predict_s, median), ".0f", "×"))
-    if film:
-        (off, on), draw = film[0].values(), film[1]
-        label = f"training, plots.snapshots 0 / {SNAPSHOTS} (no_reg, best of {args.film_repeats})"
-        add(label, f"{off:.2f} / {on:.2f} s")
-        add(f"... {SNAPSHOTS} ÷ 0", f"{on / off:.3f}×", f"≤ {FILM_COST}×", on / off <= FILM_COST)
-        add(f"training.gif + training_frames.png, {SNAPSHOTS} frames: draw and encode", f"{draw:.2f} s")
-    if e2e:
-        wall, peak, peak_rss, status, _ = e2e
-        add("regdemo run lecture.yaml, wall", f"{wall:.1f} s", f"< {E2E_S} s", wall < E2E_S and status == 0)
-        memory = "regdemo run lecture.yaml, peak memory (PSS, all processes)"
-        add(memory, f"{peak:.0f} MiB", f"< {E2E_MIB} MiB", peak < E2E_MIB)
-        add("... the same as summed RSS (shared pages counted per process)", f"{peak_rss:.0f} MiB")
-    console.print(table("Headline figures", "measure|value|target|", rows, 1))
-    if e2e and e2e[3] != 0:
-        console.print(f"[red]regdemo run failed:[/red] {e2e[4]}")
-        return 1
+    if args.repeats < 1 or args.fit_epochs < 1:
+        parser.error("--repeats and --fit-epochs must be >= 1")
+    if args.report:
+        time_report(REPO / "outputs")
+        return 0
+    repeats, sets, fit_epochs = (1, ["training.epochs=200"], 20) if args.quick else (args.repeats, [], args.fit_epochs)
+    fit: dict[str, list[dict]] = {"none": [], "l2": []}
+    with tempfile.TemporaryDirectory(prefix="regdemo-bench-") as tmp:
+        old = extract(args.baseline, Path(tmp) / "baseline")
+        versions = [Version(f"v0.2 ({args.baseline})", old, old)] if old else []
+        versions.append(Version(f"now ({revision()})", REPO, old or REPO))
+        for rep, story in ((rep, story) for rep in range(repeats) for story in STORIES):
+            for version in list(versions):
+                notes.print(f"{rep + 1}/{repeats} {version.label}: regdemo run {STORIES[story]} …")
+                try:
+                    run_story(version, story, Path(tempfile.mkdtemp(dir=tmp)), sets)
+                except RuntimeError as exc:
+                    if version is versions[-1]:
+                        raise
+                    notes.print(f"[red]{exc}\nmeasuring the current code only[/red]")
+                    versions.remove(version)
+            for reg, lines in fit.items() if story == "sweep" else ():
+                notes.print(f"{rep + 1}/{repeats} lecture_fit_baseline.py --regularizer {reg} …")
+                lines.append(run_fit(fit_epochs, reg))
+    results = tables(versions, fit)
+    for title, columns, rows in results:
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*row)
+        (notes if args.markdown else Console()).print(table)
+    if args.markdown:
+        measured = f"{', '.join(v.label for v in versions)}; {repeats} repeat(s), alternating"
+        print(markdown(results, [*machine(), ("Measured", measured)]))
     return 0
 
 

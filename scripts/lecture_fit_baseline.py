@@ -9,7 +9,7 @@ unit beyond the data). Prints one JSON line with the timings.
     python scripts/lecture_fit_baseline.py --epochs 200 --regularizer l2
 
 Compare against the project's own engine on the same work, in the same run, as a ratio: absolute
-times on these shared machines drift from run to run. ``benchmark.py`` and ``bench_sweep.py`` run it.
+times on these shared machines drift from run to run. ``benchmark.py`` runs it.
 """
 
 import argparse

@@ -24,7 +24,7 @@ from conftest import TINY
 from regdemo.cli import main
 from regdemo.config.loading import load_experiment
 from regdemo.config.overrides import parse_sets
-from regdemo.draw import figures, layout, plots
+from regdemo.draw import canvas, figures, layout
 from regdemo.report import page as report
 from regdemo.results import rundir, summary
 from regdemo.train import datasets
@@ -530,7 +530,7 @@ def test_a_fresh_report_embeds_the_folders_figures_and_a_later_one_draws_them_ag
     _, exp = tiny_exp
     folder = tmp_path / "tiny"
     shutil.copytree(exp, folder)
-    marker = plots.png_bytes(Figure(figsize=(1, 1)))  # a blank PNG: not what compare_loss.png draws
+    marker = canvas.png_bytes(Figure(figsize=(1, 1)))  # a blank PNG: not what compare_loss.png draws
     (folder / "compare_loss.png").write_bytes(marker)
     uri = "data:image/png;base64," + base64.b64encode(marker).decode("ascii")
     assert uri in report.write_report(folder, fresh=True).read_text(encoding="utf-8")

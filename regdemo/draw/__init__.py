@@ -1,8 +1,11 @@
 """draw: numbers → figures, the per-run plots, the film and the comparison of saved runs.
 
-- :mod:`~regdemo.draw.plots`: a run's figures (boundary, loss curves, weight density) and the comparison's
+- :mod:`~regdemo.draw.plots`: the plots of a run (boundary, loss curves, weight density) and the comparison's
   panels; compute first, then draw, each function taking an optional ``ax``;
+- :mod:`~regdemo.draw.run_figures`: a run's boundary.png, loss.png and weights.png, on figures kept per
+  process and redrawn in place;
 - :mod:`~regdemo.draw.film`: the training as a film (training.gif, training_frames.png);
+- :mod:`~regdemo.draw.canvas`: figures to pixels and PNG bytes cheaply (layers rendered once, fast encoding);
 - :mod:`~regdemo.draw.layout`: where each run goes on a comparison page (computed, not drawn);
 - :mod:`~regdemo.draw.figures`: the comparison figures of saved runs, drawn and written (``regdemo compare``).
 
@@ -14,9 +17,9 @@ from regdemo.exports import lazy_exports
 EXPORTS = {
     "compare": "figures",
     "comparison_figures": "figures",
-    "boundary_figure": "plots",
-    "loss_figure": "plots",
-    "weights_figure": "plots",
+    "boundary_figure": "run_figures",
+    "loss_figure": "run_figures",
+    "weights_figure": "run_figures",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from regdemo.draw import layout, paths, plots
+from regdemo.draw import canvas, layout, paths, plots
 from regdemo.errors import RunFolderError
 from regdemo.results import rundir
 from regdemo.results.rundir import LoadedRun
@@ -126,7 +126,7 @@ def compare_share(
         for path in rundir.stale_comparison_files(out, [name for name, _ in figures]):
             path.unlink()
     for name, draw in figures[share::shares]:
-        written.append(rundir.write_figure(plots.png_bytes(draw()), out, name))
+        written.append(rundir.write_figure(canvas.png_bytes(draw()), out, name))
     return written
 
 

@@ -1,12 +1,12 @@
 """Numbers → figures. Every function draws what ``metrics`` computed; each takes an optional ``ax``.
 
-Drawing only: no function here trains, predicts or computes a statistic (seaborn's density estimate
-is part of drawing a density). Figures are written with the Agg backend and no timestamp.
+Drawing only: no function here trains, predicts or computes a statistic (the density estimate behind a
+density curve is part of drawing it, as in seaborn's ``kdeplot``). A run's own figures are
+:mod:`regdemo.draw.run_figures`; pixels and PNG bytes, :mod:`regdemo.draw.canvas`.
 """
 
 from __future__ import annotations
 
-import io
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,13 +15,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: no display is ever needed
 
+import contourpy
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 
+from regdemo.draw import canvas
 from regdemo.train.datasets import Split
 from regdemo.train.metrics import Grid, RunView
 
@@ -29,23 +32,27 @@ TRAIN_STYLE = {"marker": "o", "edgecolor": "k", "linewidths": 0.6, "s": 28}
 VAL_STYLE = {"marker": "^", "edgecolor": "k", "linewidths": 0.9, "s": 46}
 CLASS_COLORS = ("#2166ac", "#b2182b")  # class 0 blue, class 1 red, as the probability colormap
 PROB_CMAP = "RdBu_r"
+PROB_ALPHA = 0.55  # the probability's colours over white, so the points stay readable on them
+BOUNDARY_LINE = {"color": "k", "lw": 1.5}  # the p = 0.5 line
+DENSITY_FILL = 0.25  # a density curve's fill opacity (seaborn's kdeplot default)
 
 
-def _finite(values: np.ndarray) -> np.ndarray:
+def finite_values(values: np.ndarray) -> np.ndarray:
     """The finite entries of ``values`` (any shape) as a flat array: a diverged run has NaN/inf weights."""
     flat = np.ravel(values)
     return flat[np.isfinite(flat)]
 
 
-def _diverged_note(ax: Axes) -> None:
-    ax.text(0.5, 0.5, "diverged: no finite values", transform=ax.transAxes, ha="center", va="center", color="C3")
+def diverged_note(ax: Axes) -> Text:
+    """The note a panel shows instead of a diverged run's values (the text artist)."""
+    return ax.text(0.5, 0.5, "diverged: no finite values", transform=ax.transAxes, ha="center", va="center", color="C3")
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (6, 4.5)) -> Axes:
     return ax if ax is not None else plt.figure(figsize=figsize).add_subplot()
 
 
-def _boundary_legend() -> list[Line2D]:
+def boundary_legend() -> list[Line2D]:
     """Proxy handles: marker shape tells train from validation, colour tells the class."""
     gray = {"ls": "", "mfc": "lightgray", "mec": "k"}
     return [
@@ -53,148 +60,183 @@ def _boundary_legend() -> list[Line2D]:
         Line2D([], [], marker="^", label="validation", **gray),
         Line2D([], [], marker="s", ls="", color=CLASS_COLORS[0], label="class 0"),
         Line2D([], [], marker="s", ls="", color=CLASS_COLORS[1], label="class 1"),
-        Line2D([], [], color="k", lw=1.5, label="p = 0.5"),
+        Line2D([], [], label="p = 0.5", **BOUNDARY_LINE),
     ]
+
+
+def point_scatters(ax: Axes, size: float = 1.0, edge: float | None = None) -> list[PathCollection]:
+    """The two empty scatters :func:`show_points` fills: train (●) and validation (▲). ``size`` scales the
+    markers' area, ``edge`` (points) replaces their edge widths (the film's small frames)."""
+    scatters = []
+    for style in (TRAIN_STYLE, VAL_STYLE):
+        drawn = {**style, "s": style["s"] * size} | ({} if edge is None else {"linewidths": edge})
+        scatters.append(ax.scatter(np.empty(0), np.empty(0), **drawn))
+    return scatters
+
+
+def show_points(scatters: Sequence[PathCollection], data: Split) -> None:
+    """Put ``data``'s train and validation points, coloured by class, on the scatters of :func:`point_scatters`."""
+    for scatter, x, y in zip(scatters, (data.x_train, data.x_val), (data.y_train, data.y_val), strict=True):
+        scatter.set_offsets(np.asarray(x, dtype=np.float64).reshape(-1, 2))
+        scatter.set_facecolor(np.where(np.asarray(y) > 0.5, CLASS_COLORS[1], CLASS_COLORS[0]))
 
 
 def plot_points(
     data: Split, ax: Axes | None = None, size: float = 1.0, edge: float | None = None
 ) -> list[PathCollection]:
-    """The train (●) and validation (▲) points, coloured by class: their two scatters. ``size`` scales the
-    markers' area, ``edge`` (points) replaces their edge widths (the film's small frames)."""
-    ax = _axes(ax)
-    scatters = []
-    for x, y, style in ((data.x_train, data.y_train, TRAIN_STYLE), (data.x_val, data.y_val, VAL_STYLE)):
-        drawn = {**style, "s": style["s"] * size} | ({} if edge is None else {"linewidths": edge})
-        scatters.append(ax.scatter(x[:, 0], x[:, 1], c=np.where(y > 0.5, CLASS_COLORS[1], CLASS_COLORS[0]), **drawn))
+    """The train (●) and validation (▲) points, coloured by class: their two scatters (see :func:`point_scatters`)."""
+    scatters = point_scatters(_axes(ax), size, edge)
+    show_points(scatters, data)
+    for scatter in scatters:  # scatter() sized the data limits with no points; now with them
+        scatter.axes.update_datalim(scatter.get_offsets())
     return scatters
 
 
+def boundary_line(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The p = 0.5 contour of ``prob`` (rows, cols) on the grid of axes ``xs`` (cols,) and ``ys`` (rows,): its x
+    and y of shape (n,), pieces separated by NaN (empty when ``prob`` never crosses 0.5; NaN cells left out)."""
+    field = prob if np.isfinite(prob).all() else np.ma.masked_invalid(prob)
+    generator = contourpy.contour_generator(xs, ys, field, line_type=contourpy.LineType.ChunkCombinedNan)
+    (points,) = generator.lines(0.5)[0]  # one chunk: an array of (n, 2), or None without a line
+    points = np.empty((0, 2)) if points is None else points
+    return points[:, 0], points[:, 1]
+
+
 def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = None, legend: bool = True) -> Axes:
-    """P(class 1) as a filled contour, the p = 0.5 line, train (●) and validation (▲) points."""
+    """P(class 1) as an image, the p = 0.5 line, train (●) and validation (▲) points."""
     ax = _axes(ax)
     if not np.isfinite(grid.prob).any():
-        _diverged_note(ax)
+        diverged_note(ax)
         ax.set_title(title)
         return ax
-    # Imported here, as seaborn below: together ~1 s of start-up that a report embedding figures already
-    # drawn (regdemo run's, an index page's) never needs.
-    from sklearn.inspection import DecisionBoundaryDisplay
-
-    display = DecisionBoundaryDisplay(xx0=grid.xx, xx1=grid.yy, n_classes=2, response=grid.prob)
-    display.plot(
-        ax=ax, plot_method="contourf", cmap=PROB_CMAP, alpha=0.55, levels=np.linspace(0, 1, 11), vmin=0, vmax=1
-    )
-    ax.contour(grid.xx, grid.yy, grid.prob, levels=[0.5], colors="k", linewidths=1.5)
+    xs, ys = grid.xx[0], grid.yy[:, 0]  # the grid's axes (cols,) and (rows,)
+    half_x, half_y = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) / 2, (ys[-1] - ys[0]) / max(len(ys) - 1, 1) / 2
+    extent = (xs[0] - half_x, xs[-1] + half_x, ys[0] - half_y, ys[-1] + half_y)  # pixel centres on grid points
+    style = {"cmap": PROB_CMAP, "vmin": 0, "vmax": 1, "alpha": PROB_ALPHA, "interpolation": "bilinear"}
+    ax.imshow(np.ma.masked_invalid(grid.prob), origin="lower", extent=extent, aspect="auto", **style)
+    ax.plot(*boundary_line(xs, ys, grid.prob), **BOUNDARY_LINE)
     plot_points(data, ax)
-    ax.set(xlim=(grid.xx.min(), grid.xx.max()), ylim=(grid.yy.min(), grid.yy.max()), xlabel="$x_1$", ylabel="$x_2$")
+    ax.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xlabel="$x_1$", ylabel="$x_2$")
     ax.set_title(title)
     if legend:
-        ax.legend(handles=_boundary_legend(), loc="upper right", fontsize="small", framealpha=0.8)
-    _slice_note(data, ax)
+        ax.legend(handles=boundary_legend(), loc="upper right", fontsize="small", framealpha=0.8)
+    slice_note(data, ax)
     return ax
 
 
-def _slice_note(data: Split, ax: Axes) -> None:
-    """With noise inputs (``dataset.noise_features``) the picture is one slice of the input space: say which."""
-    if data.n_inputs > 2:
-        note = f"slice where the {data.n_inputs - 2} noise inputs are 0"
-        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize="small", va="bottom", ha="left")
+SLICE_NOTE = {"x": 0.01, "y": 0.01, "fontsize": "small", "va": "bottom", "ha": "left"}
+
+
+def slice_text(data: Split) -> str:
+    """With noise inputs (``dataset.noise_features``) the picture is one slice of the input space: which ("" if
+    there are only the two drawn inputs)."""
+    return f"slice where the {data.n_inputs - 2} noise inputs are 0" if data.n_inputs > 2 else ""
+
+
+def slice_note(data: Split, ax: Axes) -> None:
+    """Say on ``ax`` which slice of the input space it shows, when there are noise inputs."""
+    if text := slice_text(data):
+        ax.text(s=text, transform=ax.transAxes, **SLICE_NOTE)
+
+
+# (history column, label, style) of the loss curves; the last two only when the run has a penalty
+LOSS_CURVES = (
+    ("data_loss", "train data loss", {"color": "C0"}),
+    ("val_data_loss", "validation data loss", {"color": "C1"}),
+    ("loss", "train loss + penalty", {"color": "C0", "ls": "--", "lw": 1}),
+    ("val_loss", "validation loss + penalty", {"color": "C1", "ls": "--", "lw": 1}),
+)
+LOSS_LABELS = {"xlabel": "epoch", "ylabel": "binary cross-entropy"}
+
+
+def loss_curves(history: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The values (epochs_run,) of the :data:`LOSS_CURVES` a run has (the first two, or all four with a
+    penalty), non-finite values as NaN: gaps in the line, not crashes."""
+    curve = {name: np.where(np.isfinite(v), v, np.nan) for name, v in history.items()}
+    shown = LOSS_CURVES if np.nanmax(curve["penalty"], initial=0.0) > 0 else LOSS_CURVES[:2]
+    return [curve[column] for column, _, _ in shown]
 
 
 def plot_loss(history: dict[str, np.ndarray], title: str = "", ax: Axes | None = None) -> Axes:
     """Train and validation loss per epoch: data loss solid, total loss (with penalty) dashed."""
     ax = _axes(ax)
-    curve = {name: np.where(np.isfinite(v), v, np.nan) for name, v in history.items()}  # gaps, not crashes
-    epochs = np.arange(1, len(curve["loss"]) + 1)
-    ax.plot(epochs, curve["data_loss"], color="C0", label="train data loss")
-    ax.plot(epochs, curve["val_data_loss"], color="C1", label="validation data loss")
-    if np.nanmax(curve["penalty"], initial=0.0) > 0:
-        ax.plot(epochs, curve["loss"], color="C0", ls="--", lw=1, label="train loss + penalty")
-        ax.plot(epochs, curve["val_loss"], color="C1", ls="--", lw=1, label="validation loss + penalty")
-    ax.set(xlabel="epoch", ylabel="binary cross-entropy", title=title)
+    for values, (_, label, style) in zip(loss_curves(history), LOSS_CURVES, strict=False):
+        ax.plot(np.arange(1, len(values) + 1), values, label=label, **style)
+    ax.set(title=title, **LOSS_LABELS)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
     return ax
 
 
-def _stats_text(stats: dict) -> str:
+def stats_text(stats: dict) -> str:
+    """A kernel's statistics (from metrics) as the lines written on its density."""
     return (
         f"range [{stats['min']:.2f}, {stats['max']:.2f}]\nstd {stats['std']:.3f}\n"
         f"exactly 0: {stats['frac_zero']:.1%}\n|w| < {stats['near_zero_tol']:g}: {stats['frac_near_zero']:.1%}"
     )
 
 
-def plot_weight_density(values: np.ndarray, label: str, stats: dict | None = None, ax: Axes | None = None) -> Axes:
-    """Density (seaborn KDE) of kernel values, any shape; ``stats`` (from metrics) written on the axes."""
-    ax = _axes(ax)
-    finite = _finite(values)
-    if finite.size < 2:
-        _diverged_note(ax)
-    else:
-        import seaborn as sns  # see plot_boundary: imported where drawn
+STATS_STYLE = {"va": "top", "fontsize": "small", "family": "monospace"}  # at (0.02, 0.97) of the axes
 
-        sns.kdeplot(x=finite, ax=ax, label=label, fill=True, alpha=0.25, warn_singular=False)
+
+def density_curve(values: np.ndarray, points: int = 200, cut: float = 3.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Gaussian kernel density of the finite ``values`` (any shape) as seaborn's ``kdeplot`` draws it
+    (``scipy.stats.gaussian_kde``: Scott's bandwidth, the sample standard deviation × n^(-1/5)), evaluated at
+    ``points`` points from ``cut`` bandwidths below the smallest value to ``cut`` above the largest.
+
+    Returns (support, density), each of shape (points,), or None when there is no density to draw (fewer
+    than two values, or all equal).
+    """
+    finite = finite_values(values).astype(np.float64)
+    if finite.size < 2 or finite.min() == finite.max():
+        return None
+    bandwidth = finite.std(ddof=1) * finite.size ** (-1 / 5)
+    support = np.linspace(finite.min() - cut * bandwidth, finite.max() + cut * bandwidth, points)
+    density = np.zeros(points)
+    for chunk in np.array_split(finite, -(-finite.size // 4096)):  # (points, ≤ 4096) at a time: bounded memory
+        density += np.exp(-0.5 * ((support[:, None] - chunk[None, :]) / bandwidth) ** 2).sum(axis=1)
+    return support, density / (finite.size * bandwidth * np.sqrt(2 * np.pi))
+
+
+def plot_weight_density(values: np.ndarray, label: str, stats: dict | None = None, ax: Axes | None = None) -> Axes:
+    """Density (Gaussian KDE, see :func:`density_curve`) of kernel values, any shape, filled, in the next colour
+    of ``ax`` (C0, C1, ...); ``stats`` (from metrics) written on the axes."""
+    ax = _axes(ax)
+    curve = density_curve(values)
+    if curve is None and finite_values(values).size < 2:
+        diverged_note(ax)
+    elif curve is not None:
+        color = f"C{len(ax.collections) % 10}"
+        fill = ax.fill_between(*curve, facecolor=(color, DENSITY_FILL), edgecolor=color, label=label)
+        fill.sticky_edges.y[:] = (0, np.inf)  # the density starts at 0, with no margin below
     if stats is not None:
-        ax.text(0.02, 0.97, _stats_text(stats), transform=ax.transAxes, va="top", fontsize="small", family="monospace")
-    ax.set(xlabel="weight value", ylabel="density")
+        ax.text(0.02, 0.97, stats_text(stats), transform=ax.transAxes, **STATS_STYLE)
+    label_density(ax)
     return ax
+
+
+def label_density(ax: Axes) -> None:
+    """A density's axis labels; as seaborn has it, no x label where the x tick labels are hidden (a box plot
+    below shares the axis and labels it)."""
+    ax.set_ylabel("density")
+    ax.set_xlabel("weight value", visible=ax.xaxis.get_tick_params().get("labelbottom", True))
 
 
 def plot_weight_box(values: Sequence[np.ndarray], labels: Sequence[str], ax: Axes | None = None) -> Axes:
     """Horizontal box plots of one or more kernels, any shapes, sharing the density's x axis."""
     ax = _axes(ax)
     ax.boxplot(
-        [_finite(v) for v in values],
+        [finite_values(v) for v in values],
         orientation="horizontal",
         tick_labels=labels,
         widths=0.6,
         flierprops={"markersize": 2},
         medianprops={"color": "k"},
     )
-    ax.invert_yaxis()  # first run on top, as in the legend
+    if not ax.yaxis_inverted():
+        ax.invert_yaxis()  # first run on top, as in the legend
     ax.set_xlabel("weight value")
     return ax
-
-
-def weights_figure(view: RunView, all_layers: bool = False) -> Figure:
-    """Density above a box plot for the first layer's kernel (or each Dense layer's, side by side)."""
-    chosen = list(zip(view.kernels, view.layer_stats, strict=True))[: None if all_layers else 1]
-    fig, axes = plt.subplots(
-        2,
-        len(chosen),
-        figsize=(6 * len(chosen), 5.5),
-        squeeze=False,
-        sharex="col",
-        gridspec_kw={"height_ratios": [3, 1]},
-    )
-    for col, ((name, kernel), stats) in enumerate(chosen):
-        plot_weight_density(kernel, name, stats, ax=axes[0, col])
-        axes[0, col].set_title(f"{name} kernel {tuple(kernel.shape)}")
-        plot_weight_box([kernel], [name], ax=axes[1, col])
-    fig.suptitle(f"Weights: {view.title}")
-    fig.tight_layout()
-    return fig
-
-
-def boundary_figure(view: RunView) -> Figure:
-    fig = plot_boundary(view.grid, view.data, f"Decision boundary: {view.title}").figure
-    fig.tight_layout()
-    return fig
-
-
-def loss_figure(view: RunView) -> Figure:
-    fig = plot_loss(view.history, f"Loss: {view.title}").figure
-    fig.tight_layout()
-    return fig
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes (no timestamp in them, so a redraw is byte-identical) and free it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- comparison of many runs
@@ -235,7 +277,8 @@ def _panel_grid(
     """Panels in rows × columns (``cells[row][col]``, None = empty), row and column labels outside."""
     n_rows, n_cols = len(cells), max(len(row) for row in cells)
     size = (3.7 * n_cols + (0.5 if row_labels else 0), 3.4 * n_rows + (0.5 if col_labels else 0) + 0.5)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=size, squeeze=False, sharey=sharey)
+    fig = canvas.new_figure(size)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=sharey)
     first = True
     for r, row in enumerate(cells):
         for c in range(n_cols):
@@ -282,7 +325,7 @@ def loss_grid_figure(
 
     fig = _panel_grid(cells, row_labels, col_labels, title, draw, sharey=True)
     views = [p.view for row in cells for p in row if p is not None and p.view is not None]
-    tops = [_finite(np.r_[v.history["data_loss"], v.history["val_data_loss"]]) for v in views]
+    tops = [finite_values(np.r_[v.history["data_loss"], v.history["val_data_loss"]]) for v in views]
     if len(tops := [t.max() for t in tops if t.size]) > 0:
         # one scale for all panels, from the data losses: a diverging run's blow-up does not flatten the rest
         top = min(max(tops), 2 * float(np.median(tops)))
@@ -311,10 +354,10 @@ def _clip_spike(ax: Axes, ratio: float = 5.0) -> str:
 
 def weight_groups_figure(panels: Sequence[tuple[str, Sequence[WeightCurve]]], title: str) -> Figure:
     """Per panel: the curves' densities overlaid, their box plots below (the lecture's figure, in groups)."""
-    fig, axes = plt.subplots(
+    fig = canvas.new_figure((max(8.0, 6.5 * len(panels)), 6.8))
+    axes = fig.subplots(
         2,
         len(panels),
-        figsize=(max(8.0, 6.5 * len(panels)), 6.8),
         squeeze=False,
         sharex="col",
         gridspec_kw={"height_ratios": [3, 0.4 + 0.25 * max(max(len(c) for _, c in panels), 1)]},
@@ -363,7 +406,8 @@ def sweep_figure(
     bars the 95 % interval of the mean.
     ``scale`` is a matplotlib x scale and its arguments, e.g. ``("symlog", {"linthresh": 1e-4})``.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig = canvas.new_figure((12, 4.6))
+    axes = fig.subplots(1, 2)
     panels = (("data loss (cross-entropy)", "data_loss", "val_data_loss"), ("accuracy", "accuracy", "val_accuracy"))
     ticks = np.unique(np.concatenate([s.x for s in series]))
     for ax, (ylabel, train, val) in zip(axes, panels, strict=True):

@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 import regdemo
-from regdemo.draw import plots
+from regdemo.draw import canvas
 from regdemo.draw.figures import comparison_figures
 from regdemo.errors import RunFolderError
 from regdemo.report import viewer
@@ -247,7 +247,7 @@ def _figure(
     on_disk = (experiment_dir / name).is_file()
     if on_disk and not embed:
         return name, name
-    return name, (experiment_dir / name).read_bytes() if on_disk and fresh else plots.png_bytes(draw())
+    return name, (experiment_dir / name).read_bytes() if on_disk and fresh else canvas.png_bytes(draw())
 
 
 def write_report(

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import regdemo
 from regdemo.config.schema import RunConfig
-from regdemo.draw import film, plots
+from regdemo.draw import film, plots, run_figures
 from regdemo.results import rundir, storage
 from regdemo.runs.tensorboard import write_tensorboard
 from regdemo.train import metrics
@@ -145,11 +145,11 @@ def write_run(result: RunOutput, run_dir: Path) -> None:
     result.model.save(run_dir / rundir.MODEL)
     rundir.write_plot_data(view.grid, view.data, view.kernels, run_dir, result.film)
     started = time.perf_counter()
-    # each figure drawn, encoded and freed before the next (png_bytes closes it)
-    rundir.write_png(plots.png_bytes(plots.boundary_figure(view)), run_dir, rundir.BOUNDARY_PNG)
-    rundir.write_png(plots.png_bytes(plots.loss_figure(view)), run_dir, rundir.LOSS_PNG)
+    # on the process's kept figures, redrawn in place for each run (regdemo.draw.run_figures)
+    rundir.write_png(run_figures.boundary_png(view), run_dir, rundir.BOUNDARY_PNG)
+    rundir.write_png(run_figures.loss_png(view), run_dir, rundir.LOSS_PNG)
     all_layers = cfg.plots.weights.layers == "all"
-    rundir.write_png(plots.png_bytes(plots.weights_figure(view, all_layers)), run_dir, rundir.WEIGHTS_PNG)
+    rundir.write_png(run_figures.weights_png(view, all_layers), run_dir, rundir.WEIGHTS_PNG)
     result.metrics["timing"]["plot_seconds"] = time.perf_counter() - started
     if result.film is not None and len(result.film.epochs):
         started = time.perf_counter()
