@@ -135,3 +135,16 @@ def test_a_diverged_run_gets_its_figures_with_a_note() -> None:
         red = np.asarray(image).astype(int)
     note = (red[..., 0] > 150) & (red[..., 1] < 80) & (red[..., 2] < 80)  # C3, the note's red
     assert note.sum() > 50
+
+
+def test_with_noise_inputs_the_points_are_their_first_two_columns_and_the_slice_is_named() -> None:
+    view = _view(3)
+    rng = np.random.default_rng(0)
+    noisy = Split(*(np.c_[x, rng.normal(size=(len(x), 3))] if x.ndim == 2 else x for x in vars(view.data).values()))
+    scatters = plots.point_scatters(matplotlib.figure.Figure().add_subplot())
+    plots.show_points(scatters, noisy)
+    np.testing.assert_array_equal(scatters[0].get_offsets(), view.data.x_train)  # the noise columns not drawn
+    np.testing.assert_array_equal(scatters[1].get_offsets(), view.data.x_val)
+    assert plots.slice_text(view.data) == "" and plots.slice_text(noisy) == "slice where the 3 noise inputs are 0"
+    noisy_view = RunView(view.name, view.title, view.grid, noisy, view.history, view.kernels, view.layer_stats)
+    assert run_figures.boundary_png(noisy_view) != run_figures.boundary_png(view)  # the note drawn

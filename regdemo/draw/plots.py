@@ -75,9 +75,10 @@ def point_scatters(ax: Axes, size: float = 1.0, edge: float | None = None) -> li
 
 
 def show_points(scatters: Sequence[PathCollection], data: Split) -> None:
-    """Put ``data``'s train and validation points, coloured by class, on the scatters of :func:`point_scatters`."""
+    """Put ``data``'s train and validation points, coloured by class, on the scatters of :func:`point_scatters`:
+    their two drawn inputs (the first two columns of (n, inputs); noise inputs are not drawn)."""
     for scatter, x, y in zip(scatters, (data.x_train, data.x_val), (data.y_train, data.y_val), strict=True):
-        scatter.set_offsets(np.asarray(x, dtype=np.float64).reshape(-1, 2))
+        scatter.set_offsets(np.asarray(x, dtype=np.float64)[:, :2])
         scatter.set_facecolor(np.where(np.asarray(y) > 0.5, CLASS_COLORS[1], CLASS_COLORS[0]))
 
 
