@@ -1,7 +1,8 @@
 """draw: numbers → figures, the per-run plots, the film and the comparison of saved runs.
 
-- :mod:`~regdemo.draw.plots`: the plots of a run (boundary, loss curves, weight density) and the comparison's
-  panels; compute first, then draw, each function taking an optional ``ax``;
+- :mod:`~regdemo.draw.plots`: the plots of a run (boundary, loss curves, weight density), each function
+  taking an optional ``ax``;
+- :mod:`~regdemo.draw.comparison`: the comparison's figures of many runs (panel grids, weight groups, sweep lines);
 - :mod:`~regdemo.draw.run_figures`: a run's boundary.png, loss.png and weights.png, on figures kept per
   process and redrawn in place;
 - :mod:`~regdemo.draw.film`: the training as a film (training.gif, training_frames.png);

@@ -1,7 +1,7 @@
 """The comparison of saved runs on disk: summary.csv and the comparison figures, drawn and written.
 
 :func:`comparison_figures` names every figure and draws it on demand (layouts from
-:mod:`regdemo.draw.layout`, drawing by :mod:`regdemo.draw.plots`); :func:`compare` writes them with summary.csv
+:mod:`regdemo.draw.layout`, drawing by :mod:`regdemo.draw.comparison`); :func:`compare` writes them with summary.csv
 through :mod:`regdemo.results.rundir`. Nothing here trains or rebuilds a model: runs are read back from their folders,
 and a figure reads the runs' plot data (lazily loaded) only when it is drawn.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from regdemo.draw import canvas, layout, paths, plots
+from regdemo.draw import canvas, comparison, layout, paths
 from regdemo.errors import RunFolderError
 from regdemo.results import rundir
 from regdemo.results.rundir import LoadedRun
@@ -25,10 +25,10 @@ from regdemo.results.summary import summary_rows
 # ---------------------------------------------------------------- the figures
 
 
-def _panel(run: LoadedRun, flat: bool) -> plots.Panel:
+def _panel(run: LoadedRun, flat: bool) -> comparison.Panel:
     if run.view is None:
-        return plots.Panel(f"{run.label}: failed", None, run.error)
-    return plots.Panel(run.view.title if flat else run.label, run.view)
+        return comparison.Panel(f"{run.label}: failed", None, run.error)
+    return comparison.Panel(run.view.title if flat else run.label, run.view)
 
 
 def _page_title(what: str, page: layout.Page, number: int, count: int) -> str:
@@ -47,13 +47,13 @@ def _grid_figure(
 
 def _weights_figure(runs: Sequence[LoadedRun]) -> Figure:
     title, panels = layout.weight_panels(runs)
-    return plots.weight_groups_figure(panels, title)
+    return comparison.weight_groups_figure(panels, title)
 
 
 def _sweep_figure(runs: Sequence[LoadedRun], field: str, selection: Mapping[str, Any] | None = None) -> Figure:
     series = layout.sweep_series(runs, field)
     scale = layout.x_scale(field, np.concatenate([s.x for s in series]) if series else [0.0])
-    fig = plots.sweep_figure(field, series, scale, layout.sweep_title(field, series, runs))
+    fig = comparison.sweep_figure(field, series, scale, layout.sweep_title(field, series, runs))
     if selection and selection.get("field") == field:  # the select: section chose along this field
         paths.mark_selection(fig, selection)
     return fig
@@ -85,8 +85,8 @@ def comparison_figures(
     if draws_grids(runs, grids):
         pages = layout.grid_pages([layout.coordinates(run) for run in runs])
         for what, stem, draw in (
-            ("Decision boundaries", "compare_boundaries", plots.boundary_grid_figure),
-            ("Train/validation loss", "compare_loss", plots.loss_grid_figure),
+            ("Decision boundaries", "compare_boundaries", comparison.boundary_grid_figure),
+            ("Train/validation loss", "compare_loss", comparison.loss_grid_figure),
         ):
             for number, (page, name) in enumerate(zip(pages, rundir.page_names(stem, len(pages)), strict=True), 1):
                 yield name, functools.partial(_grid_figure, draw, what, runs, page, number, len(pages))

@@ -3,7 +3,7 @@
 Pure: runs in (:class:`regdemo.results.rundir.LoadedRun`), layouts out: the grid pages of runs by their swept
 fields (:func:`grid_pages`), the series of a sweep plot (:func:`sweep_series`) and its x axis
 (:func:`x_scale`), the panels of the weights comparison (:func:`weight_panels`). :mod:`regdemo.draw.figures`
-draws them with :mod:`regdemo.draw.plots`.
+draws them with :mod:`regdemo.draw.comparison`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from regdemo.draw import plots
+from regdemo.draw import comparison
 from regdemo.results.rundir import LoadedRun
 from regdemo.results.summary import dig, is_number, sweep_fields
 from regdemo.train.metrics import seed_aggregate
@@ -205,7 +205,7 @@ def _final(run: LoadedRun, key: str) -> float:
     return float(value) if is_number(value) else math.nan
 
 
-def sweep_series(runs: Sequence[LoadedRun], field: str) -> list[plots.SweepSeries]:
+def sweep_series(runs: Sequence[LoadedRun], field: str) -> list[comparison.SweepSeries]:
     """Final train/validation data loss and accuracy against ``field``, one series per combination of
     the other varying fields (replicates such as seeds excepted: each point is their mean, min, max and
     95 % interval of the mean).
@@ -227,7 +227,7 @@ def sweep_series(runs: Sequence[LoadedRun], field: str) -> list[plots.SweepSerie
         at = [[run for run in members if float(run.sweep[field]) == x] for x in xs]
         stats = {m: np.array([_spread([_final(r, m) for r in point]) for point in at]) for m in SWEEP_METRICS}
         series.append(
-            plots.SweepSeries(
+            comparison.SweepSeries(
                 label=", ".join(f"{names[f]}={show(v)}" for f, v in zip(others, key, strict=True)),
                 x=np.array(xs),
                 mean={m: s[:, 0] for m, s in stats.items()},
@@ -241,7 +241,7 @@ def sweep_series(runs: Sequence[LoadedRun], field: str) -> list[plots.SweepSerie
     return series
 
 
-def sweep_title(field: str, series: Sequence[plots.SweepSeries], runs: Sequence[LoadedRun]) -> str:
+def sweep_title(field: str, series: Sequence[comparison.SweepSeries], runs: Sequence[LoadedRun]) -> str:
     """Name the field, and what a band is when points average several runs."""
     per_point = sorted({int(n) for s in series for n in s.runs})
     if not per_point or per_point[-1] == 1:
@@ -265,13 +265,13 @@ def _pooled(runs: Sequence[LoadedRun]) -> np.ndarray:
     return np.concatenate([np.ravel(run.kernels[0][1]) for run in runs])  # kernels alone: no grid is read
 
 
-def _curve(runs: Sequence[LoadedRun], name: str) -> plots.WeightCurve:
+def _curve(runs: Sequence[LoadedRun], name: str) -> comparison.WeightCurve:
     values = _pooled(runs)
     finite = values[np.isfinite(values)]
     std = float(finite.std()) if finite.size else math.nan
     zero = float(np.mean(finite == 0.0)) if finite.size else math.nan
     note = f"std {std:.3f}, {zero:.0%} zero"
-    return plots.WeightCurve(name, note if len(runs) == 1 else f"{len(runs)} runs, {note}", values)
+    return comparison.WeightCurve(name, note if len(runs) == 1 else f"{len(runs)} runs, {note}", values)
 
 
 def _evenly(items: Sequence[Any], most: int) -> list[Any]:
@@ -282,7 +282,7 @@ def _evenly(items: Sequence[Any], most: int) -> list[Any]:
     return [items[i] for i in picks]
 
 
-def weight_panels(runs: Sequence[LoadedRun]) -> tuple[str, list[tuple[str, list[plots.WeightCurve]]]]:
+def weight_panels(runs: Sequence[LoadedRun]) -> tuple[str, list[tuple[str, list[comparison.WeightCurve]]]]:
     """The compare_weights figure's title and panels of first-layer densities.
 
     Few runs: one curve per run. Many: one curve per value of the first varying field and one panel

@@ -7,9 +7,7 @@ density curve is part of drawing it, as in seaborn's ``kdeplot``). A run's own f
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -20,13 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
-from regdemo.draw import canvas
 from regdemo.train.datasets import Split
-from regdemo.train.metrics import Grid, RunView
+from regdemo.train.metrics import Grid
 
 TRAIN_STYLE = {"marker": "o", "edgecolor": "k", "linewidths": 0.6, "s": 28}
 VAL_STYLE = {"marker": "^", "edgecolor": "k", "linewidths": 0.9, "s": 46}
@@ -48,7 +44,7 @@ def diverged_note(ax: Axes) -> Text:
     return ax.text(0.5, 0.5, "diverged: no finite values", transform=ax.transAxes, ha="center", va="center", color="C3")
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (6, 4.5)) -> Axes:
+def axes_for(ax: Axes | None, figsize: tuple[float, float] = (6, 4.5)) -> Axes:
     return ax if ax is not None else plt.figure(figsize=figsize).add_subplot()
 
 
@@ -86,7 +82,7 @@ def plot_points(
     data: Split, ax: Axes | None = None, size: float = 1.0, edge: float | None = None
 ) -> list[PathCollection]:
     """The train (●) and validation (▲) points, coloured by class: their two scatters (see :func:`point_scatters`)."""
-    scatters = point_scatters(_axes(ax), size, edge)
+    scatters = point_scatters(axes_for(ax), size, edge)
     show_points(scatters, data)
     for scatter in scatters:  # scatter() sized the data limits with no points; now with them
         scatter.axes.update_datalim(scatter.get_offsets())
@@ -105,7 +101,7 @@ def boundary_line(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> tuple[np.
 
 def plot_boundary(grid: Grid, data: Split, title: str = "", ax: Axes | None = None, legend: bool = True) -> Axes:
     """P(class 1) as an image, the p = 0.5 line, train (●) and validation (▲) points."""
-    ax = _axes(ax)
+    ax = axes_for(ax)
     if not np.isfinite(grid.prob).any():
         diverged_note(ax)
         ax.set_title(title)
@@ -160,7 +156,7 @@ def loss_curves(history: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 def plot_loss(history: dict[str, np.ndarray], title: str = "", ax: Axes | None = None) -> Axes:
     """Train and validation loss per epoch: data loss solid, total loss (with penalty) dashed."""
-    ax = _axes(ax)
+    ax = axes_for(ax)
     for values, (_, label, style) in zip(loss_curves(history), LOSS_CURVES, strict=False):
         ax.plot(np.arange(1, len(values) + 1), values, label=label, **style)
     ax.set(title=title, **LOSS_LABELS)
@@ -202,7 +198,7 @@ def density_curve(values: np.ndarray, points: int = 200, cut: float = 3.0) -> tu
 def plot_weight_density(values: np.ndarray, label: str, stats: dict | None = None, ax: Axes | None = None) -> Axes:
     """Density (Gaussian KDE, see :func:`density_curve`) of kernel values, any shape, filled, in the next colour
     of ``ax`` (C0, C1, ...); ``stats`` (from metrics) written on the axes."""
-    ax = _axes(ax)
+    ax = axes_for(ax)
     curve = density_curve(values)
     if curve is None and finite_values(values).size < 2:
         diverged_note(ax)
@@ -225,7 +221,7 @@ def label_density(ax: Axes) -> None:
 
 def plot_weight_box(values: Sequence[np.ndarray], labels: Sequence[str], ax: Axes | None = None) -> Axes:
     """Horizontal box plots of one or more kernels, any shapes, sharing the density's x axis."""
-    ax = _axes(ax)
+    ax = axes_for(ax)
     ax.boxplot(
         [finite_values(v) for v in values],
         orientation="horizontal",
@@ -238,199 +234,3 @@ def plot_weight_box(values: Sequence[np.ndarray], labels: Sequence[str], ax: Axe
         ax.invert_yaxis()  # first run on top, as in the legend
     ax.set_xlabel("weight value")
     return ax
-
-
-# ---------------------------------------------------------------- comparison of many runs
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One cell of a comparison grid: a run's view, or (a failed run) a note drawn in its place."""
-
-    title: str
-    view: RunView | None = None
-    note: str = ""
-
-
-def plot_note(text: str, title: str = "", ax: Axes | None = None) -> Axes:
-    """A panel holding only text (e.g. a failed run's error), wrapped to fit."""
-    ax = _axes(ax)
-    lines = textwrap.wrap(text, 38)
-    shown = "\n".join(lines[:8] + (["…"] if len(lines) > 8 else []))
-    ax.text(0.5, 0.5, shown, transform=ax.transAxes, ha="center", va="center", color="C3", fontsize="small")
-    # tick_params, not set_yticks([]): the latter would clear the ticks of every axes sharing y
-    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
-    ax.set_title(title)
-    return ax
-
-
-DrawPanel = Callable[[Panel, Axes, bool], None]
-
-
-def _panel_grid(
-    cells: Sequence[Sequence[Panel | None]],
-    row_labels: Sequence[str],
-    col_labels: Sequence[str],
-    title: str,
-    draw: DrawPanel,
-    sharey: bool = False,
-) -> Figure:
-    """Panels in rows × columns (``cells[row][col]``, None = empty), row and column labels outside."""
-    n_rows, n_cols = len(cells), max(len(row) for row in cells)
-    size = (3.7 * n_cols + (0.5 if row_labels else 0), 3.4 * n_rows + (0.5 if col_labels else 0) + 0.5)
-    fig = canvas.new_figure(size)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharey=sharey)
-    first = True
-    for r, row in enumerate(cells):
-        for c in range(n_cols):
-            panel, ax = (row[c] if c < len(row) else None), axes[r, c]
-            if panel is None:
-                ax.set_axis_off()
-            elif panel.view is None:
-                plot_note(panel.note, panel.title, ax)
-            else:
-                draw(panel, ax, first)
-                first = False
-            ax.title.set_fontsize(9)
-    for c, label in enumerate(col_labels):
-        axes[0, c].annotate(label, (0.5, 1), (0, 22), "axes fraction", "offset points", ha="center", weight="bold")
-    for r, label in enumerate(row_labels):
-        axes[r, 0].annotate(
-            label, (0, 0.5), (-52, 0), "axes fraction", "offset points", ha="right", va="center", weight="bold"
-        )
-    fig.suptitle(title, fontsize="x-large")
-    fig.tight_layout()
-    return fig
-
-
-def boundary_grid_figure(
-    cells: Sequence[Sequence[Panel | None]], row_labels: Sequence[str], col_labels: Sequence[str], title: str
-) -> Figure:
-    """Decision boundaries in a grid of panels (``cells[row][col]``); the legend on the first one only."""
-
-    def draw(panel: Panel, ax: Axes, first: bool) -> None:
-        plot_boundary(panel.view.grid, panel.view.data, panel.title, ax=ax, legend=first)
-
-    return _panel_grid(cells, row_labels, col_labels, title, draw)
-
-
-def loss_grid_figure(
-    cells: Sequence[Sequence[Panel | None]], row_labels: Sequence[str], col_labels: Sequence[str], title: str
-) -> Figure:
-    """Train/validation curves in a grid of panels sharing the loss axis; the legend on the first one only."""
-
-    def draw(panel: Panel, ax: Axes, first: bool) -> None:
-        plot_loss(panel.view.history, panel.title, ax=ax)
-        if not first:
-            ax.get_legend().remove()
-
-    fig = _panel_grid(cells, row_labels, col_labels, title, draw, sharey=True)
-    views = [p.view for row in cells for p in row if p is not None and p.view is not None]
-    tops = [finite_values(np.r_[v.history["data_loss"], v.history["val_data_loss"]]) for v in views]
-    if len(tops := [t.max() for t in tops if t.size]) > 0:
-        # one scale for all panels, from the data losses: a diverging run's blow-up does not flatten the rest
-        top = min(max(tops), 2 * float(np.median(tops)))
-        fig.axes[0].set_ylim(0, 1.05 * top)
-    return fig
-
-
-@dataclass(frozen=True)
-class WeightCurve:
-    """One density of a weights comparison: ``values`` (any shape) pooled from one or more runs' kernels."""
-
-    name: str
-    note: str
-    values: np.ndarray
-
-
-def _clip_spike(ax: Axes, ratio: float = 5.0) -> str:
-    """If one density peaks over ``ratio`` × the next highest (L1's spike at 0), cut the y axis so the
-    others stay readable; return a note saying so ('' when nothing was cut)."""
-    peaks = sorted(max((p.vertices[:, 1].max() for p in c.get_paths()), default=0.0) for c in ax.collections)
-    if len(peaks) < 2 or peaks[-2] <= 0 or peaks[-1] <= ratio * peaks[-2]:
-        return ""
-    ax.set_ylim(0, 2.5 * peaks[-2])
-    return f"highest peak cut off (density {peaks[-1]:.3g})"
-
-
-def weight_groups_figure(panels: Sequence[tuple[str, Sequence[WeightCurve]]], title: str) -> Figure:
-    """Per panel: the curves' densities overlaid, their box plots below (the lecture's figure, in groups)."""
-    fig = canvas.new_figure((max(8.0, 6.5 * len(panels)), 6.8))
-    axes = fig.subplots(
-        2,
-        len(panels),
-        squeeze=False,
-        sharex="col",
-        gridspec_kw={"height_ratios": [3, 0.4 + 0.25 * max(max(len(c) for _, c in panels), 1)]},
-    )
-    for col, (panel_title, curves) in enumerate(panels):
-        if not curves:  # every run of the panel failed
-            plot_note("no finished run", panel_title, axes[0, col])
-            axes[1, col].set_axis_off()
-            continue
-        for curve in curves:
-            plot_weight_density(curve.values, f"{curve.name} ({curve.note})", ax=axes[0, col])
-        cut = _clip_spike(axes[0, col])
-        axes[0, col].legend(fontsize="small")
-        axes[0, col].set_title("\n".join(t for t in (panel_title, cut) if t))
-        plot_weight_box([c.values for c in curves], [c.name for c in curves], ax=axes[1, col])
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-@dataclass(frozen=True)
-class SweepSeries:
-    """One line of a sweep plot: ``x`` of shape (k,); ``mean``/``low``/``high``/``ci_low``/``ci_high`` map a
-    metric to shape (k,).
-
-    ``runs`` (shape (k,)) counts the runs behind each point; ``low``–``high`` is their spread and
-    ``ci_low``–``ci_high`` the 95 % interval of their mean (NaN for one run).
-    """
-
-    label: str
-    x: np.ndarray
-    mean: dict[str, np.ndarray]
-    low: dict[str, np.ndarray]
-    high: dict[str, np.ndarray]
-    ci_low: dict[str, np.ndarray]
-    ci_high: dict[str, np.ndarray]
-    runs: np.ndarray
-
-
-def sweep_figure(
-    field: str, series: Sequence[SweepSeries], scale: tuple[str, dict], title: str, xlabel: str = ""
-) -> Figure:
-    """Final data loss and accuracy (train solid ●, validation dashed ▲) against a swept field.
-
-    One colour per series; where a point has more than one run, a band shows the low–high spread and
-    bars the 95 % interval of the mean.
-    ``scale`` is a matplotlib x scale and its arguments, e.g. ``("symlog", {"linthresh": 1e-4})``.
-    """
-    fig = canvas.new_figure((12, 4.6))
-    axes = fig.subplots(1, 2)
-    panels = (("data loss (cross-entropy)", "data_loss", "val_data_loss"), ("accuracy", "accuracy", "val_accuracy"))
-    ticks = np.unique(np.concatenate([s.x for s in series]))
-    for ax, (ylabel, train, val) in zip(axes, panels, strict=True):
-        for i, s in enumerate(series):
-            color = f"C{i % 10}"
-            for key, style in ((train, {"ls": "-", "marker": "o"}), (val, {"ls": "--", "marker": "^"})):
-                ax.plot(s.x, s.mean[key], color=color, **style)
-                if (s.runs > 1).any():
-                    ax.fill_between(s.x, s.low[key], s.high[key], color=color, alpha=0.12, lw=0)
-                    interval = np.abs(np.stack([s.mean[key] - s.ci_low[key], s.ci_high[key] - s.mean[key]]))
-                    ax.errorbar(s.x, s.mean[key], yerr=interval, fmt="none", ecolor=color, alpha=0.6, capsize=3)
-        ax.set_xscale(scale[0], **scale[1])
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-        ax.set(xlabel=xlabel or field, ylabel=ylabel)
-        ax.grid(alpha=0.3)
-    handles = [Line2D([], [], color=f"C{i % 10}", label=s.label) for i, s in enumerate(series) if s.label]
-    handles += [
-        Line2D([], [], color="k", ls="-", marker="o", label="train"),
-        Line2D([], [], color="k", ls="--", marker="^", label="validation"),
-    ]
-    axes[0].legend(handles=handles, fontsize="small")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import regdemo
 from regdemo.config.schema import RunConfig
-from regdemo.draw import film, plots, run_figures
+from regdemo.draw import film, run_figures
 from regdemo.results import rundir, storage
 from regdemo.runs.tensorboard import write_tensorboard
 from regdemo.train import metrics
@@ -35,7 +35,7 @@ class RunOutput:
     model: keras.Model
     history: History
     metrics: dict
-    view: plots.RunView
+    view: metrics.RunView
     snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]]  # (epoch, kernels) for TensorBoard
     film: metrics.Film | None = None  # with plots.snapshots
 
@@ -123,7 +123,7 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
         "timing": {"train_seconds": history.seconds},
         "versions": versions(),
     }
-    view = plots.RunView(
+    view = metrics.RunView(
         name=cfg.name,
         title=f"{cfg.name} ({reg.label()})",
         grid=grid,
