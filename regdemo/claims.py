@@ -122,7 +122,7 @@ def weight_decay_row(sgd_gap: float, adam_gap: float, decay_size: float) -> tupl
         "L2 is weight decay: w ← (1 − 2·η·l2)·w − η·∇data",
         f"one SGD step: max |Δw| {sgd_gap:.1e} (the decay itself: {decay_size:.2f}); under Adam: {adam_gap:.2f}",
         "holds" if holds else "does not hold",
-        f"SGD: max |Δw| ≤ {DECAY_TOL:g} (also tests/test_proximal.py::"
+        f"SGD: max |Δw| ≤ {DECAY_TOL:g} (also tests/train/test_proximal.py::"
         "test_one_sgd_step_with_l2_is_weight_decay_then_the_plain_step)",
     )
 

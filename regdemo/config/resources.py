@@ -20,7 +20,7 @@ Measured (Linux, x86-64, TensorFlow 2.21, one thread; peak RSS over the RSS befo
 run's freed memory does not lower: TensorFlow and malloc keep it, so the terms add up), estimate / measured:
 the lecture net 205 / 195 MiB; at resolution 2000 623 / 569; [1000, 1000] at resolution 2000 658 / 532;
 [1000] 261 / 181; [4000, 4000] 871 / 802; 10⁶ samples 1626 / 1658; [1000, 1000, 1000] with 10⁵ samples
-1572 / 1860 (tests/test_resources.py re-measures two of these). A process also needs
+1572 / 1860 (tests/config/test_resources.py re-measures two of these). A process also needs
 :data:`PROCESS_BYTES` for Python, TensorFlow, Keras and matplotlib themselves.
 
 :func:`preflight` turns this into a config check: a run whose process would need more than this

@@ -5,7 +5,7 @@ Dense kernel at those epochs (one compiled ``tf.function``, no ``model.predict``
 The epochs are counted as history.csv counts them: snapshot ``e`` holds the weights after ``e`` epochs,
 so ``0`` is the random initialisation and ``epochs`` the end of training. Recording reads the model with
 ``training=False`` only (no dropout mask is drawn, no variable is written), so a run's history and
-weights are the same, bit for bit, with snapshots on or off (tests/test_snapshots.py checks it).
+weights are the same, bit for bit, with snapshots on or off (tests/train/test_snapshots.py checks it).
 """
 
 from __future__ import annotations

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_report import SMALL, failed_run
 
 from conftest import TINY
 from regdemo.cli import main
 from regdemo.config.schema import dotted_fields
 from regdemo.export import mlflow as export
 from regdemo.results import rundir
+from rundirs import SMALL, failed_run
 
 mlflow = pytest.importorskip("mlflow", reason="pip install 'regdemo[mlflow]'")
 from mlflow.tracking import MlflowClient  # noqa: E402

@@ -28,10 +28,9 @@ from regdemo.draw import canvas, figures, layout
 from regdemo.report import page as report
 from regdemo.results import rundir, summary
 from regdemo.train import datasets
+from rundirs import ERROR, SMALL, failed_run, fake_run
 
-SMALL = ["--set", "training.epochs=5", "--set", "plots.boundary.resolution=20"]
 ISSUE_2_FILES = {"summary.csv", "compare_boundaries.png", "compare_loss.png", "compare_weights.png"}
-ERROR = 'ValueError: bad <b>value</b> & "quotes"'
 
 
 @pytest.fixture(scope="module")
@@ -46,47 +45,6 @@ def tiny_exp(tmp_path_factory) -> tuple[Path, Path]:
 
 def _metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
-
-
-def _set(data: dict, dotted: str, value: object) -> None:
-    *parents, last = dotted.split(".")
-    for key in parents:
-        data = data[key]
-    data[last] = value
-
-
-def fake_run(source: Path, dest: Path, sweep: dict | None = None, final: dict | None = None) -> Path:
-    """A run folder copied from a real one, renamed to ``dest.name``, its config and metrics.json
-    patched to the swept values ``sweep`` (dotted path → value) and the ``final`` numbers given."""
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("model.keras"))
-    sweep = sweep or {}
-    config = yaml.safe_load((dest / "config.yaml").read_text())
-    for path, value in sweep.items():
-        _set(config, path, value)
-    config |= {"name": dest.name, "experiment": dest.parent.name, "variant": dest.parent.name, "sweep": sweep}
-    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    metrics = _metrics(dest) | {"run": dest.name, "variant": dest.parent.name, "sweep": sweep}
-    metrics["final"] |= final or {}
-    (dest / "metrics.json").write_text(json.dumps(metrics))
-    return dest
-
-
-def failed_run(source: Path, dest: Path, error: str = ERROR) -> Path:
-    """A failed run folder as the runner writes it: config.yaml, error.txt, metrics.json (status failed)."""
-    dest.mkdir(parents=True)
-    config = yaml.safe_load((source / "config.yaml").read_text()) | {"name": dest.name, "variant": dest.name}
-    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (dest / "error.txt").write_text(f"Traceback (most recent call last):\n{error}\n")
-    failed = {
-        "format": rundir.FORMAT,
-        "run": dest.name,
-        "status": "failed",
-        "error": error,
-        "variant": dest.name,
-        "sweep": {},
-    }
-    (dest / "metrics.json").write_text(json.dumps(failed))
-    return dest
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

@@ -1,5 +1,5 @@
 """The progress display: one plain line per finished run where no terminal is (or $CI is set), rich's live display
-on a terminal, nothing with --quiet. (The Ray backend's lines: tests/test_ray.py.)"""
+on a terminal, nothing with --quiet. (The Ray backend's lines: tests/runs/test_ray.py.)"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
-from test_report import SMALL, _chromium, failed_run, fake_run
+from test_report import _chromium
 
 from conftest import TINY
 from regdemo import cli
@@ -28,6 +28,7 @@ from regdemo.draw import figures
 from regdemo.report import page as report
 from regdemo.report import viewer
 from regdemo.results import rundir, summary
+from rundirs import SMALL, failed_run, fake_run
 
 EVIL = "ValueError: </script><script>alert(1)</script><!-- & done"
 FRAMES = 3  # the fake film's frames, at epochs 1, 3 and 5

@@ -8,11 +8,11 @@ import json
 import re
 
 import pytest
-from test_report import fake_run
 from test_report_viewer import _descendants, _viewer_json, open_page, viewer_exp  # noqa: F401 (a fixture)
 
 from regdemo.cli import main
 from regdemo.report import parallel
+from rundirs import fake_run
 
 KINDS, LAMBDAS = ("l1", "l2"), (0.0, 1e-4, 1e-3, 1e-2)
 
