@@ -25,7 +25,7 @@ from regdemo.config import shipped, userdata
 from regdemo.config.checkspec import CheckConfig, ResolvedCheck, Rule, SelectionError, resolve
 from regdemo.config.locate import Layer, line_of, located, reason, validation_error
 from regdemo.config.overrides import deep_merge, nest, override_keys
-from regdemo.config.schema import SAFE_NAME, BoundaryPlotConfig, FieldError, RunConfig, TrainingConfig
+from regdemo.config.schema import SAFE_NAME, SAFE_NAME_RULE, BoundaryPlotConfig, FieldError, RunConfig, TrainingConfig
 from regdemo.config.selectspec import ResolvedSelection, SelectConfig, SelectError, resolve_selection
 from regdemo.config.sweep import SweepAxis, check_run_count, check_unique_names, sweep_axes, sweep_run_name
 from regdemo.config.yamlfile import Key, dotted, load_yaml, read_text, show
@@ -39,7 +39,6 @@ SMOKE_SNAPSHOTS = 5
 MAX_RUNS = 100_000
 # A further judgement of each resolved run: None, or the field to blame and why (see preflight).
 RunCheck = Callable[[RunConfig], "tuple[Key, str] | None"]
-SAFE_NAME_RULE = "must be made of letters, digits, '.', '_' and '-' only"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from regdemo.config.yamlfile import Key
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+# A name becomes a folder name: a leading dot would make it hidden, "." or ".." would leave the folder.
+SAFE_NAME = re.compile(r"^(?!\.)[A-Za-z0-9._-]+$")
+SAFE_NAME_RULE = "must be made of letters, digits, '.', '_' and '-', not starting with '.'"
 # TensorFlow Playground's four classification sets, ported from its src/dataset.ts (regdemo.train.playground).
 PLAYGROUND_KINDS = ("playground_circle", "playground_xor", "playground_gauss", "playground_spiral")
 DATASET_KINDS = ("moons", "circles", "xor", "gaussians", "spiral", "linear", *PLAYGROUND_KINDS, "csv")
@@ -300,7 +302,7 @@ class RunConfig(_Strict):
     @classmethod
     def _safe_name(cls, value: str) -> str:
         if not SAFE_NAME.match(value):
-            raise ValueError("must be made of letters, digits, '.', '_' and '-' only")
+            raise ValueError(SAFE_NAME_RULE)
         return value
 
     def to_dict(self) -> dict[str, Any]:

@@ -105,14 +105,23 @@ BAD = [
         "  - name: l1\n",
         "  - name: l1/evil\n",
         14,
-        "runs[2].name: must be made of letters, digits, '.', '_' and '-' only (got 'l1/evil')",
+        "runs[2].name: must be made of letters, digits, '.', '_' and '-', not starting with '.' (got 'l1/evil')",
     ),
     (
         "  - name: l1\n",
         "  - name: [l1]\n",
         14,
-        "runs[2].name: must be made of letters, digits, '.', '_' and '-' only (got [l1])",
+        "runs[2].name: must be made of letters, digits, '.', '_' and '-', not starting with '.' (got [l1])",
     ),
+    *[
+        (
+            "  - name: l1\n",
+            f"  - name: '{name}'\n",
+            14,
+            f"runs[2].name: must be made of letters, digits, '.', '_' and '-', not starting with '.' (got '{name}')",
+        )
+        for name in ("..", ".", ".hidden")
+    ],
     ("seed: 3\n", "seed: 3\nseed: 4\n", 3, "seed: duplicate key"),
     ("xlim: [-2, 3]", "xlim: [3, -2]", 9, "plots.boundary.xlim: must be [low, high] with low < high (got [3, -2])"),
     ("runs:\n", "runs: [\n", 11, "YAML syntax:"),
