@@ -25,6 +25,7 @@ version is one clear line (:class:`RunFolderError`), never misread. No TensorFlo
 """
 
 # The package is the one owner of the format: callers use ``rundir.<name>``, whichever file defines it.
+from regdemo.results.rundir.expfiles import GRID_KEYS, grid_checksums, read_checks, read_summary, summary_order
 from regdemo.results.rundir.names import (
     BOUNDARY_PNG,
     CHECKS,
@@ -54,16 +55,13 @@ from regdemo.results.rundir.names import (
     sweep_file,
 )
 from regdemo.results.rundir.read import (
-    GRID_KEYS,
     LoadedRun,
     check_run_dir,
     find_runs,
-    grid_checksums,
     is_run_dir,
     load_run,
     load_runs,
     open_plot_data,
-    read_checks,
     read_config,
     read_film,
     read_history,
@@ -71,7 +69,6 @@ from regdemo.results.rundir.read import (
     read_plot_data,
     read_plots,
     read_snapshot_epochs,
-    read_summary,
     read_text,
     run_error,
     run_status,
@@ -79,7 +76,6 @@ from regdemo.results.rundir.read import (
     run_variant,
     saved_run,
     saved_state,
-    summary_order,
     unique_labels,
 )
 from regdemo.results.rundir.selectionfile import drop_selection, read_selection, write_selection

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import functools
-import json
+import io
 import math
 import os
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from regdemo.config.schema import RunConfig
+from regdemo.config.yamlfile import MAX_BYTES as MAX_YAML_BYTES
 from regdemo.errors import RunFolderError
-from regdemo.results.rundir.names import CHECKS, CONFIG, FORMAT, HISTORY, METRICS, PLOT_DATA, RUN_PLOTS, SUMMARY
+from regdemo.results.rundir import safe, shapes
+from regdemo.results.rundir.expfiles import summary_order
+from regdemo.results.rundir.names import CONFIG, ERROR, FORMAT, HISTORY, METRICS, PLOT_DATA, RUN_PLOTS
+from regdemo.textsafe import excerpt
 from regdemo.train.datasets import Split
 from regdemo.train.metrics import Film, Grid, RunView
 
@@ -42,8 +46,8 @@ def run_sweep(config: RunConfig, metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_error(metrics: Mapping[str, Any]) -> str:
-    """A failed run's message ('' for any other run)."""
-    return str(metrics.get("error", "")) if run_status(metrics) == "failed" else ""
+    """A failed run's message ('' for any other run), cut to :data:`safe.MAX_ERROR_CHARS`."""
+    return safe.cap_error(str(metrics.get("error", ""))) if run_status(metrics) == "failed" else ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +105,7 @@ class LoadedRun:
             return []
         if "view" in self.__dict__:
             return self.view.kernels
-        return _readable(self.path, PLOT_DATA, lambda path: read_kernels(path, self._layer_names()))
+        return _readable(self.path, PLOT_DATA, lambda path: read_kernels(path, self._layer_names(), self.config))
 
     def _layer_stats(self) -> list[dict[str, Any]]:
         return _null_to_nan(self.metrics.get("weights", {}).get("layers", []))
@@ -115,7 +119,7 @@ class LoadedRun:
         if self.failed:
             return None
         names = self._layer_names()
-        grid, kernels, data = _readable(self.path, PLOT_DATA, lambda path: read_plot_data(path, names))
+        grid, kernels, data = _readable(self.path, PLOT_DATA, lambda path: read_plot_data(path, names, self.config))
         return RunView(
             name=self.label,
             title=self.title,
@@ -129,30 +133,36 @@ class LoadedRun:
 
 def _readable(run_dir: Path, name: str, read: Callable[[Path], Any]) -> Any:
     """``read(run_dir)``, a missing or damaged ``name`` being one line (:class:`RunFolderError`)."""
-    if not (run_dir / name).is_file():  # gone since load_run checked it
+    if not os.path.lexists(run_dir / name):  # gone since load_run checked it
         raise RunFolderError(f"{run_dir}: unreadable run folder: no {name}")
     try:
         return read(run_dir)
-    except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # UnicodeDecodeError is the CLI's
-        if isinstance(exc, UnicodeDecodeError):
-            raise
-        raise RunFolderError(f"{run_dir}: unreadable run folder: {name}: {exc}") from None
+    except (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+        raise RunFolderError(f"{run_dir}: unreadable run folder: {name}: {excerpt(str(exc), 200)}") from None
 
 
 def is_run_dir(path: Path) -> bool:
-    """A run folder is a visible folder holding metrics.json."""
-    return path.is_dir() and not path.name.startswith(".") and (path / METRICS).is_file()
+    """A run folder is a visible folder (not a link) holding metrics.json."""
+    return not path.is_symlink() and path.is_dir() and not path.name.startswith(".") and (path / METRICS).is_file()
 
 
 def find_runs(exp_dir: Path) -> list[Path]:
-    """The run folders of an experiment: in summary.csv's order when there is one, then by name."""
+    """The run folders of an experiment: in summary.csv's order when there is one, then by name.
+
+    A visible link among them is refused (:class:`RunFolderError`): a received folder's links are not followed.
+    """
     found = sorted(p for p in exp_dir.iterdir() if is_run_dir(p)) if exp_dir.is_dir() else []
+    for link in (p for p in exp_dir.iterdir() if p.is_symlink() and not p.name.startswith(".")) if found else ():
+        if link.is_dir():
+            safe.check_folder(link)
     rank = {name: i for i, name in enumerate(summary_order(exp_dir))}
     return sorted(found, key=lambda p: rank.get(p.name, len(rank)))
 
 
 def check_run_dir(path: Path) -> None:
-    """Raise :class:`RunFolderError` unless ``path`` is a run folder."""
+    """Raise :class:`RunFolderError` unless ``path`` is a run folder (a folder, not a link)."""
+    if path.is_symlink():
+        safe.check_folder(path)
     if not is_run_dir(path):
         raise RunFolderError(f"{path}: not a regdemo run folder (no {METRICS})")
     if not (path / CONFIG).is_file():
@@ -171,11 +181,22 @@ def _null_to_nan(value: Any) -> Any:
 
 
 def read_history(run_dir: Path) -> dict[str, np.ndarray]:
-    """history.csv → ``{column: array of shape (epochs_run,)}`` (the ``epoch`` column left out)."""
-    with (run_dir / HISTORY).open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    table = np.array(rows[1:], dtype=np.float64).reshape(len(rows) - 1, len(rows[0]))
-    return {name: table[:, i] for i, name in enumerate(rows[0]) if name != "epoch"}
+    """history.csv → ``{column: array of shape (epochs_run,)}`` (the ``epoch`` column left out), checked
+    (:func:`regdemo.results.rundir.shapes.parse_history`)."""
+    return shapes.parse_history(safe.read_utf8(run_dir, HISTORY, safe.MAX_CSV_BYTES), run_dir / HISTORY)
+
+
+@contextlib.contextmanager
+def open_plot_data(run_dir: Path, config: RunConfig | None = None) -> Iterator[np.lib.npyio.NpzFile]:
+    """plot_data.npz opened lazily (``saved[key]`` reads one array), every array's header checked first
+    against the run's config (read from the folder when not given): see :func:`shapes.check_plot_data`."""
+    config = config or read_config(run_dir)
+    raw = safe.read_bytes(run_dir, PLOT_DATA, shapes.plot_budget(config))
+    with np.load(io.BytesIO(raw), allow_pickle=False) as saved:
+        if not isinstance(saved, np.lib.npyio.NpzFile):
+            raise RunFolderError(f"{run_dir / PLOT_DATA}: not an .npz archive")
+        shapes.check_plot_data(saved.zip, config, run_dir / PLOT_DATA)
+        yield saved
 
 
 def _kernels(saved: np.lib.npyio.NpzFile, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
@@ -184,19 +205,23 @@ def _kernels(saved: np.lib.npyio.NpzFile, layer_names: Sequence[str]) -> list[tu
     return [(name, saved[f"kernel_{name}"]) for name in order]
 
 
-def read_kernels(run_dir: Path, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+def read_kernels(
+    run_dir: Path, layer_names: Sequence[str], config: RunConfig | None = None
+) -> list[tuple[str, np.ndarray]]:
     """plot_data.npz's kernels alone, as :func:`read_plot_data` gives them (each array read on its own)."""
-    with np.load(run_dir / PLOT_DATA) as saved:
+    with open_plot_data(run_dir, config) as saved:
         return _kernels(saved, layer_names)
 
 
-def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, list[tuple[str, np.ndarray]], Split]:
+def read_plot_data(
+    run_dir: Path, layer_names: Sequence[str], config: RunConfig | None = None
+) -> tuple[Grid, list[tuple[str, np.ndarray]], Split]:
     """plot_data.npz → the boundary grid (each array (resolution, resolution)), the kernels and the data.
 
     Kernels come as ``[(layer name, kernel of shape (inputs, units))]`` in ``layer_names`` order
     (metrics.json's), any others after them in the file's order.
     """
-    with np.load(run_dir / PLOT_DATA) as saved:
+    with open_plot_data(run_dir, config) as saved:
         grid = Grid(saved["grid_x"], saved["grid_y"], saved["grid_prob"])
         kernels = _kernels(saved, layer_names)
         test = [saved["x_test"], saved["y_test"]] if "x_test" in saved.files else []
@@ -204,38 +229,32 @@ def read_plot_data(run_dir: Path, layer_names: Sequence[str]) -> tuple[Grid, lis
     return grid, kernels, data
 
 
-# libyaml's parser where PyYAML was built with it: the same safe constructor and resolver, so the same
-# values, ~7x faster; reading config.yaml was most of loading 1,000 runs (and of planning their resume).
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _yaml(text: str) -> Any:
-    """A YAML document regdemo wrote (config.yaml), parsed safely."""
-    return yaml.load(text, Loader=_SAFE_LOADER)  # safe: plain data only, never a Python object
-
-
 def read_config(run_dir: Path) -> RunConfig:
-    """config.yaml, validated."""
+    """config.yaml through the config loader's bounds (:func:`safe.read_yaml`), validated."""
+    data = safe.read_yaml(run_dir, CONFIG)
     try:
-        return RunConfig.model_validate(_yaml((run_dir / CONFIG).read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as exc:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
         reason = " ".join(str(exc).split())
-        raise RunFolderError(f"{run_dir}: unreadable run folder: {CONFIG}: {reason[:300]}") from None
+        raise safe.Damaged(f"{run_dir}: unreadable run folder: {CONFIG}: {excerpt(reason, 300)}") from None
 
 
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    """metrics.json, checked to be of this version's :data:`FORMAT`."""
-    try:
-        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunFolderError(f"{run_dir}: unreadable run folder: {METRICS}: {exc}") from None
+def _metrics_data(run_dir: Path) -> Any:
+    return safe.read_json(run_dir, METRICS, safe.MAX_METRICS_BYTES)
+
+
+def read_metrics(run_dir: Path, data: Any = None) -> dict[str, Any]:
+    """metrics.json (or its parsed ``data``), checked to be of this version's :data:`FORMAT` and its schema."""
+    metrics = _metrics_data(run_dir) if data is None else data
     if not isinstance(metrics, dict):
-        raise RunFolderError(f"{run_dir}: unreadable run folder: {METRICS} is not a mapping")
+        raise RunFolderError(f"{run_dir / METRICS}: (top level): must be a mapping")
     if metrics.get("format") != FORMAT:
-        found = f"format {metrics['format']!r}" if "format" in metrics else "no format version (regdemo 0.1)"
+        shown = excerpt(repr(metrics["format"])) if "format" in metrics else ""
+        found = f"format {shown}" if "format" in metrics else "no format version (regdemo 0.1)"
         raise RunFolderError(
             f"{run_dir}: run folder of {found}; this regdemo reads format {FORMAT}: rerun its experiment"
         )
+    shapes.check_metrics(metrics, run_dir / METRICS)
     return metrics
 
 
@@ -244,18 +263,20 @@ def saved_run(run_dir: Path) -> tuple[dict | None, dict[str, Any] | None]:
 
     The config is validated, so fields added since it was written take their defaults and an older
     folder of the same config compares equal (it is still rerun: its metrics are None, another format).
-    Either is None where unreadable (or not UTF-8); the metrics are None too for a folder of another format.
+    Either is None where missing or damaged (not UTF-8, not parsed, not valid); the metrics are None too for
+    a folder of another format. Hostile content is refused (:class:`RunFolderError`): a folder or file that is
+    a link, a file past its bounds, metrics.json of this format that does not fit its schema.
     """
+    safe.check_folder(run_dir)
     try:
-        config = RunConfig.model_validate(_yaml((run_dir / CONFIG).read_text(encoding="utf-8"))).to_dict()
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError):
+        config = read_config(run_dir).to_dict()
+    except safe.Damaged:
         config = None
     try:
-        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
-        metrics = None
-    if not isinstance(metrics, dict) or metrics.get("format") != FORMAT:
-        metrics = None
+        data = _metrics_data(run_dir)
+    except safe.Damaged:
+        data = None
+    metrics = read_metrics(run_dir, data) if isinstance(data, dict) and data.get("format") == FORMAT else None
     return config, metrics
 
 
@@ -276,20 +297,20 @@ def load_run(run_dir: Path, label: str | None = None) -> LoadedRun:
     config = read_config(run_dir)
     if metrics.get("status") != "failed":
         for needed in (HISTORY, PLOT_DATA):
-            if not (run_dir / needed).is_file():
+            if not os.path.lexists(run_dir / needed):
                 raise RunFolderError(f"{run_dir}: unreadable run folder: no {needed}")
         # Checked now, so that a damaged folder stops a command before it writes anything: history.csv
         # read whole (it is small, and every summary and viewer needs it), plot_data.npz's zip directory
-        # only (its arrays are decompressed where drawn).
-        _readable(run_dir, PLOT_DATA, _npz_keys)
+        # and array headers only (its arrays are decompressed where drawn).
+        _readable(run_dir, PLOT_DATA, lambda path: _npz_keys(path, config))
     run = LoadedRun(run_dir, label or config.name, config, metrics)
     run.history  # noqa: B018 (read now: see above)
     return run
 
 
-def _npz_keys(run_dir: Path) -> list[str]:
-    """plot_data.npz's array names, from its zip directory (nothing decompressed)."""
-    with np.load(run_dir / PLOT_DATA) as saved:
+def _npz_keys(run_dir: Path, config: RunConfig) -> list[str]:
+    """plot_data.npz's array names, from its zip directory and headers checked (no array decompressed)."""
+    with open_plot_data(run_dir, config) as saved:
         return list(saved.files)
 
 
@@ -314,22 +335,33 @@ def load_runs(run_dirs: Sequence[Path]) -> list[LoadedRun]:
 
 
 def read_text(run_dir: Path, name: str) -> str:
-    """A text file of a run folder (config.yaml, error.txt), as the report shows it."""
-    return (run_dir / name).read_text(encoding="utf-8")
+    """A text file of a run folder (config.yaml, error.txt), as the report shows it (error.txt cut to
+    :data:`safe.MAX_ERROR_CHARS`)."""
+    if name == ERROR:
+        return safe.cap_error(safe.read_utf8(run_dir, name, safe.MAX_TEXT_BYTES))
+    return safe.read_utf8(run_dir, name, MAX_YAML_BYTES)
 
 
-def read_snapshot_epochs(run_dir: Path) -> list[int]:
-    """plot_data.npz's ``snapshot_epochs`` (the epochs of the training film's frames; [] without snapshots)."""
-    path = run_dir / PLOT_DATA
-    if not path.is_file():
+def read_snapshot_epochs(run_dir: Path, config: RunConfig | None = None) -> list[int]:
+    """plot_data.npz's ``snapshot_epochs`` (the epochs of the training film's frames; [] without snapshots),
+    checked to be epochs of the run, in order."""
+    if not os.path.lexists(run_dir / PLOT_DATA):
         return []
-    with np.load(path) as saved:
-        return [int(e) for e in saved["snapshot_epochs"]] if "snapshot_epochs" in saved.files else []
+    config = config or read_config(run_dir)
+    with open_plot_data(run_dir, config) as saved:
+        if "snapshot_epochs" not in saved.files:
+            return []
+        epochs = saved["snapshot_epochs"]
+    if epochs.dtype.kind not in "iu" or np.any(epochs < 0) or np.any(epochs > config.training.epochs):
+        raise RunFolderError(f"{run_dir / PLOT_DATA}: snapshot_epochs: not epochs of its run")
+    if np.any(np.diff(epochs) <= 0):
+        raise RunFolderError(f"{run_dir / PLOT_DATA}: snapshot_epochs: not in increasing order")
+    return [int(e) for e in epochs]
 
 
-def read_film(run_dir: Path) -> Film | None:
+def read_film(run_dir: Path, config: RunConfig | None = None) -> Film | None:
     """plot_data.npz's training film (see :func:`regdemo.results.rundir.write_plot_data`); None without snapshots."""
-    with np.load(run_dir / PLOT_DATA) as saved:
+    with open_plot_data(run_dir, config) as saved:
         if "snapshot_epochs" not in saved.files:
             return None
         keys = ("snapshot_epochs", "snapshot_grid_x", "snapshot_grid_y", "snapshot_grid_prob", "snapshot_kernel")
@@ -337,71 +369,6 @@ def read_film(run_dir: Path) -> Film | None:
 
 
 def read_plots(run_dir: Path) -> list[tuple[str, bytes]]:
-    """The run's PNGs that exist, as ``[(file name, PNG bytes)]`` in :data:`RUN_PLOTS` order."""
-    return [(name, (run_dir / name).read_bytes()) for name in RUN_PLOTS if (run_dir / name).is_file()]
-
-
-# ---------------------------------------------------------------- reading for `regdemo diff` (no run is loaded)
-
-# plot_data.npz's boundary grid: the arrays a pixel-free comparison of two boundaries reads.
-GRID_KEYS = ("grid_x", "grid_y", "grid_prob")
-
-
-def read_summary(path: Path) -> list[dict[str, str]]:
-    """summary.csv (or a copy of one under any name; or the experiment folder holding it) → one
-    ``{column: cell text}`` per row, in file order.
-
-    Cells stay text ('' for an empty cell: a failed run's metrics, a diverged run's non-finite numbers);
-    each row's keys are the header's columns, in its order. Raises :class:`RunFolderError` (naming the
-    file, and the line where one is at fault) when it cannot be read, or a row's cells do not match the header.
-    """
-    path = path / SUMMARY if path.is_dir() else path
-    rows: list[dict[str, str]] = []
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, [])
-            for cells in reader:
-                if not cells:  # a blank line, as csv.DictReader skips it
-                    continue
-                if len(cells) != len(header):
-                    where = f"{path}:{reader.line_num}"
-                    raise RunFolderError(f"{where}: {len(cells)} cells, the header has {len(header)}")
-                rows.append(dict(zip(header, cells, strict=True)))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise RunFolderError(f"{path}: unreadable: {exc}") from None
-    return rows
-
-
-def open_plot_data(run_dir: Path) -> np.lib.npyio.NpzFile:
-    """plot_data.npz opened lazily (use it in a ``with``): ``saved[key]`` reads and decompresses one array."""
-    return np.load(run_dir / PLOT_DATA)
-
-
-def grid_checksums(saved: np.lib.npyio.NpzFile) -> dict[str, tuple[int, int]]:
-    """The boundary grid arrays of an opened plot_data.npz as ``{key: (CRC-32, size in bytes)}``.
-
-    Read from the zip directory alone (nothing is decompressed): two equal entries hold equal arrays,
-    up to a CRC-32 collision. Keys the file lacks are left out.
-    """
-    infos = {info.filename: info for info in saved.zip.infolist()}
-    return {key: (infos[f"{key}.npy"].CRC, infos[f"{key}.npy"].file_size) for key in GRID_KEYS if f"{key}.npy" in infos}
-
-
-def summary_order(exp_dir: Path) -> list[str]:
-    """The run names in summary.csv's order ([] without one)."""
-    return [row.get("run", "") for row in read_summary(exp_dir)] if (exp_dir / SUMMARY).is_file() else []
-
-
-def read_checks(exp_dir: Path) -> dict[str, Any]:
-    """checks.json as written by :func:`write_checks` ({} when there is none)."""
-    path = exp_dir / CHECKS
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunFolderError(f"{path}: unreadable: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RunFolderError(f"{path}: not a checks file of format {FORMAT}: rerun its experiment")
-    return data
+    """The run's PNGs that exist, as ``[(file name, PNG bytes)]`` in :data:`RUN_PLOTS` order, each a
+    regular file of the folder with a PNG signature (else :class:`RunFolderError`)."""
+    return [(name, safe.read_png(run_dir, name)) for name in RUN_PLOTS if os.path.lexists(run_dir / name)]
