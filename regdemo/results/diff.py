@@ -11,24 +11,23 @@ comparing); what counts as a difference is decided by pure functions (:mod:`regd
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
-import zipfile
-import zlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from regdemo.config.schema import RunConfig
-from regdemo.errors import RunFolderError
+from regdemo.config.yamlfile import load_yaml
+from regdemo.errors import ConfigError, RunFolderError
 from regdemo.results import rundir
+from regdemo.results.diffgrid import BoundaryChange, boundary_changes, flipped_fraction, unreadable
 from regdemo.results.tolerance import Tolerance, beyond, delta, differs
+
+__all__ = ["BoundaryChange", "Diff", "MetricChange", "NotCompared", "SettingChange", "difference", "flipped_fraction"]
 
 # summary.csv columns that name a run rather than measure it (a failed run's message is compared
 # through its status, and timings are never the same twice).
@@ -71,11 +70,24 @@ class Side:
         return [c for c in tail if c not in IDENTITY and not is_timing(c)]
 
     def run_dir(self, run: str) -> Path | None:
-        """The run's folder when this side is an experiment folder holding it."""
+        """The run's folder when this side is an experiment folder holding it (with its metrics and config)."""
         if self.folder is None:
             return None
         path = self.folder / run
-        return path if rundir.is_run_dir(path) else None
+        return path if rundir.is_run_dir(path) and os.path.lexists(path / rundir.CONFIG) else None
+
+    def missing(self, run: str) -> str | None:
+        """Why this side, an experiment folder, has no usable folder for a run its summary lists (None when
+        it has one, or this side is a bare summary.csv)."""
+        if self.folder is None or self.run_dir(run) is not None:
+            return None
+        path = self.folder / run
+        if path.is_symlink():
+            return "its run folder is a link"
+        if not path.is_dir():
+            return "its run folder is missing"
+        lacking = rundir.METRICS if not (path / rundir.METRICS).is_file() else rundir.CONFIG
+        return f"its run folder is incomplete (no {lacking})"
 
 
 def load_side(path: Path) -> Side:
@@ -131,14 +143,6 @@ def _value(row: Mapping[str, str], metric: str) -> float | None:
         return None
 
 
-def flipped_fraction(base_prob: np.ndarray, new_prob: np.ndarray) -> float:
-    """The fraction of grid points whose predicted class (p > 0.5; NaN counts as class 0) differs.
-
-    Both of shape (resolution, resolution), over the same box.
-    """
-    return float(np.mean((base_prob > 0.5) != (new_prob > 0.5)))
-
-
 # ---------------------------------------------------------------- what differs
 
 
@@ -163,13 +167,12 @@ class SettingChange:
 
 
 @dataclass(frozen=True)
-class BoundaryChange:
-    """``disagreement``: the fraction of grid points whose class flipped; None when the grids' box or
-    resolution differ (not comparable)."""
+class NotCompared:
+    """A run, or its boundary, that could not be compared: ``what`` (``run`` or ``boundary``) and why."""
 
     run: str
-    disagreement: float | None
-    beyond: bool
+    what: str
+    reason: str
 
 
 @dataclass
@@ -191,6 +194,7 @@ class Diff:
     metrics: list[MetricChange] = field(default_factory=list)
     boundaries: list[BoundaryChange] = field(default_factory=list)
     boundaries_compared: int = 0
+    not_compared: list[NotCompared] = field(default_factory=list)
 
     @property
     def beyond_metrics(self) -> list[MetricChange]:
@@ -198,10 +202,12 @@ class Diff:
 
     @property
     def within_tolerance(self) -> bool:
-        """Nothing beyond tolerance: no run only in one side, no status or setting changed, no metric
-        or boundary beyond tolerance."""
+        """Nothing beyond tolerance: no run only in one side, none that could not be compared (its folder
+        missing or incomplete, its boundary missing or of another shape), no status or setting changed, no
+        metric or boundary beyond tolerance."""
         return not (
-            self.only_in_base
+            self.not_compared
+            or self.only_in_base
             or self.only_in_new
             or self.statuses
             or self.settings
@@ -270,13 +276,11 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10× faster
-
-
-def _config_data(text: str) -> Any:
-    """A config.yaml text as data, through the schema when it validates: fields added to regdemo since it was
-    written take their defaults (as resume compares them), so a new default field is no change."""
-    data = yaml.load(text, Loader=_LOADER) or {}
+def _config_data(text: str, source: str = rundir.CONFIG) -> Any:
+    """A config.yaml text as data, through the config loader's bounds (a received config.yaml is hostile
+    input) and the schema when it validates: fields added to regdemo since it was written take their
+    defaults (as resume compares them), so a new default field is no change. Raises :class:`ConfigError`."""
+    data = load_yaml(text, source)[0] or {}
     try:
         return RunConfig.model_validate(data).to_dict()
     except ValidationError:
@@ -287,8 +291,11 @@ def config_changes(run: str, base_text: str, new_text: str) -> list[SettingChang
     """The fields of two config.yaml texts that differ (naming keys left out); a missing field is ''."""
     if base_text == new_text:
         return []
-    b = flatten(_config_data(base_text))
-    n = flatten(_config_data(new_text))
+    return _changes(run, _config_data(base_text), _config_data(new_text))
+
+
+def _changes(run: str, base_data: Any, new_data: Any) -> list[SettingChange]:
+    b, n = flatten(base_data), flatten(new_data)
     keys = [k for k in dict.fromkeys([*b, *n]) if k.split(".")[0] not in NAMING_KEYS]
     return [
         SettingChange(run, k, _show(b[k]) if k in b else "", _show(n[k]) if k in n else "")
@@ -300,89 +307,21 @@ def config_changes(run: str, base_text: str, new_text: str) -> list[SettingChang
 def setting_changes(base: Side, new: Side, run: str, folders: tuple[Path, Path] | None) -> list[SettingChange]:
     """A run's settings that differ: its config.yaml fields when both sides have its folder (``folders``)
     with one, else the settings columns of the two summaries."""
-    if folders is not None and all((d / rundir.CONFIG).is_file() for d in folders):
-        texts = []
-        for run_dir in folders:
+    if folders is not None:
+        texts = [rundir.read_text(run_dir, rundir.CONFIG) for run_dir in folders]  # bounded, no link followed
+        if texts[0] == texts[1]:
+            return []
+        data = []
+        for run_dir, text in zip(folders, texts, strict=True):
             try:
-                texts.append(rundir.read_text(run_dir, rundir.CONFIG))
-            except (OSError, UnicodeDecodeError) as exc:
-                raise _unreadable(run_dir, rundir.CONFIG, exc) from None
-        try:
-            return config_changes(run, *texts)
-        except yaml.YAMLError:
-            for run_dir, text in zip(folders, texts, strict=True):
-                try:
-                    yaml.load(text, Loader=_LOADER)
-                except yaml.YAMLError as exc:
-                    raise _unreadable(run_dir, rundir.CONFIG, exc) from None
-            raise
+                data.append(_config_data(text, str(run_dir / rundir.CONFIG)))
+            except ConfigError as exc:
+                raise unreadable(run_dir, rundir.CONFIG, exc) from None
+        return _changes(run, *data)
     b_row, n_row = base.rows[run], new.rows[run]
     columns = dict.fromkeys([*base.settings_columns(), *new.settings_columns()])
     cells = [(c, b_row.get(c, ""), n_row.get(c, "")) for c in columns]
     return [SettingChange(run, c, b, n) for c, b, n in cells if b != n]
-
-
-# ---------------------------------------------------------------- boundaries
-
-
-def _unreadable(run_dir: Path, name: str, exc: Exception) -> RunFolderError:
-    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-    return RunFolderError(f"{run_dir}: unreadable {name}: {reason}")
-
-
-def _open_grid(files: contextlib.ExitStack, run_dir: Path) -> np.lib.npyio.NpzFile | None:
-    """``run_dir``'s plot_data.npz opened into ``files``; None when it has none (a failed run)."""
-    try:
-        return files.enter_context(rundir.open_plot_data(run_dir))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise _unreadable(run_dir, rundir.PLOT_DATA, exc) from None
-
-
-def _array(saved: np.lib.npyio.NpzFile, key: str, run_dir: Path) -> np.ndarray:
-    try:
-        return saved[key]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise _unreadable(run_dir, rundir.PLOT_DATA, exc) from None
-
-
-def boundary_disagreement(base_dir: Path, new_dir: Path) -> float | None:
-    """The fraction of grid points whose class differs between two run folders' plot_data.npz grids;
-    None when the grids are not over the same box and resolution; NaN when either has no grid
-    (a failed run: nothing to compare).
-
-    Equal grid arrays are told by their zip checksums, without decompressing: an identical boundary
-    costs a directory read, a changed one the two grid_prob arrays (and grid_x/grid_y only when their
-    checksums differ). Raises :class:`RunFolderError` naming a damaged file.
-    """
-    with contextlib.ExitStack() as files:
-        b, n = _open_grid(files, base_dir), _open_grid(files, new_dir)
-        if b is None or n is None:
-            return math.nan
-        b_sums, n_sums = rundir.grid_checksums(b), rundir.grid_checksums(n)
-        if len(b_sums) < len(rundir.GRID_KEYS) or len(n_sums) < len(rundir.GRID_KEYS):
-            return math.nan
-        for axis in ("grid_x", "grid_y"):
-            if b_sums[axis] != n_sums[axis] and not np.array_equal(_array(b, axis, base_dir), _array(n, axis, new_dir)):
-                return None
-        if b_sums["grid_prob"] == n_sums["grid_prob"]:
-            return 0.0
-        return flipped_fraction(_array(b, "grid_prob", base_dir), _array(n, "grid_prob", new_dir))
-
-
-def boundary_changes(pairs: Mapping[str, tuple[Path, Path]], tol: Tolerance) -> tuple[list[BoundaryChange], int]:
-    """Of the runs given with their two folders: (those whose boundaries disagree at all or are not
-    comparable, how many were compared)."""
-    changes, compared = [], 0
-    for run, (b_dir, n_dir) in pairs.items():
-        share = boundary_disagreement(b_dir, n_dir)
-        if share is not None and math.isnan(share):
-            continue
-        compared += 1
-        if share is None or share != 0.0:
-            changes.append(BoundaryChange(run, share, share is not None and share > tol.boundary))
-    return changes, compared
 
 
 # ---------------------------------------------------------------- the comparison
@@ -393,6 +332,14 @@ def difference(base: Side, new: Side, tol: Tolerance | None = None, metrics: Seq
     where both sides are experiment folders holding the run, boundaries (default tolerance: Tolerance())."""
     tol = tol or Tolerance()
     shared = [run for run in base.rows if run in new.rows]
+    sides = (("base", base), ("new", new))
+    missing = [
+        NotCompared(run, "run", f"{name}: {why}")
+        for run in shared
+        for name, side in sides
+        if (why := side.missing(run))
+    ]
+    shared = [run for run in shared if run not in {m.run for m in missing}]  # never counted as compared
     chosen, only_base, only_new = choose_metrics(base, new, metrics)
     result = Diff(
         base=base.path,
@@ -407,11 +354,15 @@ def difference(base: Side, new: Side, tol: Tolerance | None = None, metrics: Seq
     )
     folders = {run: (base.run_dir(run), new.run_dir(run)) for run in shared}
     pairs = {run: (b, n) for run, (b, n) in folders.items() if b is not None and n is not None}
+    failed = {run for run in shared if "failed" in (base.rows[run]["status"], new.rows[run]["status"])}
     for run in shared:
         b_status, n_status = base.rows[run]["status"], new.rows[run]["status"]
         if b_status != n_status:
             result.statuses.append(SettingChange(run, "status", b_status, n_status))
         result.settings += setting_changes(base, new, run, pairs.get(run))
     result.metrics = metric_changes(base, new, shared, chosen, tol)
-    result.boundaries, result.boundaries_compared = boundary_changes(pairs, tol)
+    # a failed run has no boundary: nothing to compare (its status differs, or both failed)
+    drawn = {run: dirs for run, dirs in pairs.items() if run not in failed}
+    result.boundaries, why_not, result.boundaries_compared = boundary_changes(drawn, tol)
+    result.not_compared = missing + [NotCompared(run, "boundary", why) for run, why in why_not.items()]
     return result

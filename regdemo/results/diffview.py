@@ -1,5 +1,9 @@
 """A :class:`regdemo.results.diff.Diff` shown three ways: JSON (one object), plain text, and Markdown for a
 pull-request comment. Text and Markdown list at most :data:`MAX_ROWS` rows per table; JSON lists all.
+
+Names, fields and values come from the compared folders (someone else's): text goes through
+:func:`regdemo.textsafe.for_terminal` (no escape sequence reaches a terminal) and every Markdown cell through
+:func:`regdemo.textsafe.markdown_cell` (no newline ends a row, no heading, image or tag is injected).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regdemo.results.diff import Diff
+from regdemo.textsafe import for_terminal, markdown_cell, one_line
 
 MAX_ROWS = 40  # per table in text and Markdown (a PR comment must stay readable, and under 65 kB)
 
@@ -54,6 +59,7 @@ def as_json(diff: Diff) -> dict[str, Any]:
         "metrics_only_in_base": diff.metrics_only_in_base,
         "metrics_only_in_new": diff.metrics_only_in_new,
         "boundaries_compared": diff.boundaries_compared,
+        "not_compared": [{"run": c.run, "what": c.what, "reason": c.reason} for c in diff.not_compared],
     }
 
 
@@ -85,6 +91,9 @@ def _verdict(diff: Diff) -> str:
 def _tables(diff: Diff) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of every non-empty table, in reading order."""
     tables = []
+    if diff.not_compared:
+        rows = [[c.run, c.what, c.reason] for c in diff.not_compared]
+        tables.append(("Not compared (missing or incomplete)", ["run", "what", "why"], rows))
     if diff.only_in_base or diff.only_in_new:
         rows = [[run, "base only"] for run in diff.only_in_base] + [[run, "new only"] for run in diff.only_in_new]
         tables.append(("Runs in one side only", ["run", "side"], rows))
@@ -115,6 +124,8 @@ def _counts(diff: Diff) -> list[str]:
         f"{within} differ within it",
         f"boundaries compared in {diff.boundaries_compared} run(s) (tolerance {tol.boundary:g} of grid points)",
     ]
+    if diff.not_compared:
+        lines.append(f"{len(diff.not_compared)} run(s) or boundaries could not be compared (see below)")
     if diff.metrics_only_in_base or diff.metrics_only_in_new:
         one_side = [f"{m} (base)" for m in diff.metrics_only_in_base] + [f"{m} (new)" for m in diff.metrics_only_in_new]
         lines.append(f"not compared (one side only): {', '.join(one_side)}")
@@ -127,28 +138,26 @@ def _more(rows: Sequence[list[str]]) -> str:
 
 def as_text(diff: Diff) -> str:
     """A readable plain-text summary: the verdict, the counts, then each table that is not empty."""
-    lines = [f"regdemo diff {diff.base} {diff.new}: {_verdict(diff)}", *_counts(diff)]
+    lines = [f"regdemo diff {one_line(str(diff.base))} {one_line(str(diff.new))}: {_verdict(diff)}"]
+    lines += [one_line(line) for line in _counts(diff)]
     for title, header, rows in _tables(diff):
-        shown = [header, *rows[:MAX_ROWS]]
+        shown = [header, *([one_line(c) for c in row] for row in rows[:MAX_ROWS])]
         widths = [max(len(row[i]) for row in shown) for i in range(len(header))]
         lines += ["", f"{title} ({len(rows)}):"]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in shown]
         lines += [f"  {more}"] if (more := _more(rows)) else []
-    return "\n".join(lines)
-
-
-def _md(cell: str) -> str:
-    return cell.replace("|", "\\|")
+    return for_terminal("\n".join(lines))
 
 
 def as_markdown(diff: Diff) -> str:
     """A Markdown summary fit for a pull-request comment: verdict, counts, a table per kind of change."""
     mark = "✅" if diff.within_tolerance else "❌"
-    lines = [f"### {mark} regdemo diff: {_verdict(diff)}", "", f"`{diff.base}` → `{diff.new}`", ""]
-    lines += [f"- {line}" for line in _counts(diff)]
+    paths = f"{markdown_cell(str(diff.base))} → {markdown_cell(str(diff.new))}"
+    lines = [f"### {mark} regdemo diff: {_verdict(diff)}", "", paths, ""]
+    lines += [f"- {markdown_cell(line)}" for line in _counts(diff)]
     for title, header, rows in _tables(diff):
         lines += ["", f"**{title}** ({len(rows)})", ""]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows[:MAX_ROWS]]
+        lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows[:MAX_ROWS]]
         lines += ["", more] if (more := _more(rows)) else []
     return "\n".join(lines)

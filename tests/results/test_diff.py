@@ -19,6 +19,7 @@ from conftest import TINY
 from regdemo.cli import main
 from regdemo.results import diff, diffview
 from regdemo.results.tolerance import Tolerance, beyond, delta, differs
+from regdemo.textsafe import markdown_cell
 
 SMALL = ["--set", "training.epochs=5", "--set", "plots.boundary.resolution=20"]
 RUNS = ["none", "l2", "l1"]
@@ -178,7 +179,8 @@ def test_a_metric_moved_beyond_tolerance_names_run_and_metric(capsys, exp: Path,
     status, out, _ = run_diff(capsys, exp, new, "--markdown")
     assert status == 1
     assert "| run | metric | base | new | delta |" in out
-    assert f"| l2 | val_data_loss | {before!r} | {moved!r} |" in out
+    cells = [markdown_cell(c) for c in ("l2", "val_data_loss", repr(before), repr(moved))]  # escaped as data
+    assert "| " + " | ".join(cells) + " |" in out
     # A looser tolerance lets it pass; the value is still listed, as within tolerance.
     status, result = diff_json(capsys, exp, new, "--rtol", "1e-3")
     assert status == 0 and result["metrics"][0]["beyond"] is False
