@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import os
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -221,18 +222,19 @@ def run_section(run: LoadedRun) -> RunSection:
 def _embedded_media(index: int, run: LoadedRun, section: RunSection) -> viewer.RunMedia:
     """A run's pictures on the self-contained page: its section's <img> ids; the film strip embedded here, once."""
     ids = {Path(file).stem: image_id(index, file) for file, _ in section.images if file in VIEWER_IMAGES}
-    epochs = rundir.read_snapshot_epochs(run.path) if not run.failed else []
-    strip = run.path / rundir.TRAINING_FRAMES
-    frames = _data_uri(strip.read_bytes()) if epochs and strip.is_file() else ""
+    epochs = rundir.read_snapshot_epochs(run.path, run.config) if not run.failed else []
+    has_strip = epochs and os.path.lexists(run.path / rundir.TRAINING_FRAMES)  # a link is refused, not skipped
+    frames = _data_uri(rundir.read_png(run.path, rundir.TRAINING_FRAMES)) if has_strip else ""
     return viewer.RunMedia(ids, frames, epochs)
 
 
 def _linked_media(run: LoadedRun) -> viewer.RunMedia:
-    """A run's pictures on the index page: links to its folder's files that exist (none is read)."""
+    """A run's pictures on the index page: links to its folder's regular files (none is read; a link is
+    never linked to, a browser would follow it)."""
     folder = run.path.name
-    links = {Path(file).stem: image_src(f"{folder}/{file}") for file in VIEWER_IMAGES if (run.path / file).is_file()}
-    epochs = rundir.read_snapshot_epochs(run.path) if not run.failed else []
-    has_strip = epochs and (run.path / rundir.TRAINING_FRAMES).is_file()
+    links = {Path(f).stem: image_src(f"{folder}/{f}") for f in VIEWER_IMAGES if rundir.is_regular(run.path / f)}
+    epochs = rundir.read_snapshot_epochs(run.path, run.config) if not run.failed else []
+    has_strip = epochs and rundir.is_regular(run.path / rundir.TRAINING_FRAMES)
     return viewer.RunMedia(links, image_src(f"{folder}/{rundir.TRAINING_FRAMES}") if has_strip else "", epochs)
 
 
@@ -244,10 +246,10 @@ def _figure(
     The index page links the experiment folder's file when there is one; the self-contained page embeds
     it when ``fresh`` (``regdemo run`` drew it for these very runs a moment ago), else draws it anew (the
     folder's file may be from another comparison)."""
-    on_disk = (experiment_dir / name).is_file()
+    on_disk = rundir.is_regular(experiment_dir / name)  # a link in the folder is drawn anew, never followed
     if on_disk and not embed:
         return name, name
-    return name, (experiment_dir / name).read_bytes() if on_disk and fresh else canvas.png_bytes(draw())
+    return name, rundir.read_png(experiment_dir, name) if on_disk and fresh else canvas.png_bytes(draw())
 
 
 def write_report(

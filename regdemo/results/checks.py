@@ -29,6 +29,7 @@ import numpy as np
 
 from regdemo.config.checkspec import Replicate, ResolvedCheck, ResolvedRule, metric_operands, rule_from_dict
 from regdemo.results import rundir
+from regdemo.textsafe import markdown_cell, one_line
 from regdemo.train.metrics import seed_aggregate
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURED, SMOKE = "holds", "does not hold", "inconclusive", "not measured", "smoke"
@@ -201,7 +202,7 @@ def measured_text(figures: Sequence[Mapping[str, Any]]) -> str:
     texts = []
     for part in figures:
         agg = part["aggregate"]
-        if agg["n"] == 0 or not math.isfinite(agg["mean"]):
+        if agg["n"] == 0 or agg["mean"] is None or not math.isfinite(agg["mean"]):  # null: non-finite
             texts.append("n/a")
         elif agg["n"] == 1:
             texts.append(f"{agg['mean']:.3g}")
@@ -212,18 +213,21 @@ def measured_text(figures: Sequence[Mapping[str, Any]]) -> str:
 
 
 def as_table(results: Sequence[CheckResult]) -> list[list[str]]:
-    """The results as rows of text: check, verdict, measured, rule (the header first)."""
+    """The results as rows of text for a terminal: check, verdict, measured, rule (the header first)."""
     rows = [["check", "verdict", "measured", "rule"]]
-    return rows + [[r.name, r.verdict, measured_text(r.figures), r.rule] for r in results]
+    table = [[r.name, r.verdict, measured_text(r.figures), r.rule] for r in results]
+    return rows + [[one_line(cell) for cell in row] for row in table]  # no escape sequence reaches a terminal
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table; a ``verdict`` column other than holds is bold, pipes in cells are escaped."""
+    """A Markdown table; a ``verdict`` column other than holds is bold; every cell is data made safe by
+    :func:`regdemo.textsafe.markdown_cell` (a claim's newline cannot end its row or start a heading)."""
     at = list(header).index("verdict") if "verdict" in header else -1
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [f"**{c}**" if i == at and c not in (HOLDS, SMOKE) else c for i, c in enumerate(row)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        cells = [markdown_cell(c) for c in row]
+        cells = [f"**{c}**" if i == at and row[i] not in (HOLDS, SMOKE) else c for i, c in enumerate(cells)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

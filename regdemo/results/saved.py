@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
@@ -27,6 +28,7 @@ from regdemo.errors import RunFolderError
 from regdemo.results import rundir
 from regdemo.results.checks import FAILS, measured_text
 from regdemo.results.summary import report_columns, summary_columns
+from regdemo.textsafe import excerpt
 
 CHECK_COLUMNS = ("name", "claim", "verdict", "measured", "rule")
 TEXT_COLUMNS = ("error",)  # summary.csv columns kept as text even when every cell is empty
@@ -108,8 +110,12 @@ def _figure_key(path: Path) -> tuple[str, int]:
 
 
 def _img(path: Path) -> str:
-    """A PNG file as an inline ``<img>`` whose source is the PNG itself (base64)."""
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    """A PNG file as an inline ``<img>`` whose source is the PNG itself (base64), once it is found to be a
+    regular file of its folder with a PNG signature; else a line saying why it is not shown."""
+    try:
+        data = base64.b64encode(rundir.read_png(path.parent, path.name)).decode("ascii")
+    except RunFolderError as exc:
+        return f"<p>{html.escape(excerpt(str(exc), 300))}</p>"
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}" style="max-width:100%">'
 
 
@@ -139,7 +145,7 @@ class RunResults:
     def history(self) -> pd.DataFrame:
         """history.csv: one row per epoch run, its columns (``epoch`` from 1, then the per-epoch numbers);
         no rows for a failed run."""
-        if self.status == "failed" or not (self.path / rundir.HISTORY).is_file():
+        if self.status == "failed" or not os.path.lexists(self.path / rundir.HISTORY):
             return pd.DataFrame(columns=["epoch"])
         columns = rundir.read_history(self.path)
         epochs = len(next(iter(columns.values()))) if columns else 0
@@ -155,8 +161,9 @@ class RunResults:
 
     @property
     def plots(self) -> list[Path]:
-        """The run's own PNGs that exist (boundary, loss, weights)."""
-        return [self.path / name for name in rundir.RUN_PLOTS if (self.path / name).is_file()]
+        """The run's own PNGs that exist (boundary, loss, weights; a link among them is listed, and refused
+        where it would be read)."""
+        return [self.path / name for name in rundir.RUN_PLOTS if os.path.lexists(self.path / name)]
 
     def __repr__(self) -> str:
         return f"<regdemo Run {self.name!r} ({self.status}) at {self.path}>"

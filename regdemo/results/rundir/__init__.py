@@ -78,6 +78,7 @@ from regdemo.results.rundir.read import (
     saved_state,
     unique_labels,
 )
+from regdemo.results.rundir.safe import MAX_ERROR_CHARS, is_regular, read_png
 from regdemo.results.rundir.selectionfile import drop_selection, read_selection, write_selection
 from regdemo.results.rundir.write import (
     SummaryAppender,
@@ -110,6 +111,7 @@ __all__ = [
     "HISTORY",
     "LOCK",
     "LOSS_PNG",
+    "MAX_ERROR_CHARS",
     "METRICS",
     "MODEL",
     "PLOT_DATA",
@@ -129,6 +131,7 @@ __all__ = [
     "find_runs",
     "folder_files",
     "grid_checksums",
+    "is_regular",
     "is_run_dir",
     "load_run",
     "load_runs",
@@ -143,6 +146,7 @@ __all__ = [
     "read_metrics",
     "read_plot_data",
     "read_plots",
+    "read_png",
     "read_selection",
     "read_snapshot_epochs",
     "read_summary",

@@ -50,6 +50,14 @@ def check_folder(path: Path) -> None:
         raise RunFolderError(f"{path}: not a folder")
 
 
+def is_regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself (a link to one is not)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def read_bytes(folder: Path, name: str, limit: int) -> bytes:
     """The bytes of ``folder/name``: a regular file, not a link, at most ``limit`` bytes (checked before
     reading). ``name`` is one of the format's file names (no separator), so nothing leaves ``folder``."""

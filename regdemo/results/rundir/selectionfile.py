@@ -5,6 +5,7 @@ its one reader, with a format check (see :mod:`regdemo.results.rundir`; the numb
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from regdemo.errors import RunFolderError
 from regdemo.results import storage
 from regdemo.results.rundir.names import FORMAT, SELECTION
+from regdemo.results.rundir.safe import read_json
 from regdemo.results.rundir.write import _finite  # the package's own JSON rule: non-finite as null
 
 
@@ -35,12 +37,9 @@ def read_selection(exp_dir: Path) -> dict[str, Any]:
     """selection.json as :func:`write_selection` wrote it ({} when there is none), its shape checked: the
     format, a field, a metric, a table of rows with their values, and the chosen values (numbers or null)."""
     path = exp_dir / SELECTION
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(f"{path}: unreadable: {exc}") from None
+    data = read_json(exp_dir, SELECTION)  # a regular file, bounded in size and depth
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise RunFolderError(f"{path}: not a selection file of format {FORMAT}: rerun its experiment")
     chosen, table = data.get("chosen"), data.get("table")
