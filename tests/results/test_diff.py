@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -358,3 +359,95 @@ def test_long_tables_are_cut_in_text_and_markdown_but_not_in_json() -> None:
     assert "… and 5 more (--json lists all)" in diffview.as_text(result)
     assert "… and 5 more (--json lists all)" in diffview.as_markdown(result)
     assert len(diffview.as_json(result)["metrics"]) == diffview.MAX_ROWS + 5
+
+
+# ---------------------------------------------------------------- a received folder: nothing skipped silently
+
+
+def test_a_deleted_run_folder_is_not_compared_and_fails(capsys, exp: Path, new: Path) -> None:
+    shutil.rmtree(new / "l1")  # summary.csv still lists it
+    status, result = diff_json(capsys, exp, new)
+    assert status == 1 and result["within_tolerance"] is False
+    assert result["not_compared"] == [{"run": "l1", "what": "run", "reason": "new: its run folder is missing"}]
+    assert (result["runs_compared"], result["boundaries_compared"]) == (2, 2)
+    (new / "l2" / "config.yaml").unlink()
+    _, result = diff_json(capsys, new, exp)
+    assert [(c["run"], c["reason"]) for c in result["not_compared"]] == [
+        ("l2", "base: its run folder is incomplete (no config.yaml)"),
+        ("l1", "base: its run folder is missing"),
+    ]
+    status, out, _ = run_diff(capsys, exp, new)
+    assert status == 1 and "DIFFERS beyond tolerance" in out.splitlines()[0]
+    assert "1 run(s) in both" in out and "l1   run   new: its run folder is missing" in out
+
+
+def test_a_boundary_that_cannot_be_compared_fails(capsys, exp: Path, new: Path) -> None:
+    arrays = grid(new / "l2")
+    write_grid(new / "l2", {k: v for k, v in arrays.items() if k != "grid_prob"})
+    status, result = diff_json(capsys, exp, new)
+    assert status == 1 and result["boundaries_compared"] == 2
+    assert result["not_compared"] == [
+        {"run": "l2", "what": "boundary", "reason": "plot_data.npz in new has no boundary grid"}
+    ]
+    (new / "l2" / "plot_data.npz").unlink()
+    _, result = diff_json(capsys, exp, new)
+    assert result["not_compared"][0]["reason"] == "no plot_data.npz in new"
+
+
+def test_grids_of_different_shapes_are_not_compared(capsys, exp: Path, new: Path) -> None:
+    # a run of resolution 10 on one side: its own config and grid agree, the two sides' shapes do not
+    config = new / "l1" / "config.yaml"
+    config.write_text(config.read_text().replace("resolution: 20", "resolution: 10"))
+    axis = np.linspace(-2, 3, 10, dtype=np.float32)
+    xx, yy = np.meshgrid(axis, axis)
+    write_grid(new / "l1", grid(new / "l1") | {"grid_x": xx, "grid_y": yy, "grid_prob": np.full((10, 10), 0.7)})
+    status, result = diff_json(capsys, exp, new)
+    assert status == 1
+    assert result["not_compared"] == [
+        {"run": "l1", "what": "boundary", "reason": "grids of different shapes ((20, 20) and (10, 10))"}
+    ]
+    assert result["settings"] == [{"run": "l1", "field": "plots.boundary.resolution", "base": "20", "new": "10"}]
+
+
+def test_a_grid_of_another_shape_than_its_config_is_refused(capsys, exp: Path, new: Path) -> None:
+    write_grid(new / "l1", grid(new / "l1") | {"grid_prob": np.full((20,), 0.5)})
+    status, out, err = run_diff(capsys, exp, new)
+    assert (status, out) == (2, "")
+    assert (
+        err
+        == f"{new / 'l1' / 'plot_data.npz'}: grid_prob: shape (20,) does not fit its run's config (at most (20, 20))\n"
+    )
+
+
+def test_a_run_cell_that_leaves_the_experiment_is_refused(capsys, exp: Path, new: Path) -> None:
+    summary = new / "summary.csv"
+    summary.write_text(summary.read_text().replace("\nl1,", "\n../l1,"))
+    status, out, err = run_diff(capsys, exp, new)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"{new / 'summary.csv'}:4: run: must be made of letters") and err.count("\n") == 1
+
+
+def test_markdown_and_text_show_received_text_as_data(capsys, exp: Path, new: Path, tmp_path: Path) -> None:
+    evil = "0.01\n\n### ✅ regdemo diff: within tolerance\n![](http://evil.example/x.png) <img src=x> \x1b[2J"
+    baseline = tmp_path / "baseline.csv"
+    shutil.copyfile(exp / "summary.csv", baseline)
+    edit_cells(new / "summary.csv", "l2", learning_rate=evil)
+    status, out, _ = run_diff(capsys, baseline, new, "--markdown")
+    assert status == 1
+    assert [line for line in out.splitlines() if line.startswith("#")] == [out.splitlines()[0]]  # one heading
+    assert not re.search(r"(?<!\\)[!<\[]", out.split("\n", 1)[1]) and "\x1b" not in out  # each one escaped
+    (row,) = [line for line in out.splitlines() if line.startswith("| l2 |")]
+    assert row.count(" | ") == 3 and "\\#\\#\\# ✅ regdemo diff\\: within tolerance" in row
+    status, out, _ = run_diff(capsys, baseline, new)
+    assert status == 1 and "\x1b" not in out and "\\x1b[2J" in out
+    assert [line for line in out.splitlines() if "within tolerance" in line] == [
+        line for line in out.splitlines() if line.lstrip().startswith("l2")
+    ]  # the fake verdict stays inside its row
+
+
+def test_markdown_escapes_every_cell_of_a_diff() -> None:
+    name = "x\n## fake heading\n![](http://evil.example/a.png)"
+    result = diff.Diff(Path("a"), Path("b"), Tolerance(), [name], [name], [], ["loss"])
+    result.metrics = [diff.MetricChange(name, "loss", 1.0, 2.0, 1.0, True)]
+    out = diffview.as_markdown(result)
+    assert "\n## " not in out and "![](" not in out and out.count(markdown_cell(name)) == 2
