@@ -56,6 +56,9 @@ def add_film(run_dir: Path, epochs: list[int]) -> np.ndarray:
     with np.load(run_dir / "plot_data.npz") as saved:
         arrays = {key: saved[key] for key in saved.files}
     np.savez_compressed(run_dir / "plot_data.npz", **arrays, snapshot_epochs=np.array(epochs))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["plots"]["snapshots"] = len(epochs)  # the film's frames within its config (checked when read)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     strip = np.concatenate([np.full((20, 30, 3), k / len(epochs)) for k in range(len(epochs))])
     matplotlib.image.imsave(run_dir / rundir.TRAINING_FRAMES, strip)
     return strip

@@ -151,10 +151,11 @@ def find_runs(exp_dir: Path) -> list[Path]:
 
     A visible link among them is refused (:class:`RunFolderError`): a received folder's links are not followed.
     """
-    found = sorted(p for p in exp_dir.iterdir() if is_run_dir(p)) if exp_dir.is_dir() else []
-    for link in (p for p in exp_dir.iterdir() if p.is_symlink() and not p.name.startswith(".")) if found else ():
-        if link.is_dir():
+    entries = sorted(exp_dir.iterdir()) if exp_dir.is_dir() else []
+    for link in (p for p in entries if p.is_symlink() and not p.name.startswith(".")):
+        if (link / METRICS).is_file():  # a run folder that is a link: refused, not skipped
             safe.check_folder(link)
+    found = [p for p in entries if is_run_dir(p)]
     rank = {name: i for i, name in enumerate(summary_order(exp_dir))}
     return sorted(found, key=lambda p: rank.get(p.name, len(rank)))
 
@@ -344,7 +345,7 @@ def read_text(run_dir: Path, name: str) -> str:
 
 def read_snapshot_epochs(run_dir: Path, config: RunConfig | None = None) -> list[int]:
     """plot_data.npz's ``snapshot_epochs`` (the epochs of the training film's frames; [] without snapshots),
-    checked to be epochs of the run, in order."""
+    checked to be epochs (whole numbers from 0), in increasing order."""
     if not os.path.lexists(run_dir / PLOT_DATA):
         return []
     config = config or read_config(run_dir)
@@ -352,7 +353,7 @@ def read_snapshot_epochs(run_dir: Path, config: RunConfig | None = None) -> list
         if "snapshot_epochs" not in saved.files:
             return []
         epochs = saved["snapshot_epochs"]
-    if epochs.dtype.kind not in "iu" or np.any(epochs < 0) or np.any(epochs > config.training.epochs):
+    if epochs.dtype.kind not in "iu" or np.any(epochs < 0):
         raise RunFolderError(f"{run_dir / PLOT_DATA}: snapshot_epochs: not epochs of its run")
     if np.any(np.diff(epochs) <= 0):
         raise RunFolderError(f"{run_dir / PLOT_DATA}: snapshot_epochs: not in increasing order")

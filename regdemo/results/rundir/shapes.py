@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from regdemo.columns import COLUMNS
 from regdemo.config.checkspec import COMPARATORS
-from regdemo.config.schema import RunConfig
+from regdemo.config.schema import SAFE_NAME, RunConfig
 from regdemo.errors import RunFolderError
 from regdemo.results.rundir.safe import Damaged, check_name
 from regdemo.textsafe import excerpt
@@ -113,15 +113,22 @@ class _Checks(_Loose):
     checks: list[_Check] = []
 
 
+def _shown(value: Any) -> str:
+    """A value as an error line quotes it: a short excerpt, never the whole of a large one."""
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return excerpt(repr(value[:100] if isinstance(value, str) else value))
+
+
 def _validate(model: type[BaseModel], data: Any, path: Path) -> None:
     """Raise one line naming the file and the first field at fault."""
     try:
         model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        where = excerpt(".".join(str(part) for part in error["loc"]), 120) or "(top level)"
         words = _WORDS.get(error["type"], error["msg"])
-        got = "" if error["type"] == "missing" else f" (got {excerpt(repr(error.get('input')))})"
+        got = "" if error["type"] == "missing" else f" (got {_shown(error.get('input'))})"
         raise RunFolderError(f"{path}: {where}: {words}{got}") from None
 
 
@@ -163,7 +170,7 @@ def parse_history(text: str, path: Path) -> dict[str, np.ndarray]:
     except ValueError:
         cells = ((i, c, v) for i, row in enumerate(rows[1:], 2) for c, v in zip(header, row, strict=True))
         line, column = next((i, c) for i, c, v in cells if not _is_float(v))
-        raise RunFolderError(f"{path}:{line}: {column}: not a number") from None
+        raise RunFolderError(f"{path}:{line}: {excerpt(column)}: not a number") from None
     return {name: table[:, i] for i, name in enumerate(header) if name != "epoch"}
 
 
@@ -215,7 +222,10 @@ def _bound(key: str, bounds: Mapping[str, tuple[int, ...]]) -> tuple[int, ...] |
     if key in bounds:
         return bounds[key]
     for prefix in ("kernel_", "x_", "y_"):
-        if key.startswith(prefix) and (prefix == "kernel_" or key[len(prefix) :] in ("train", "val", "test")):
+        rest = key[len(prefix) :]
+        if key.startswith(prefix) and (
+            SAFE_NAME.match(rest) if prefix == "kernel_" else rest in ("train", "val", "test")
+        ):
             return bounds[prefix]
     return None
 
@@ -243,10 +253,11 @@ def check_plot_data(archive: zipfile.ZipFile, config: RunConfig, path: Path) -> 
     if len(infos) > len(bounds) + len(config.model.hidden_units) + 8:
         raise RunFolderError(f"{path}: {len(infos)} arrays, more than its run writes")
     for info in infos:
-        key = info.filename.removesuffix(".npy")
-        bound = _bound(key, bounds) if info.filename.endswith(".npy") else None
+        name = info.filename.removesuffix(".npy")
+        bound = _bound(name, bounds) if info.filename.endswith(".npy") else None
         if bound is None:
             raise RunFolderError(f"{path}: {excerpt(info.filename)}: not an array regdemo writes")
+        key = excerpt(name)  # as the lines below quote it
         try:
             shape, dtype, offset = _header(archive, info)
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -254,7 +265,7 @@ def check_plot_data(archive: zipfile.ZipFile, config: RunConfig, path: Path) -> 
         if dtype.hasobject or dtype.kind not in "biuf" or dtype.itemsize > 8:
             raise RunFolderError(f"{path}: {key}: not an array of numbers (dtype {excerpt(str(dtype))})")
         fits = len(shape) == len(bound) and all(s <= b for s, b in zip(shape, bound, strict=True))
-        if not fits or (key in EXACT and shape != bound):
+        if not fits or (name in EXACT and shape != bound):
             raise RunFolderError(f"{path}: {key}: shape {shape} does not fit its run's config (at most {bound})")
         if info.file_size != offset + math.prod(shape) * dtype.itemsize:
             raise RunFolderError(f"{path}: {key}: declares {info.file_size:,} bytes, its header {shape} {dtype}")
