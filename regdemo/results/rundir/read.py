@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import math
 import os
 import zipfile
@@ -192,12 +191,13 @@ def open_plot_data(run_dir: Path, config: RunConfig | None = None) -> Iterator[n
     """plot_data.npz opened lazily (``saved[key]`` reads one array), every array's header checked first
     against the run's config (read from the folder when not given): see :func:`shapes.check_plot_data`."""
     config = config or read_config(run_dir)
-    raw = safe.read_bytes(run_dir, PLOT_DATA, shapes.plot_budget(config))
-    with np.load(io.BytesIO(raw), allow_pickle=False) as saved:
+    with safe.open_regular(run_dir, PLOT_DATA, shapes.plot_budget(config)) as f:
+        saved = np.load(f, allow_pickle=False)  # an .npy file is one array, not an archive: refused below
         if not isinstance(saved, np.lib.npyio.NpzFile):
             raise RunFolderError(f"{run_dir / PLOT_DATA}: not an .npz archive")
-        shapes.check_plot_data(saved.zip, config, run_dir / PLOT_DATA)
-        yield saved
+        with saved:
+            shapes.check_plot_data(saved.zip, config, run_dir / PLOT_DATA)
+            yield saved
 
 
 def _kernels(saved: np.lib.npyio.NpzFile, layer_names: Sequence[str]) -> list[tuple[str, np.ndarray]]:

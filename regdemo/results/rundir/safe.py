@@ -10,12 +10,11 @@ loader's bounded YAML reading, a PNG is checked by its signature, and every fail
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from regdemo.config.schema import SAFE_NAME, SAFE_NAME_RULE
 from regdemo.config.yamlfile import MAX_BYTES as MAX_YAML_BYTES
@@ -58,9 +57,10 @@ def is_regular(path: Path) -> bool:
         return False
 
 
-def read_bytes(folder: Path, name: str, limit: int) -> bytes:
-    """The bytes of ``folder/name``: a regular file, not a link, at most ``limit`` bytes (checked before
-    reading). ``name`` is one of the format's file names (no separator), so nothing leaves ``folder``."""
+def open_regular(folder: Path, name: str, limit: int) -> BinaryIO:
+    """``folder/name`` opened for reading (close it): a regular file, not a link, at most ``limit`` bytes
+    (checked with fstat before a byte is read). ``name`` is one of the format's file names (no separator),
+    so nothing leaves ``folder``."""
     path = folder / name
     if os.sep in name or name in ("", ".", ".."):
         raise RunFolderError(f"{path}: not a file name of the run folder format")
@@ -72,21 +72,23 @@ def read_bytes(folder: Path, name: str, limit: int) -> bytes:
         if os.path.islink(path):
             raise RunFolderError(f"{path}: a link, not a file (a received folder's links are not followed)") from None
         raise RunFolderError(f"{path}: unreadable: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    f = os.fdopen(fd, "rb")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        f.close()
         if not stat.S_ISREG(info.st_mode):
             raise RunFolderError(f"{path}: not a regular file")
-        if info.st_size > limit:
-            raise RunFolderError(f"{path}: {info.st_size:,} bytes, over the {limit:,} this file may have")
-        data = f.read(limit + 1)  # the file may grow after fstat
+        raise RunFolderError(f"{path}: {info.st_size:,} bytes, over the {limit:,} this file may have")
+    return f
+
+
+def read_bytes(folder: Path, name: str, limit: int) -> bytes:
+    """The bytes of ``folder/name``, opened by :func:`open_regular`."""
+    with open_regular(folder, name, limit) as f:
+        data = f.read(limit + 1)  # the file may have grown since fstat
     if len(data) > limit:
-        raise RunFolderError(f"{path}: over the {limit:,} bytes this file may have")
+        raise RunFolderError(f"{folder / name}: over the {limit:,} bytes this file may have")
     return data
-
-
-def open_bytes(folder: Path, name: str, limit: int) -> io.BytesIO:
-    """:func:`read_bytes` as a file object (what numpy and zipfile read)."""
-    return io.BytesIO(read_bytes(folder, name, limit))
 
 
 def read_utf8(folder: Path, name: str, limit: int) -> str:
