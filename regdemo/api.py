@@ -91,22 +91,32 @@ def run(
 
     Raises :class:`regdemo.errors.ConfigError` for a bad config or override (one line, ``file:LINE:
     field: reason``, nothing written), :class:`regdemo.options.OptionError` (a ValueError) for an option that
-    cannot be used, and RunConflict / ExperimentLocked / RunFolderError as the command line would report them.
+    cannot be used, TypeError naming the argument for one of the wrong type (a dict as ``config``, a list
+    as ``sets``), and RunConflict / ExperimentLocked / RunFolderError as the command line would report them.
     A failed run or a check that does not hold is no exception: see ``.summary``'s ``status`` and
     ``.checks``' ``verdict``.
     """
     from regdemo.config.resources import preflight
 
+    path, folder = _path("config", config), _path("out", out)
     options = checked(
         RunOptions(workers=workers, force=force, progress=progress, wait=wait, report=report, grids=grids)
     )
-    if not isinstance(max_runs, int) or max_runs < 1:
+    if not isinstance(max_runs, int) or isinstance(max_runs, bool):
+        raise TypeError(f"max_runs: must be an integer (got {type(max_runs).__name__})")
+    if max_runs < 1:
         raise ValueError(f"max_runs: must be >= 1 (got {max_runs})")
+    if not isinstance(smoke, bool):
+        raise TypeError(f"smoke: must be True or False (got {type(smoke).__name__})")
+    if sets is not None and not isinstance(sets, Mapping):
+        raise TypeError(
+            f"sets: must be a mapping of field path to value, such as {{'training.epochs': 500}} "
+            f"(got {type(sets).__name__})"
+        )
     if note := backend_note():
         warnings.warn(note, stacklevel=2)
-    path = Path(config)
     experiment = load_experiment(path, sets, smoke, max_runs, check=preflight())
-    done = run_experiment(experiment, Path(out), options)
+    done = run_experiment(experiment, folder, options)
     return load(done.outcome.folder)
 
 
@@ -116,4 +126,11 @@ def load(exp_dir: str | os.PathLike[str]) -> ExperimentResults:
     folder is not an experiment's."""
     from regdemo.results.saved import ExperimentResults  # pandas: only for the API, not for the command line
 
-    return ExperimentResults(Path(exp_dir))
+    return ExperimentResults(_path("exp_dir", exp_dir))
+
+
+def _path(argument: str, value: Any) -> Path:
+    """``value`` as a Path; TypeError naming ``argument`` for anything that is not a path (a dict, None)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{argument}: must be a path (str or os.PathLike), got {type(value).__name__}")
+    return Path(value)
