@@ -3,7 +3,7 @@
 A real two-run experiment is trained once; each example copies it, makes one to three hostile edits
 (files truncated, replaced by links or folders, JSON values of the wrong type, huge or deeply nested
 values, binary garbage, names with dots, newlines and escape sequences, an npz declaring a huge
-array, a config with an alias bomb) and runs one of ``report``, ``compare``, ``diff``, ``check`` or
+array or holding a pickle, a config with an alias bomb) and runs one of ``report``, ``compare``, ``diff``, ``check`` or
 ``regdemo.load``. The command must exit 0, 1, 2 or 3 (2 with exactly one stderr line, never a
 traceback), stay within bounded memory and time, leave everything beside the experiment unchanged
 (a listing with hashes of its parent folder, before and after), and never put the private file a
@@ -26,6 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -123,7 +124,25 @@ def _zip_bomb() -> bytes:
     return buffer.getvalue()
 
 
-HUGE_NPZ, ZIP_BOMB = _huge_npz(), _zip_bomb()
+# Where a pickle planted in an npz would leave its mark if anything loaded it.
+PICKLE_RAN = Path(tempfile.gettempdir()) / f"regdemo-pickle-ran-{os.getpid()}"
+
+
+class _Planted:
+    """An object whose unpickling creates PICKLE_RAN: what a hostile pickle would do instead."""
+
+    def __reduce__(self):
+        return (os.mkdir, (str(PICKLE_RAN),))
+
+
+def _pickle_npz() -> bytes:
+    """An npz whose grid is an object array: loading it with pickles allowed would run ``os.mkdir``."""
+    buffer = io.BytesIO()
+    np.savez(buffer, grid_prob=np.array([_Planted()], dtype=object))
+    return buffer.getvalue()
+
+
+HUGE_NPZ, ZIP_BOMB, PICKLE_NPZ = _huge_npz(), _zip_bomb(), _pickle_npz()
 
 
 def _replace(path: Path) -> None:
@@ -209,7 +228,7 @@ def _mutate(exp: Path, draw) -> None:
         else:
             path.write_text(re.sub(r"(?m)^sweep: .*$", f"sweep: {json.dumps(draw(json_values))}", text))
     elif how == "npz" and path.suffix == ".npz":
-        path.write_bytes(draw(st.sampled_from([HUGE_NPZ, ZIP_BOMB])))
+        path.write_bytes(draw(st.sampled_from([HUGE_NPZ, ZIP_BOMB, PICKLE_NPZ])))
     elif how == "rename" and path.is_dir() and not path.is_symlink():
         name = draw(st.sampled_from([n for n in NAMES if "/" not in n and n not in (".", "..")]))
         path.rename(path.parent / name)
@@ -287,3 +306,12 @@ def test_a_mutated_folder_is_read_within_bounds_and_nothing_beside_it_changes(pr
         assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < MAX_GROWTH_KB
         assert not _leaked(shown)
         assert _listing(parent, skip=exp) == before
+        assert not PICKLE_RAN.exists()
+
+
+def test_nothing_in_the_package_loads_a_pickle_or_a_model() -> None:
+    """The dynamic test above plants a pickle; this one reads the source for the calls that would load one."""
+    source = {path: path.read_text() for path in Path(regdemo.__file__).parent.rglob("*.py")}
+    assert not {
+        str(p) for p, text in source.items() if re.search(r"allow_pickle\s*=\s*True|load_model|pickle\.load", text)
+    }
