@@ -163,10 +163,14 @@ def test_a_temporary_file_is_new_hidden_and_unpredictable(tmp_path, victim) -> N
     assert (victim / "secret.txt").read_bytes() == SECRET
 
 
-def test_writing_into_a_folder_that_is_a_link_is_refused(tmp_path, victim, capsys) -> None:
+def test_writing_into_a_folder_that_is_a_link_is_refused(received, tmp_path, victim, capsys) -> None:
     link = tmp_path / "cmp"
     link.symlink_to(victim, target_is_directory=True)
+    (victim / "sweep_old.png").write_bytes(b"a stale-looking file of the victim's\n")
     before = _listing(victim)
+    assert main(["compare", str(received[1] / "r"), "--out", str(link)]) == 2
+    assert _one_line_error(capsys) == f"{link}: is a symbolic link; regdemo does not write through links"
+    assert _listing(victim) == before
     with pytest.raises(Exception, match=r": is a symbolic link; regdemo does not write through links$"):
         storage.atomic_write(link / rundir.SUMMARY, "x\n")
     with pytest.raises(Exception, match=r"is a symbolic link"):
