@@ -1,7 +1,7 @@
 """Files and folders written whole: they appear complete or not at all, what a kill leaves is known, and a
 folder received from someone else (links planted in it) cannot turn a write into one outside it.
 
-A folder is built inside a hidden staging folder made by :func:`tempfile.mkdtemp` and renamed into place
+A folder is built under a hidden, random staging name, created exclusively, and renamed into place
 (:func:`write_whole`); a single file is written to a hidden temporary file, created exclusively under an
 unpredictable name without following a link (:func:`new_file`), and renamed (:func:`atomic_write`).
 No existing path is ever opened for writing: a target that is a link is replaced by the rename, never
@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -24,7 +23,7 @@ from typing import BinaryIO
 from regdemo.errors import RunFolderError
 
 # The hidden names a kill can leave behind, as globs beside the folder or file being written: staging
-# folders (".<name>.partial-<random>"), folders being replaced (".<name>.old-<pid>", an older version's),
+# folders (".<name>.partial-<random>"), folders being replaced (".<name>.old-<random>"; <pid> in older versions),
 # and temporary files (".<name>.tmp.<random>", and an older version's ".<stem>.<pid>.tmp<suffix>").
 _STAGING, _REPLACED, _TEMPORARY = ".*.partial-*", ".*.old-*", ".*.tmp.*"
 # Exclusive creation, never through a link (where the OS has O_NOFOLLOW), not inherited by children.
@@ -90,26 +89,39 @@ def _remove(path: Path) -> None:
         pass
 
 
-def _swap_into_place(holder: Path, staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``; what was at ``target`` (a folder, or a link: never followed) is
-    moved into ``holder`` first, to go with it. A kill in between leaves only the hidden ``holder``."""
+def _hidden(folder: Path, kind: str) -> Path:
+    """``.<name>.<kind>-<16 random hex digits>`` beside ``folder``: a name nobody can plant a link at in advance."""
+    return folder.parent / f".{folder.name}.{kind}-{secrets.token_hex(8)}"
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``; what was at ``target`` (a folder, or a link: never followed) is first
+    renamed to a hidden name and removed after. A kill in between leaves only hidden folders."""
     if os.path.lexists(target):
-        os.rename(target, holder / ".old")
-    os.rename(staging, target)
+        old = _hidden(target, "old")
+        os.rename(target, old)
+        os.rename(staging, target)
+        _remove(old)
+    else:
+        os.rename(staging, target)
 
 
 def write_whole(folder: Path, fill: Callable[[Path], None]) -> None:
-    """Let ``fill`` build the folder (it creates it) in a hidden staging folder beside ``folder``, then
-    rename it into ``folder``, replacing what was there."""
+    """Let ``fill`` build the folder under a hidden staging name beside ``folder``, then rename it into
+    ``folder``, replacing what was there (a link there is replaced, not followed).
+
+    The staging name is drawn at random and ``fill`` creates it with ``mkdir``, which never follows a link
+    and fails on any existing name: so it is a new folder of ours, as :func:`tempfile.mkdtemp` would make
+    one, but with the permissions of a folder made as usual (the umask's, not 0700).
+    """
     refuse_link(folder.parent)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    holder = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    staging = _hidden(folder, "partial")
     try:
-        staging = holder / folder.name
         fill(staging)
-        _swap_into_place(holder, staging, folder)
-    finally:
-        shutil.rmtree(holder, ignore_errors=True)
+        _swap_into_place(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def clean_leftovers(folder: Path) -> None:
