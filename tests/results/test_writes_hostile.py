@@ -287,6 +287,15 @@ def test_a_formula_cell_gets_a_quote_and_numbers_are_written_unchanged(tmp_path)
     assert path.read_bytes().decode("utf-8").split("\r\n")[1] == lines[1]
 
 
+def test_rows_appended_as_runs_finish_never_go_through_a_link_planted_later(tmp_path, victim) -> None:
+    before = _listing(victim)
+    with rundir_write.SummaryAppender(tmp_path, ["run", "l1"], [{"run": "a", "l1": 0.5}]) as appender:
+        (tmp_path / rundir.SUMMARY).unlink()
+        (tmp_path / rundir.SUMMARY).symlink_to(victim / "secret.txt")  # swapped in while the runs train
+        appender.append({"run": "b", "l1": -0.5})
+    assert _listing(victim) == before
+
+
 def test_compare_writes_a_failed_runs_formula_error_behind_a_quote(received, tmp_path) -> None:
     run = failed_run(received[1] / "r", tmp_path / "runs" / "bad", error=FORMULA)
     assert main(["compare", str(run), "--out", str(tmp_path / "cmp")]) == 0
