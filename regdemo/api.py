@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regdemo.config.loading import MAX_RUNS, ExperimentConfig, load_experiment
-from regdemo.options import RunOptions, backend_note, checked
+from regdemo.options import OptionError, RunOptions, backend_note, checked
 from regdemo.results.checks import CheckResult, judge_experiment
+from regdemo.results.lock import lock_experiment
 from regdemo.runs.runner import Outcome, execute
 
 if TYPE_CHECKING:
@@ -53,7 +54,13 @@ def run_experiment(
     table). Raises what :func:`regdemo.runs.runner.execute` raises (RunConflict, ExperimentLocked,
     BackendUnavailable, RunFolderError, KeyboardInterrupt).
     """
-    outcome = execute(experiment, out, options, summarize=True, say=say)
+    # The lock is held until checks.json and report.html are written: no other run rewrites the folder meanwhile.
+    with lock_experiment(out / experiment.name, options.wait, say):
+        return _finish(experiment, execute(experiment, out, options, summarize=True, say=say, locked=True), options)
+
+
+def _finish(experiment: ExperimentConfig, outcome: Outcome, options: RunOptions) -> Finished:
+    """After the runs (the lock held): the HParams summary, checks.json and report.html, as ``options`` say."""
     if options.tensorboard:  # after summary.csv: the HParams experiment summary's metrics are its result columns
         from regdemo.runs.tensorboard import write_experiment
 
@@ -96,7 +103,7 @@ def run(
     A failed run or a check that does not hold is no exception: see ``.summary``'s ``status`` and
     ``.checks``' ``verdict``.
     """
-    from regdemo.config.resources import preflight
+    from regdemo.config.resources import at_once, preflight
 
     path, folder = _path("config", config), _path("out", out)
     options = checked(
@@ -116,6 +123,8 @@ def run(
     if note := backend_note():
         warnings.warn(note, stacklevel=2)
     experiment = load_experiment(path, sets, smoke, max_runs, check=preflight())
+    if reason := at_once(experiment.runs, options.workers):  # the workers' processes, together
+        raise OptionError("workers", reason)
     done = run_experiment(experiment, folder, options)
     return load(done.outcome.folder)
 

@@ -194,6 +194,11 @@ def _run(args: argparse.Namespace, experiment) -> int:
         options = checked(_options(args))
     except OptionError as exc:
         return _fail(exc.as_flag())
+    from regdemo.config.resources import at_once
+
+    # Each worker trains in a process of its own: the runs training at once must fit together (not on a cluster).
+    if not options.remote and (reason := at_once(experiment.runs, options.workers)):
+        return _fail(f"--workers: {reason}")
     if note := backend_note():
         print(f"regdemo: note: {note}", file=sys.stderr)
     from regdemo.api import run_experiment
