@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regdemo.config.loading import MAX_RUNS, ExperimentConfig, load_experiment
-from regdemo.options import RunOptions, backend_note, checked
+from regdemo.options import OptionError, RunOptions, backend_note, checked
 from regdemo.results.checks import CheckResult, judge_experiment
+from regdemo.results.lock import lock_experiment
 from regdemo.runs.runner import Outcome, execute
 
 if TYPE_CHECKING:
@@ -53,7 +54,13 @@ def run_experiment(
     table). Raises what :func:`regdemo.runs.runner.execute` raises (RunConflict, ExperimentLocked,
     BackendUnavailable, RunFolderError, KeyboardInterrupt).
     """
-    outcome = execute(experiment, out, options, summarize=True, say=say)
+    # The lock is held until checks.json and report.html are written: no other run rewrites the folder meanwhile.
+    with lock_experiment(out / experiment.name, options.wait, say):
+        return _finish(experiment, execute(experiment, out, options, summarize=True, say=say, locked=True), options)
+
+
+def _finish(experiment: ExperimentConfig, outcome: Outcome, options: RunOptions) -> Finished:
+    """After the runs (the lock held): the HParams summary, checks.json and report.html, as ``options`` say."""
     if options.tensorboard:  # after summary.csv: the HParams experiment summary's metrics are its result columns
         from regdemo.runs.tensorboard import write_experiment
 
@@ -91,22 +98,34 @@ def run(
 
     Raises :class:`regdemo.errors.ConfigError` for a bad config or override (one line, ``file:LINE:
     field: reason``, nothing written), :class:`regdemo.options.OptionError` (a ValueError) for an option that
-    cannot be used, and RunConflict / ExperimentLocked / RunFolderError as the command line would report them.
+    cannot be used, TypeError naming the argument for one of the wrong type (a dict as ``config``, a list
+    as ``sets``), and RunConflict / ExperimentLocked / RunFolderError as the command line would report them.
     A failed run or a check that does not hold is no exception: see ``.summary``'s ``status`` and
     ``.checks``' ``verdict``.
     """
-    from regdemo.config.resources import preflight
+    from regdemo.config.resources import at_once, preflight
 
+    path, folder = _path("config", config), _path("out", out)
     options = checked(
         RunOptions(workers=workers, force=force, progress=progress, wait=wait, report=report, grids=grids)
     )
-    if not isinstance(max_runs, int) or max_runs < 1:
+    if not isinstance(max_runs, int) or isinstance(max_runs, bool):
+        raise TypeError(f"max_runs: must be an integer (got {type(max_runs).__name__})")
+    if max_runs < 1:
         raise ValueError(f"max_runs: must be >= 1 (got {max_runs})")
+    if not isinstance(smoke, bool):
+        raise TypeError(f"smoke: must be True or False (got {type(smoke).__name__})")
+    if sets is not None and not isinstance(sets, Mapping):
+        raise TypeError(
+            f"sets: must be a mapping of field path to value, such as {{'training.epochs': 500}} "
+            f"(got {type(sets).__name__})"
+        )
     if note := backend_note():
         warnings.warn(note, stacklevel=2)
-    path = Path(config)
     experiment = load_experiment(path, sets, smoke, max_runs, check=preflight())
-    done = run_experiment(experiment, Path(out), options)
+    if reason := at_once(experiment.runs, options.workers):  # the workers' processes, together
+        raise OptionError("workers", reason)
+    done = run_experiment(experiment, folder, options)
     return load(done.outcome.folder)
 
 
@@ -116,4 +135,11 @@ def load(exp_dir: str | os.PathLike[str]) -> ExperimentResults:
     folder is not an experiment's."""
     from regdemo.results.saved import ExperimentResults  # pandas: only for the API, not for the command line
 
-    return ExperimentResults(Path(exp_dir))
+    return ExperimentResults(_path("exp_dir", exp_dir))
+
+
+def _path(argument: str, value: Any) -> Path:
+    """``value`` as a Path; TypeError naming ``argument`` for anything that is not a path (a dict, None)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{argument}: must be a path (str or os.PathLike), got {type(value).__name__}")
+    return Path(value)

@@ -19,8 +19,9 @@ from pathlib import Path
 import regdemo
 from regdemo import cli_tools
 from regdemo.options import RunOptions
-from regdemo.oserrors import command_paths, decode_error, one_line, os_error
+from regdemo.oserrors import command_paths, decode_error, os_error
 from regdemo.results.tolerance import ATOL, BOUNDARY_TOL, RTOL, Tolerance
+from regdemo.textsafe import one_line
 
 EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 # Runs one config may make without --max-runs (regdemo.config.MAX_RUNS; not imported here so that
@@ -164,7 +165,7 @@ def _fail(message: str) -> int:
 def _list_runs(experiment) -> None:
     for cfg in experiment.runs:
         swept = ", ".join(f"{path}={value}" for path, value in cfg.sweep.items())
-        print(f"{cfg.name}" + (f"    ({swept})" if swept else ""))
+        print(one_line(f"{cfg.name}" + (f"    ({swept})" if swept else "")))
     print(f"{len(experiment.runs)} run(s) in experiment {experiment.name}")
 
 
@@ -193,6 +194,11 @@ def _run(args: argparse.Namespace, experiment) -> int:
         options = checked(_options(args))
     except OptionError as exc:
         return _fail(exc.as_flag())
+    from regdemo.config.resources import at_once
+
+    # Each worker trains in a process of its own: the runs training at once must fit together (not on a cluster).
+    if not options.remote and (reason := at_once(experiment.runs, options.workers)):
+        return _fail(f"--workers: {reason}")
     if note := backend_note():
         print(f"regdemo: note: {note}", file=sys.stderr)
     from regdemo.api import run_experiment
@@ -229,11 +235,11 @@ def _verdicts(results: list, exp_dir: Path, smoke: bool, no_fail: bool, markdown
         rows = checks.as_table(results)
         table = Table(*rows[0], title=f"checks: {exp_dir}" + (" (--smoke: not judged)" if smoke else ""))
         for row in rows[1:]:
-            table.add_row(*map(Text, row))  # Text: a rule's words are not rich markup
+            table.add_row(*(Text(one_line(cell)) for cell in row))  # Text: not rich markup; one_line: no escapes
         Console().print(table)
     failing = checks.failing(results)
     if failing and not no_fail:
-        print(f"{len(failing)} check(s) do not hold: {', '.join(failing)}", file=sys.stderr)
+        print(one_line(f"{len(failing)} check(s) do not hold: {', '.join(failing)}"), file=sys.stderr)
         return EXIT_CHECK_FAILED
     return 0
 

@@ -67,8 +67,15 @@ class OptionError(ValueError):
 def checked(options: RunOptions) -> RunOptions:
     """``options`` checked, with ``ray_address`` taken from $RAY_ADDRESS when the Ray backend is chosen and
     none is given. Raises :class:`OptionError` for the first option that cannot be used."""
-    if not isinstance(options.workers, int) or isinstance(options.workers, bool) or options.workers < 1:
+    if not isinstance(options.workers, int) or isinstance(options.workers, bool):
+        raise OptionError("workers", f"must be an integer (got {type(options.workers).__name__})")
+    if options.workers < 1:
         raise OptionError("workers", f"must be >= 1 (got {options.workers!r})")
+    for flag in ("force", "tensorboard", "progress", "wait", "report"):
+        if not isinstance(getattr(options, flag), bool):
+            raise OptionError(flag, f"must be True or False (got {type(getattr(options, flag)).__name__})")
+    if options.grids is not None and not isinstance(options.grids, bool):
+        raise OptionError("grids", f"must be True, False or None (got {type(options.grids).__name__})")
     if options.backend not in BACKENDS:
         raise OptionError("backend", f"must be one of {', '.join(BACKENDS)} (got {options.backend!r})")
     if options.tensorboard and importlib.util.find_spec("tensorboard") is None:

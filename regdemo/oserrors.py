@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -29,13 +28,6 @@ def disk_full(error: BaseException) -> int | None:
             return errno.ENOSPC
         error = error.__cause__ or error.__context__
     return None
-
-
-def one_line(message: str) -> str:
-    """``message`` safe to print as one line: control characters (a newline or a terminal escape in a
-    key of a hostile config) shown escaped, text that cannot be encoded (lone surrogates) too."""
-    shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
-    return shown.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # Wordings that say more than strerror; the rest use strerror ("Permission denied", ...).

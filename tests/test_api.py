@@ -224,6 +224,38 @@ def test_a_bad_config_or_override_raises_config_error_and_writes_nothing(write_c
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"config": {"name": "x"}}, TypeError, "config: must be a path (str or os.PathLike), got dict"),
+        ({"config": None}, TypeError, "config: must be a path (str or os.PathLike), got NoneType"),
+        ({"out": None}, TypeError, "out: must be a path (str or os.PathLike), got NoneType"),
+        ({"workers": "2"}, ValueError, "workers: must be an integer (got str)"),
+        ({"workers": 0}, ValueError, "workers: must be >= 1 (got 0)"),
+        ({"sets": ["training.epochs=3"]}, TypeError, "sets: must be a mapping of field path to value"),
+        ({"smoke": "yes"}, TypeError, "smoke: must be True or False (got str)"),
+        ({"force": 1}, ValueError, "force: must be True or False (got int)"),
+        ({"grids": "all"}, ValueError, "grids: must be True, False or None (got str)"),
+        ({"max_runs": 2.5}, TypeError, "max_runs: must be an integer (got float)"),
+    ],
+)
+def test_an_argument_of_the_wrong_kind_is_named_and_nothing_is_written(
+    write_config, tmp_path, arguments, error, message
+) -> None:
+    out = tmp_path / "out"
+    given = {"config": write_config(CONFIG), "out": out} | arguments
+    with pytest.raises(error) as raised:
+        regdemo.run(**given)
+    assert str(raised.value).startswith(message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("folder", [None, 3, {"path": "x"}])
+def test_load_names_an_argument_that_is_not_a_path(folder) -> None:
+    with pytest.raises(TypeError, match=f"exp_dir: must be a path .*got {type(folder).__name__}"):
+        regdemo.load(folder)
+
+
 def test_a_failed_run_is_a_result_not_an_exception(write_config, tmp_path, monkeypatch) -> None:
     real = one_run.compute_run
 

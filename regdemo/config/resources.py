@@ -25,13 +25,15 @@ the lecture net 205 / 195 MiB; at resolution 2000 623 / 569; [1000, 1000] at res
 
 :func:`preflight` turns this into a config check: a run whose process would need more than this
 machine's available memory (:func:`available_memory`) is refused, naming the field of the largest term.
+With several workers, runs train at once, each in its own process: :func:`at_once` refuses a ``--workers``
+whose min(workers, runs) processes (the largest runs) would need more than there is together.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,3 +170,18 @@ def preflight(available: int | None = None) -> Callable[[RunConfig], tuple[tuple
     (default: :func:`available_memory`, read once)."""
     limit = available_memory() if available is None else available
     return lambda cfg: check(cfg, limit)
+
+
+def at_once(runs: Sequence[RunConfig], workers: int, available: int | None = None) -> str | None:
+    """None when ``workers`` processes can train ``runs`` at once in ``available`` bytes (default:
+    :func:`available_memory`); else why not. min(workers, runs) processes train at once, each as big as
+    :attr:`Estimate.process_bytes` of its run: the largest runs are counted. One process (``workers`` 1,
+    or a single run) is :func:`check`'s business, run by run."""
+    parallel = min(workers, len(runs))
+    if parallel <= 1:
+        return None
+    needed = sum(sorted((estimate(cfg).process_bytes for cfg in runs), reverse=True)[:parallel])
+    limit = available_memory() if available is None else available
+    if needed <= limit:
+        return None
+    return f"{parallel} runs at once need about {_size(needed)}, this machine has {_size(limit)} available; use fewer"

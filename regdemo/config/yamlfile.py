@@ -22,6 +22,7 @@ from yaml.constructor import ConstructorError
 from yaml.reader import ReaderError
 
 from regdemo.errors import ConfigError
+from regdemo.textsafe import EXCERPT
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50
@@ -165,9 +166,10 @@ def dotted(key: Key) -> str:
     return out
 
 
-def show(value: Any, limit: int = 200) -> str:
+def show(value: Any, limit: int = EXCERPT) -> str:
     """A value as an error message quotes it: a string in quotes, a mapping as "a mapping", anything
-    else as flow YAML, on one line and cut after ``limit`` characters."""
+    else as flow YAML, on one line and cut after ``limit`` characters (a short excerpt: the value may
+    be a file's content, e.g. a config that is a link to a private file)."""
     if isinstance(value, str):
         text = repr(value)
     elif isinstance(value, dict):

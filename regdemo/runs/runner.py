@@ -97,6 +97,7 @@ def execute(
     *,
     summarize: bool = False,
     say: Callable[[str], None] = print,
+    locked: bool = False,
 ) -> Outcome:
     """Train every run of ``experiment`` not already complete in ``out_root/<name>/``, as ``options`` say
     (:class:`regdemo.options.RunOptions`, already checked).
@@ -107,10 +108,13 @@ def execute(
     are several; their grid pages as ``options.grids`` says). With ``options.backend`` ``"ray"`` the runs are
     Ray tasks instead of local processes; planning, statuses and summary are the same. Everything happens
     holding the experiment's lock: another process holding it raises :class:`regdemo.errors.ExperimentLocked`,
-    or with ``options.wait`` is waited for. ``say`` prints the runner's notes (runs skipped, a lock waited for).
+    or with ``options.wait`` is waited for; with ``locked`` the caller holds it already (to write more after
+    the runs: see :func:`regdemo.api.run_experiment`). ``say`` prints the runner's notes (runs skipped, a lock
+    waited for).
     """
     exp_dir = out_root / experiment.name
-    with lock_experiment(exp_dir, options.wait, say):  # one writer per experiment: see regdemo.results.lock
+    # one writer per experiment: see regdemo.results.lock
+    with contextlib.nullcontext() if locked else lock_experiment(exp_dir, options.wait, say):
         work = plan(experiment, exp_dir, options.force)
         backend = choose_backend(options)
         exp_dir.mkdir(parents=True, exist_ok=True)

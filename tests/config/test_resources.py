@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, train_run
+from regdemo.api import run as regdemo_run
 from regdemo.cli import main
 from regdemo.config import resources
 from regdemo.config.loading import load_experiment
@@ -244,3 +245,36 @@ def test_available_memory_honours_a_cgroup_limit(tmp_path) -> None:
     (v1 / "memory.limit_in_bytes").write_text("1000\n")
     assert resources._cgroup_headroom(tmp_path / "v1") == 900
     assert resources._cgroup_headroom(tmp_path / "nothing") is None
+
+
+# ---------------------------------------------------------------- the workers' processes, together
+
+TWO_RUNS = HUGE.replace("[200000, 200000]", "[8]") + "runs:\n  - name: a\n  - name: b\n"
+
+
+def test_the_runs_training_at_once_are_counted_min_of_workers_and_runs(write_config) -> None:
+    runs = load_experiment(write_config(TWO_RUNS)).runs
+    one = resources.estimate(runs[0]).process_bytes
+    room = one * 3 // 2  # one process fits, two do not
+    assert resources.check(runs[0], room) is None
+    assert resources.at_once(runs, 1, room) is None  # one process trains them one after another
+    assert resources.at_once(runs[:1], 8, room) is None  # one run: one process, however many workers
+    reason = resources.at_once(runs, 8, room)  # min(8, 2) = 2 processes
+    assert reason == (
+        f"2 runs at once need about {resources._size(2 * one)}, this machine has {resources._size(room)} available; "
+        "use fewer"
+    )
+    assert resources.at_once(runs, 2, 2 * one) is None
+
+
+def test_run_refuses_workers_whose_processes_cannot_fit_together(write_config, tmp_path, capsys, monkeypatch) -> None:
+    path = write_config(TWO_RUNS)
+    one = resources.estimate(load_experiment(path).runs[0]).process_bytes
+    monkeypatch.setattr(resources, "available_memory", lambda *_: one * 3 // 2)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("--workers: 2 runs at once need about ") and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing written
+    with pytest.raises(ValueError, match=r"^workers: 2 runs at once need about "):
+        regdemo_run(path, tmp_path / "out", workers=4)
+    assert not (tmp_path / "out").exists()

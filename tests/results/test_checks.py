@@ -417,3 +417,20 @@ def test_a_check_may_name_exactly_the_summary_result_columns() -> None:
     from regdemo.results.summary import result_columns
 
     assert tuple(result_columns({})) == RESULT_COLUMNS  # one list: what summary.csv has is what checks accept
+
+
+def test_escape_sequences_in_a_received_checks_json_reach_no_terminal(checked, tmp_path, capsys, monkeypatch) -> None:
+    _, exp = checked
+    monkeypatch.setenv("COLUMNS", "300")  # rich's table: no cell wrapped
+    copy = tmp_path / "ck"
+    shutil.copytree(exp, copy)
+    saved = json.loads((copy / "checks.json").read_text())
+    saved["checks"][1]["claim"] = "x\x1b[2J\x1b]0;owned\x07\x9b31m"
+    saved["checks"][1]["name"] = "bad\x1b[31mname"
+    (copy / "checks.json").write_text(json.dumps(saved))
+    capsys.readouterr()
+    assert main(["check", str(copy)]) == 3
+    shown = capsys.readouterr()
+    for stream in (shown.out, shown.err):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", stream)
+    assert "bad\\x1b[31mname" in shown.out and "bad\\x1b[31mname" in shown.err

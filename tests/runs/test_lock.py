@@ -15,7 +15,7 @@ from conftest import TINY
 from regdemo.cli import main
 from regdemo.config.loading import load_experiment
 from regdemo.draw import figures
-from regdemo.errors import ExperimentLocked
+from regdemo.errors import ExperimentLocked, RunFolderError
 from regdemo.options import RunOptions
 from regdemo.report import page as report
 from regdemo.results import lock, rundir
@@ -129,3 +129,92 @@ def test_compare_and_report_ignore_a_hidden_staging_folder(write_config, tmp_pat
     written = figures.compare(rundir.find_runs(exp_dir), tmp_path / "cmp")
     rows = (tmp_path / "cmp" / rundir.SUMMARY).read_text(encoding="utf-8").splitlines()
     assert len(rows) == 2 and rows[1].startswith("tiny,") and written
+
+
+# ---------------------------------------------------------------- a received folder's lock file
+
+
+def _outside(tmp_path: Path) -> Path:
+    """A file outside the experiment, with an mtime that any write would change."""
+    victim = tmp_path / "outside.txt"
+    victim.write_bytes(b"not a lock\n")
+    os.utime(victim, ns=(1_000_000_000, 1_000_000_000))
+    return victim
+
+
+def _state(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(write_config, tmp_path, capsys) -> None:
+    path = write_config(ONE_RUN)
+    exp_dir = tmp_path / "out" / "tiny"
+    exp_dir.mkdir(parents=True)
+    victim = _outside(tmp_path)
+    (exp_dir / rundir.LOCK).symlink_to(victim)
+    before = _state(victim)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"{exp_dir / rundir.LOCK}: is a symbolic link, not a lock file; remove it\n"
+    assert _state(victim) == before
+    assert [p.name for p in exp_dir.iterdir()] == [rundir.LOCK] and (exp_dir / rundir.LOCK).is_symlink()
+
+
+def test_a_lock_file_that_is_a_fifo_is_refused_at_once(tmp_path) -> None:
+    exp_dir = tmp_path / "exp"
+    exp_dir.mkdir()
+    os.mkfifo(exp_dir / rundir.LOCK)
+    started = time.monotonic()
+    refused = pytest.raises(
+        RunFolderError, match=r"\.regdemo\.lock: is not a regular file, not a lock file; remove it$"
+    )
+    with refused, lock_experiment(exp_dir):
+        pass
+    assert time.monotonic() - started < 1.0  # opening it did not wait for a writer
+
+
+def test_a_stale_lock_hard_linked_to_a_file_outside_is_replaced_not_written(tmp_path) -> None:
+    exp_dir = tmp_path / "exp"
+    exp_dir.mkdir()
+    victim = _outside(tmp_path)
+    os.link(victim, exp_dir / rundir.LOCK)  # a received folder may carry a hard link to anything
+    before = _state(victim)
+    with lock_experiment(exp_dir):
+        assert (exp_dir / rundir.LOCK).read_text() == f"{os.getpid()}\n"  # a fresh file of ours
+        assert not os.path.samefile(exp_dir / rundir.LOCK, victim)
+        with pytest.raises(ExperimentLocked, match=rf"pid {os.getpid()}\)"), lock_experiment(exp_dir):
+            pass  # and it is the one locked
+    assert _state(victim) == before and victim.stat().st_nlink == 1  # the stale link was replaced
+    assert list(exp_dir.iterdir()) == []
+
+
+def test_an_experiment_folder_that_is_a_link_is_not_locked(tmp_path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "exp").symlink_to(tmp_path / "real", target_is_directory=True)
+    refused = pytest.raises(RunFolderError, match=r"exp: is a symbolic link; regdemo does not write through links$")
+    with refused, lock_experiment(tmp_path / "exp"):
+        pass
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_the_lock_is_held_until_checks_json_and_the_report_are_written(write_config, tmp_path, monkeypatch) -> None:
+    from regdemo import api
+    from regdemo.report import page
+
+    exp_dir = tmp_path / "out" / "tiny"
+    held: list[str] = []
+
+    def locked_out(step: str) -> None:
+        with pytest.raises(ExperimentLocked), lock_experiment(exp_dir):
+            pass
+        held.append(step)
+
+    judge, write_report = api.judge_experiment, page.write_report
+    monkeypatch.setattr(api, "judge_experiment", lambda *a: locked_out("checks") or judge(*a))
+    monkeypatch.setattr(page, "write_report", lambda *a, **k: locked_out("report") or write_report(*a, **k))
+    path = write_config(
+        ONE_RUN + "checks:\n  - {name: c, claim: x, metric: penalty, runs: {variant: tiny}, above: -1}\n"
+    )
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert held == ["checks", "report"]
+    assert not (exp_dir / rundir.LOCK).exists()

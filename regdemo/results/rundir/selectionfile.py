@@ -21,7 +21,7 @@ def write_selection(selection: Mapping[str, Any], exp_dir: Path) -> Path:
     """selection.json (atomically): ``{"format", "field", "metric", "table", "chosen", "rules", "spec"}`` as
     :func:`regdemo.results.selection.choose` makes it, non-finite numbers as null."""
     text = json.dumps(_finite({"format": FORMAT, **selection}), indent=1, allow_nan=False)
-    return storage.atomic_write(exp_dir / SELECTION, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    return storage.atomic_write(exp_dir / SELECTION, text + "\n")
 
 
 def drop_selection(exp_dir: Path) -> None:

@@ -188,25 +188,36 @@ def write_folder_files(files: Mapping[str, bytes], run_dir: Path) -> str:
 # ---------------------------------------------------------------- the experiment folder
 
 
+# A cell a spreadsheet would take for a formula (OWASP, "CSV Injection"): it starts with one of these.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A number as Python writes one (repr of an int or float, inf and nan included): never a formula, kept as is.
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as summary.csv writes it: text that would start a formula gets a leading ``'`` (OWASP's
+    advice), unless it is a number (``-0.5``, ``-1e-05``, ``-inf``: written unchanged); other values unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], header: bool) -> str:
-    """Rows as summary.csv's lines (csv's excel dialect: CRLF line ends; None is an empty cell)."""
+    """Rows as summary.csv's lines (csv's excel dialect: CRLF line ends; None is an empty cell; text cells
+    through :func:`csv_cell`, the header too)."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(columns))
     if header:
-        writer.writeheader()
-    writer.writerows(rows)
+        writer.writerow({column: csv_cell(column) for column in columns})
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return text.getvalue()
 
 
 def write_summary(rows: Sequence[Mapping[str, Any]], exp_dir: Path, columns: Sequence[str] | None = None) -> Path:
     """summary.csv (atomically): a header (``columns``, else the first row's keys), then the rows; None is
     an empty cell."""
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
-            f.write(_csv_text(rows, list(rows[0]) if columns is None else columns, header=True))
-
-    return storage.atomic_write(exp_dir / SUMMARY, write)
+    text = _csv_text(rows, list(rows[0]) if columns is None else columns, header=True)
+    return storage.atomic_write(exp_dir / SUMMARY, text)
 
 
 class SummaryAppender:
@@ -216,8 +227,8 @@ class SummaryAppender:
 
     def __init__(self, exp_dir: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]] = ()) -> None:
         self.columns = list(columns)
-        path = write_summary(rows, exp_dir, self.columns)
-        self._file = path.open("ab", buffering=0)  # unbuffered: each line reaches the file in one write
+        # The file written, still open: appends never reopen summary.csv (it could be a link by then).
+        self._file = storage.replace_with(exp_dir / SUMMARY, _csv_text(rows, self.columns, header=True))
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Append one row (its keys are the columns)."""
@@ -235,12 +246,12 @@ class SummaryAppender:
 
 def write_figure(png: bytes, exp_dir: Path, name: str) -> Path:
     """A comparison figure (``name`` from :func:`page_names`, :func:`sweep_file` or COMPARE_WEIGHTS), atomically."""
-    return storage.atomic_write(exp_dir / name, lambda tmp: tmp.write_bytes(png))
+    return storage.atomic_write(exp_dir / name, png)
 
 
 def write_page(page: str, exp_dir: Path) -> Path:
     """report.html (atomically)."""
-    return storage.atomic_write(exp_dir / REPORT, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return storage.atomic_write(exp_dir / REPORT, page)
 
 
 def write_checks(results: Sequence[Any], checks: Sequence[Any], smoke: bool, exp_dir: Path) -> Path:
@@ -254,4 +265,4 @@ def write_checks(results: Sequence[Any], checks: Sequence[Any], smoke: bool, exp
     ]
     # One line: without indent json uses its C encoder, ~10x faster on the 3 MB of a 10,000-run experiment.
     text = json.dumps(_finite({"format": FORMAT, "smoke": smoke, "checks": entries}), allow_nan=False)
-    return storage.atomic_write(exp_dir / CHECKS, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    return storage.atomic_write(exp_dir / CHECKS, text + "\n")
