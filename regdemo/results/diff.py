@@ -112,7 +112,7 @@ def load_side(path: Path) -> Side:
             raise RunFolderError(f"{path}: no such experiment folder or summary.csv")
     except OSError as exc:
         raise RunFolderError(f"{path}: unreadable: {exc.strerror or exc}") from None
-    rows = rundir.read_summary(summary)
+    rows = rundir.read_summary(summary, names=True)  # a run cell is joined to a folder: a name only
     if not rows:
         raise RunFolderError(f"{summary}: no runs in it (empty, or a header only)")
     columns = list(rows[0])

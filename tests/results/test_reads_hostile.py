@@ -25,6 +25,7 @@ from conftest import TINY
 from regdemo.cli import main
 from regdemo.errors import RunFolderError
 from regdemo.results import rundir
+from regdemo.results.rundir import expfiles as rundir_expfiles
 
 CONFIG = (
     TINY.replace("epochs: 30", "epochs: 3")
@@ -145,6 +146,9 @@ def test_a_run_folder_that_is_a_link_is_refused(exp: Path, tmp_path: Path, capsy
     refused(capsys, compare(exp, tmp_path), f"{exp / 'l2'}: a link, not a run folder")
     refused(capsys, ["report", str(exp)], f"{exp / 'l2'}: a link, not a run folder")
     assert not (tmp_path / "cmp").exists() and not (exp / "report.html").exists()
+    (tmp_path / "tiny.yaml").write_text(CONFIG)  # resume reads nothing through it: another run, unless --force
+    resume = ["run", str(tmp_path / "tiny.yaml"), "--out", str(exp.parent), "--quiet", "--workers", "1"]
+    refused(capsys, resume, f"{exp / 'l2'}: holds a run with a different config")
 
 
 # ---------------------------------------------------------------- bombs
@@ -319,6 +323,12 @@ def test_a_summary_run_cell_leaving_the_folder_is_refused(exp: Path, capsys) -> 
     summary.write_text(summary.read_text().replace("\nl2,", "\n../l2,", 1))
     refused(capsys, ["diff", str(exp), str(exp)], f"{summary}:3: run: must be made of letters", "'../l2'")
     refused(capsys, ["report", str(exp)], f"{summary}:3: run: ")
+
+
+def test_a_run_name_is_read_back_behind_the_writers_formula_quote(tmp_path: Path) -> None:
+    assert rundir_expfiles.run_name("'-x", "where") == "-x"  # a run "-x", written '-x (OWASP's quote)
+    with pytest.raises(RunFolderError, match=r"^where: must be made of"):
+        rundir_expfiles.run_name("'=cmd|' /C calc'!A0", "where")
 
 
 def test_check_markdown_escapes_a_claim_that_would_inject_a_heading(exp: Path, capsys) -> None:

@@ -20,13 +20,25 @@ from regdemo.textsafe import excerpt
 GRID_KEYS = ("grid_x", "grid_y", "grid_prob")
 
 
-def read_summary(path: Path) -> list[dict[str, str]]:
+# The writer's quote before a cell a spreadsheet would take for a formula (rundir.write.csv_cell).
+_QUOTED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def run_name(cell: str, where: str) -> str:
+    """A summary.csv ``run`` cell as the run's name, to be joined to a folder: the writer's formula quote
+    taken off (``'-x`` is the run ``-x``), then held to the config's rule for names (:data:`SAFE_NAME`)."""
+    return safe.check_name(cell[1:] if cell.startswith(_QUOTED) else cell, where)
+
+
+def read_summary(path: Path, names: bool = False) -> list[dict[str, str]]:
     """summary.csv (or a copy of one under any name; or the experiment folder holding it) → one
     ``{column: cell text}`` per row, in file order.
 
-    Cells stay text ('' for an empty cell: a failed run's metrics, a diverged run's non-finite numbers);
-    each row's keys are the header's columns, in its order. Raises :class:`RunFolderError` (naming the
-    file, and the line where one is at fault) when it cannot be read, or a row's cells do not match the header.
+    Cells stay text as written ('' for an empty cell: a failed run's metrics, a diverged run's non-finite
+    numbers); each row's keys are the header's columns, in its order. With ``names`` (the rows' runs are
+    joined to folders) each ``run`` cell is the run's name, checked by :func:`run_name`. Raises
+    :class:`RunFolderError` (naming the file, and the line where one is at fault) when it cannot be read, a
+    row's cells do not match the header, or (``names``) a run cell is no name.
     """
     path = path / SUMMARY if path.is_dir() else path
     rows: list[dict[str, str]] = []
@@ -41,8 +53,8 @@ def read_summary(path: Path) -> list[dict[str, str]]:
                 where = f"{path}:{reader.line_num}"
                 raise RunFolderError(f"{where}: {len(cells)} cells, the header has {len(header)}")
             row = dict(zip(header, cells, strict=True))
-            if "run" in row:  # a run's name is joined to a folder: the config's rule for names
-                safe.check_name(row["run"], f"{path}:{reader.line_num}: run")
+            if names and "run" in row:
+                row["run"] = run_name(row["run"], f"{path}:{reader.line_num}: run")
             rows.append(row)
     except csv.Error as exc:  # a field over csv's 131,072 characters included
         raise RunFolderError(f"{path}: unreadable: {excerpt(str(exc), 200)}") from None
@@ -61,7 +73,7 @@ def grid_checksums(saved: np.lib.npyio.NpzFile) -> dict[str, tuple[int, int]]:
 
 def summary_order(exp_dir: Path) -> list[str]:
     """The run names in summary.csv's order ([] without one)."""
-    return [row.get("run", "") for row in read_summary(exp_dir)] if (exp_dir / SUMMARY).is_file() else []
+    return [row.get("run", "") for row in read_summary(exp_dir, names=True)] if (exp_dir / SUMMARY).is_file() else []
 
 
 def read_checks(exp_dir: Path) -> dict[str, Any]:

@@ -264,10 +264,13 @@ def saved_run(run_dir: Path) -> tuple[dict | None, dict[str, Any] | None]:
 
     The config is validated, so fields added since it was written take their defaults and an older
     folder of the same config compares equal (it is still rerun: its metrics are None, another format).
-    Either is None where missing or damaged (not UTF-8, not parsed, not valid); the metrics are None too for
-    a folder of another format. Hostile content is refused (:class:`RunFolderError`): a folder or file that is
-    a link, a file past its bounds, metrics.json of this format that does not fit its schema.
+    Either is None where missing or damaged (not UTF-8, not parsed, not valid), both for a run folder that is
+    a link (nothing is read through it); the metrics are None too for a folder of another format. Hostile
+    content is refused (:class:`RunFolderError`): a file that is a link, a file past its bounds, metrics.json
+    of this format that does not fit its schema.
     """
+    if run_dir.is_symlink():  # never read through: a run of another config (replaced only with --force)
+        return None, None
     safe.check_folder(run_dir)
     try:
         config = read_config(run_dir).to_dict()
