@@ -144,7 +144,7 @@ def _log_run(client: MlflowClient, experiment_id: str, run: LoadedRun) -> None:
     for part in _chunks(run_metrics(run, now), BATCH):
         client.log_batch(run_id, metrics=part)
     for name in ARTIFACTS:
-        if (run.path / name).is_file():
+        if rundir.is_regular(run.path / name):  # a link planted in a received folder is not uploaded
             client.log_artifact(run_id, str(run.path / name))
     client.set_terminated(run_id, "FAILED" if run.failed else "FINISHED")
 

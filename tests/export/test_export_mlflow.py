@@ -130,3 +130,26 @@ def test_failures_are_one_line_and_exit_2(exported, tmp_path, monkeypatch, capsy
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
     assert main(["export", "mlflow", str(exp)]) == 2
     assert capsys.readouterr().err == "needs mlflow: pip install 'regdemo[mlflow]'\n"
+
+
+def test_a_linked_file_in_a_received_folder_is_not_uploaded(exported, tmp_path, monkeypatch) -> None:
+    exp, _ = exported
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "tiny"
+    shutil.copytree(exp, folder, ignore=shutil.ignore_patterns("model.keras"))
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\nprivate")
+    (folder / "l2" / "loss.png").unlink()
+    (folder / "l2" / "loss.png").symlink_to(secret)
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    export.export_experiment(folder, uri)
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    l2 = next(run for run in runs if run.info.run_name == "l2")
+    assert {f.path for f in client.list_artifacts(l2.info.run_id)} == {
+        "config.yaml",
+        "metrics.json",
+        "history.csv",
+        "boundary.png",
+        "weights.png",
+    }

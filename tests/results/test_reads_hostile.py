@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import shutil
 import time
@@ -138,6 +139,17 @@ def test_a_png_linked_to_a_private_file_is_never_embedded(trained: Path, exp: Pa
     assert "not a PNG image" in regdemo.load(exp).runs["l2"]._repr_html_()
     shutil.copyfile(trained / "l2" / "boundary.png", png)
     assert main(["report", str(exp)]) == 0 and SECRET not in (exp / "report.html").read_text()
+
+
+def test_a_folder_or_a_fifo_where_a_file_belongs_is_one_line(exp: Path, tmp_path: Path, capsys) -> None:
+    png = exp / "l2" / "boundary.png"
+    png.unlink()
+    png.mkdir()  # found by tests/test_hostile_folders.py: fdopen refused it with a traceback of its own
+    refused(capsys, ["report", str(exp)], f"{png}: not a regular file")
+    assert "not a regular file" in regdemo.load(exp).runs["l2"]._repr_html_()
+    png.rmdir()
+    os.mkfifo(png)  # opened without blocking, then refused
+    refused(capsys, ["report", str(exp)], f"{png}: not a regular file")
 
 
 def test_a_run_folder_that_is_a_link_is_refused(exp: Path, tmp_path: Path, capsys) -> None:

@@ -72,14 +72,13 @@ def open_regular(folder: Path, name: str, limit: int) -> BinaryIO:
         if os.path.islink(path):
             raise RunFolderError(f"{path}: a link, not a file (a received folder's links are not followed)") from None
         raise RunFolderError(f"{path}: unreadable: {exc.strerror or exc}") from None
-    f = os.fdopen(fd, "rb")
-    info = os.fstat(fd)
+    info = os.fstat(fd)  # before fdopen, which refuses a folder with its own error
     if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-        f.close()
+        os.close(fd)
         if not stat.S_ISREG(info.st_mode):
             raise RunFolderError(f"{path}: not a regular file")
         raise RunFolderError(f"{path}: {info.st_size:,} bytes, over the {limit:,} this file may have")
-    return f
+    return os.fdopen(fd, "rb")
 
 
 def read_bytes(folder: Path, name: str, limit: int) -> bytes:
