@@ -1,0 +1,219 @@
+"""The packed engine's graph (issue 17): N runs of one shape trained by one compiled ``tf.function`` over
+stacked variables, every weight of shape (N, …), so that each run's arithmetic is its own.
+
+Read top-down like :class:`regdemo.train.engines._CompiledLoop`: :meth:`PackedLoop.run_epochs` (a graph
+loop over epochs) → :meth:`PackedLoop.run_epoch` (each run's order, the batches, validation → one row per
+run) → :meth:`PackedLoop.train_batch` (the forward pass with batched matmuls, the penalty, the gradient, one
+optimizer step per run). Why a run trains the same in any pack: every op is either elementwise (the
+activations, the loss, Keras' optimizer formulas of :func:`optimizer_step`) or batched over the run axis
+(``tf.linalg.matmul`` on (N, b, in) × (N, in, out) computes each slice on its own; the reductions are per
+run), so a run's numbers never depend on its neighbours (tests/train/test_packed.py checks it bit for bit).
+
+Per-run values are tensors fed at each call (:class:`Feed`: data, batch orders, seeds, λ, learning rates),
+so one trace serves every pack of a shape; :class:`PackShape` names what a trace is specific to.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from regdemo.columns import COLUMNS
+from regdemo.train.batchorder import epoch_permutation
+
+# Keras 3's defaults (keras/src/optimizers/adam.py, rmsprop.py), the compiled engine's optimizers'.
+ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO = 0.9, 0.999, 1e-7, 0.9
+# The optimizer slots each variable keeps: Adam's m and v, RMSprop's v, SGD (no momentum) none.
+SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
+
+
+@dataclass(frozen=True)
+class PackShape:
+    """What one compiled program is specific to: the layer widths from the inputs to the output (``units``,
+    e.g. (2, 128, 128, 1)), the hidden activation, whether the output kernel is regularized, the training and
+    validation rows, the batch size, the optimizer kind, the batch order kind and the number of runs."""
+
+    units: tuple[int, ...]
+    activation: str
+    regularize_output: bool
+    n_train: int
+    n_val: int
+    batch: int
+    optimizer: str
+    order: str
+    runs: int
+
+
+class Feed(NamedTuple):
+    """One pack's per-run values, fed to each call: N runs, n training and m validation rows.
+
+    ``x_train`` (N, n, inputs), ``y_train`` (N, n, 1), ``x_val`` (N, m, inputs), ``y_val`` (N, m, 1) float32;
+    ``orders`` (N, n) int32, each run's ``fixed`` permutation (else unused); ``seeds`` (N,) int32;
+    ``learning_rate``, ``l1``, ``l2`` (N,) float32: Keras' factors, penalty = l1·Σ|w| + l2·Σw² per kernel.
+    """
+
+    x_train: tf.Tensor
+    y_train: tf.Tensor
+    x_val: tf.Tensor
+    y_val: tf.Tensor
+    orders: tf.Tensor
+    seeds: tf.Tensor
+    learning_rate: tf.Tensor
+    l1: tf.Tensor
+    l2: tf.Tensor
+
+
+def _per_run(values: tf.Tensor) -> tf.Tensor:
+    """(N,) → (N, 1, 1): a per-run value broadcast over a stacked weight (every weight here is 3-D)."""
+    return tf.reshape(values, [-1, 1, 1])
+
+
+def optimizer_step(kind: str, step: tf.Tensor, lr: tf.Tensor, grad: tf.Tensor, weight: tf.Tensor, slots: list) -> list:
+    """One optimizer update of one stacked weight → [new weight, *new slots], Keras 3's ``update_step`` written
+    out elementwise, expression for expression (keras/src/optimizers/adam.py, rmsprop.py, sgd.py at Keras'
+    defaults), so each run's update is the one Keras would make on its own weights.
+
+    ``step`` is the optimizer's ``iterations + 1`` (float32 scalar), ``lr`` (N, 1, 1), ``grad`` and
+    ``weight`` (N, …), ``slots`` :data:`SLOTS`[kind] tensors of weight's shape.
+    """
+    if kind == "sgd":
+        return [weight - grad * lr]
+    if kind == "rmsprop":
+        (velocity,) = slots
+        velocity = RMSPROP_RHO * velocity + (1 - RMSPROP_RHO) * tf.square(grad)
+        return [weight - (lr * grad) / tf.sqrt(velocity + EPSILON), velocity]
+    m, v = slots
+    beta_1_power = tf.pow(tf.constant(ADAM_BETA_1), step)
+    beta_2_power = tf.pow(tf.constant(ADAM_BETA_2), step)
+    alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    m = m + (grad - m) * (1 - ADAM_BETA_1)
+    v = v + (tf.square(grad) - v) * (1 - ADAM_BETA_2)
+    return [weight - (m * alpha) / (tf.sqrt(v) + EPSILON), m, v]
+
+
+def _accuracy_sum(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+    """Correct predictions per run at threshold 0.5: y, p (N, b, 1) → (N,)."""
+    return tf.reduce_sum(tf.cast(tf.equal(y, tf.cast(p > 0.5, y.dtype)), tf.float32), axis=[1, 2])
+
+
+def _data_loss(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
+    """Keras' ``BinaryCrossentropy()`` per run: y, p (N, b, 1) → (N,), the sum over the batch / b (its
+    ``sum_over_batch_size``; the sigmoid's logits are used, as Keras does)."""
+    values = keras.losses.binary_crossentropy(y, p)  # (N, b): Keras' per-sample loss, mean over the last axis
+    return tf.math.divide_no_nan(tf.reduce_sum(values, axis=1), tf.cast(tf.shape(values)[1], tf.float32))
+
+
+class PackedLoop:
+    """The stacked variables and the compiled loop of one :class:`PackShape`; :meth:`reset` starts a new pack.
+
+    Variables: per layer a kernel (N, in, out) and a bias (N, 1, out), the optimizer's slots of each, its
+    step count, and ``active`` (N,): a run that is no longer active (it diverged) keeps its weights and slots.
+    """
+
+    traces = 0  # how often any PackedLoop traced its program (tests count retraces)
+
+    def __init__(self, shape: PackShape) -> None:
+        self.shape = shape
+        n, units = shape.runs, shape.units
+        self.weights: list[tf.Variable] = []
+        for fan_in, fan_out in itertools.pairwise(units):
+            self.weights += [tf.Variable(tf.zeros([n, fan_in, fan_out])), tf.Variable(tf.zeros([n, 1, fan_out]))]
+        self.slots = [[tf.Variable(tf.zeros_like(w)) for _ in range(SLOTS[shape.optimizer])] for w in self.weights]
+        self.iterations = tf.Variable(tf.constant(0, tf.int64))
+        self.active = tf.Variable(tf.ones([n], tf.bool))
+        self.activation = keras.activations.get(shape.activation)
+        self.n_batches = -(-shape.n_train // shape.batch)
+        self.run_epochs = tf.function(self._run_epochs, autograph=False)
+
+    def reset(self, weights: list[np.ndarray]) -> None:
+        """Start a pack: ``weights`` stacked as :attr:`weights` (kernels (N, in, out), biases (N, 1, out)),
+        the slots at zero, the step count at 0, every run active."""
+        for variable, value in zip(self.weights, weights, strict=True):
+            variable.assign(value)
+        for slots in self.slots:
+            for slot in slots:
+                slot.assign(tf.zeros_like(slot))
+        self.iterations.assign(0)
+        self.active.assign(tf.ones_like(self.active))
+
+    def forward(self, x: tf.Tensor, weights: list[tf.Tensor]) -> tf.Tensor:
+        """x (N, b, inputs) → P(class 1) (N, b, 1): Dense layers as Keras computes them (matmul, add the bias,
+        activation), batched over the runs."""
+        h = x
+        last = len(weights) // 2 - 1
+        for i in range(last + 1):
+            z = tf.add(tf.linalg.matmul(h, weights[2 * i]), weights[2 * i + 1])
+            h = keras.activations.sigmoid(z) if i == last else self.activation(z)
+        return h
+
+    def penalty(self, weights: list[tf.Tensor], feed: Feed) -> tf.Tensor:
+        """Each run's penalty (N,): Keras' ``l1·Σ|w| + l2·Σw²`` per regularized kernel, summed over the kernels."""
+        kernels = weights[0::2] if self.shape.regularize_output else weights[0:-2:2]
+        terms = [
+            feed.l1 * tf.reduce_sum(tf.abs(k), axis=[1, 2]) + feed.l2 * tf.reduce_sum(tf.square(k), axis=[1, 2])
+            for k in kernels
+        ]
+        return tf.add_n(terms) if terms else tf.zeros_like(feed.l1)
+
+    def train_batch(self, index: tf.Tensor, feed: Feed) -> tf.Tensor:
+        """One step of every run on its rows ``index`` (N, b) → (N, 3): [data loss·b, penalty·b, correct]."""
+        xb, yb = tf.gather(feed.x_train, index, batch_dims=1), tf.gather(feed.y_train, index, batch_dims=1)
+        with tf.GradientTape() as tape:
+            weights = [w.value() for w in self.weights]
+            tape.watch(weights)
+            pred = self.forward(xb, weights)
+            data_loss, batch_penalty = _data_loss(yb, pred), self.penalty(weights, feed)
+            # the runs' losses are independent: the gradient of their sum is each run's own gradient
+            total = tf.reduce_sum(data_loss + batch_penalty)
+        grads = tape.gradient(total, weights)
+        step = tf.cast(self.iterations + 1, tf.float32)
+        lr, active = _per_run(feed.learning_rate), _per_run(self.active)
+        for weight, slots, grad in zip(self.weights, self.slots, grads, strict=True):
+            updated = optimizer_step(self.shape.optimizer, step, lr, grad, weight.value(), [s.value() for s in slots])
+            for variable, value in zip([weight, *slots], updated, strict=True):
+                variable.assign(tf.where(active, value, variable.value()))
+        self.iterations.assign_add(1)
+        size = tf.cast(tf.shape(index)[1], tf.float32)
+        return tf.stack([data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)], axis=1)
+
+    def epoch_order(self, epoch: tf.Tensor, feed: Feed) -> tf.Tensor:
+        """Each run's order of its training rows in epoch ``epoch`` (N, n): the compiled engine's, per run."""
+        n, runs = self.shape.n_train, self.shape.runs
+        if self.shape.order == "epoch":
+            return tf.stack([epoch_permutation(n, feed.seeds[i], epoch) for i in range(runs)])
+        if self.shape.order == "fixed":
+            return feed.orders
+        return tf.tile(tf.range(n)[None, :], [runs, 1])
+
+    def run_epoch(self, epoch: tf.Tensor, feed: Feed) -> tf.Tensor:
+        """Epoch ``epoch`` of every run: its batches, then validation → rows (N, len(COLUMNS))."""
+        order, n, batch = self.epoch_order(epoch, feed), self.shape.n_train, self.shape.batch
+
+        def batch_step(b: tf.Tensor, sums: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return b + 1, sums + self.train_batch(order[:, b * batch : tf.minimum((b + 1) * batch, n)], feed)
+
+        start = (tf.constant(0), tf.zeros([self.shape.runs, 3]))
+        _, sums = tf.while_loop(lambda b, _: b < self.n_batches, batch_step, start)
+        weights = [w.value() for w in self.weights]
+        val_pred = self.forward(feed.x_val, weights)
+        val_data, val_penalty = _data_loss(feed.y_val, val_pred), self.penalty(weights, feed)
+        data_loss, mean_penalty, correct = sums[:, 0] / n, sums[:, 1] / n, sums[:, 2] / n
+        val_acc = _accuracy_sum(feed.y_val, val_pred) / tf.cast(tf.shape(feed.y_val)[1], tf.float32)
+        losses = [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data]
+        return tf.stack([*losses, mean_penalty, correct, val_acc], axis=1)
+
+    def _run_epochs(self, feed: Feed, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+        """Epochs ``start`` … ``start + count − 1`` of every run → rows (count, N, len(COLUMNS))."""
+        PackedLoop.traces += 1  # Python runs only while tracing
+
+        def epoch_step(e: tf.Tensor, rows: tf.TensorArray) -> tuple:
+            return e + 1, rows.write(e, self.run_epoch(start + e, feed))
+
+        rows = tf.TensorArray(tf.float32, size=count, element_shape=[self.shape.runs, len(COLUMNS)])
+        _, rows = tf.while_loop(lambda e, _: e < count, epoch_step, (tf.constant(0), rows))
+        return rows.stack()
