@@ -30,6 +30,8 @@ from regdemo.train.batchorder import epoch_permutation
 ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO = 0.9, 0.999, 1e-7, 0.9
 # The optimizer slots each variable keeps: Adam's m and v, RMSprop's v, SGD (no momentum) none.
 SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
+# Rows per run are padded to a multiple of this (:func:`padded_rows`): Eigen's widest float packet (AVX-512).
+ALIGN = 16
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,32 @@ def optimizer_step(kind: str, step: tf.Tensor, lr: tf.Tensor, grad: tf.Tensor, w
     return [weight - (m * alpha) / (tf.sqrt(v) + EPSILON), m, v]
 
 
-def _accuracy_sum(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
-    """Correct predictions per run at threshold 0.5: y, p (N, b, 1) → (N,)."""
-    return tf.reduce_sum(tf.cast(tf.equal(y, tf.cast(p > 0.5, y.dtype)), tf.float32), axis=[1, 2])
+def padded_rows(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Rows ``index`` (N, s) padded to a multiple of :data:`ALIGN` with row 0 → (padded index (N, s'), mask
+    (1, s') of 1 for the real rows and 0 for the padding, s as float32).
+
+    Why: Eigen computes an elementwise op (exp, log1p, the sigmoid…) in packets of up to 16 floats and the last
+    few elements of a buffer one by one, and the two may differ in the last bit. Each run's slice of a
+    per-row tensor is then a whole number of packets wherever it lies in the stack, so a run's numbers do not
+    depend on the pack's size or its place in it. The padding rows weigh 0 in every sum and gradient.
+    """
+    size = tf.shape(index)[1]
+    pad = (ALIGN - size % ALIGN) % ALIGN
+    mask = tf.concat([tf.ones([size]), tf.zeros([pad])], axis=0)[None, :]
+    return tf.pad(index, [[0, 0], [0, pad]]), mask, tf.cast(size, tf.float32)
 
 
-def _data_loss(y: tf.Tensor, p: tf.Tensor) -> tf.Tensor:
-    """Keras' ``BinaryCrossentropy()`` per run: y, p (N, b, 1) → (N,), the sum over the batch / b (its
-    ``sum_over_batch_size``; the sigmoid's logits are used, as Keras does)."""
-    values = keras.losses.binary_crossentropy(y, p)  # (N, b): Keras' per-sample loss, mean over the last axis
-    return tf.math.divide_no_nan(tf.reduce_sum(values, axis=1), tf.cast(tf.shape(values)[1], tf.float32))
+def _accuracy_sum(y: tf.Tensor, p: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Correct predictions per run at threshold 0.5 over the real rows: y, p (N, s', 1), mask (1, s') → (N,)."""
+    correct = tf.cast(tf.equal(y, tf.cast(p > 0.5, y.dtype)), tf.float32)[:, :, 0]
+    return tf.reduce_sum(correct * mask, axis=1)
+
+
+def _data_loss(y: tf.Tensor, p: tf.Tensor, mask: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Keras' ``BinaryCrossentropy()`` per run over the real rows: y, p (N, s', 1), mask (1, s') → (N,), the
+    sum / s (its ``sum_over_batch_size``; the sigmoid's logits are used, as Keras does)."""
+    values = keras.losses.binary_crossentropy(y, p)  # (N, s'): Keras' per-sample loss, mean over the last axis
+    return tf.math.divide_no_nan(tf.reduce_sum(values * mask, axis=1), size)
 
 
 class PackedLoop:
@@ -162,12 +180,13 @@ class PackedLoop:
 
     def train_batch(self, index: tf.Tensor, feed: Feed) -> tf.Tensor:
         """One step of every run on its rows ``index`` (N, b) → (N, 3): [data loss·b, penalty·b, correct]."""
+        index, mask, size = padded_rows(index)
         xb, yb = tf.gather(feed.x_train, index, batch_dims=1), tf.gather(feed.y_train, index, batch_dims=1)
         with tf.GradientTape() as tape:
             weights = [w.value() for w in self.weights]
             tape.watch(weights)
             pred = self.forward(xb, weights)
-            data_loss, batch_penalty = _data_loss(yb, pred), self.penalty(weights, feed)
+            data_loss, batch_penalty = _data_loss(yb, pred, mask, size), self.penalty(weights, feed)
             # the runs' losses are independent: the gradient of their sum is each run's own gradient
             total = tf.reduce_sum(data_loss + batch_penalty)
         grads = tape.gradient(total, weights)
@@ -178,8 +197,7 @@ class PackedLoop:
             for variable, value in zip([weight, *slots], updated, strict=True):
                 variable.assign(tf.where(active, value, variable.value()))
         self.iterations.assign_add(1)
-        size = tf.cast(tf.shape(index)[1], tf.float32)
-        return tf.stack([data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred)], axis=1)
+        return tf.stack([data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred, mask)], axis=1)
 
     def epoch_order(self, epoch: tf.Tensor, feed: Feed) -> tf.Tensor:
         """Each run's order of its training rows in epoch ``epoch`` (N, n): the compiled engine's, per run."""
@@ -200,10 +218,12 @@ class PackedLoop:
         start = (tf.constant(0), tf.zeros([self.shape.runs, 3]))
         _, sums = tf.while_loop(lambda b, _: b < self.n_batches, batch_step, start)
         weights = [w.value() for w in self.weights]
-        val_pred = self.forward(feed.x_val, weights)
-        val_data, val_penalty = _data_loss(feed.y_val, val_pred), self.penalty(weights, feed)
+        rows, mask, m = padded_rows(tf.tile(tf.range(self.shape.n_val)[None, :], [self.shape.runs, 1]))
+        x_val, y_val = tf.gather(feed.x_val, rows, batch_dims=1), tf.gather(feed.y_val, rows, batch_dims=1)
+        val_pred = self.forward(x_val, weights)
+        val_data, val_penalty = _data_loss(y_val, val_pred, mask, m), self.penalty(weights, feed)
         data_loss, mean_penalty, correct = sums[:, 0] / n, sums[:, 1] / n, sums[:, 2] / n
-        val_acc = _accuracy_sum(feed.y_val, val_pred) / tf.cast(tf.shape(feed.y_val)[1], tf.float32)
+        val_acc = _accuracy_sum(y_val, val_pred, mask) / m
         losses = [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data]
         return tf.stack([*losses, mean_penalty, correct, val_acc], axis=1)
 
