@@ -9,7 +9,7 @@ weights, λ, learning rate and batch order. Not yet used by ``regdemo run``.
 - :func:`train_pack`: N runs of one key → one :class:`PackResult` per run (its :class:`History`, with the
   compiled engine's columns and meaning, and its final weights in ``model.get_weights()`` order).
 
-Packable today: engine ``compiled``; optimizers adam, sgd, rmsprop (no weight decay: not adamw); every
+Packable today: engine ``compiled``; optimizers adam, adamw, sgd, rmsprop, each run its own weight decay; every
 activation; regularizer none, l1, l2, l1_l2 (not proximal), each run its own kind and λ; every batch order
 (``training.shuffle``); no dropout, no early stopping, no snapshots. A run that diverges keeps its history
 up to its first non-finite epoch and the weights at the end of that chunk, as the compiled engine does.
@@ -42,16 +42,16 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     """What must agree for runs to train in one pack: the network (hidden units, activation, whether the output
     kernel is regularized), the sizes the data comes in (rows, splits, folds, inputs), the batch size, epochs,
     optimizer kind and batch order kind; None when the run needs what the packed engine does not do per run
-    (another engine, weight decay, proximal L1, dropout, early stopping, snapshots, an optimizer outside
+    (another engine, proximal L1, dropout, early stopping, snapshots, an optimizer outside
     :data:`regdemo.train.packedloop.SLOTS`, a seed beyond int32).
 
-    Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate.
+    Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate
+    and weight decay.
     """
     data, model, training, reg = cfg.dataset, cfg.model, cfg.training, cfg.model.regularizer
     unsupported = (
         training.engine != "compiled",
         training.optimizer not in SLOTS,
-        training.decay() != 0,
         bool(reg.proximal),
         model.dropout > 0,
         training.early_stopping is not None,
@@ -142,6 +142,7 @@ def _feed(runs: Sequence[PackRun], shape: PackShape) -> Feed:
         orders=stacked(orders, tf.int32),
         seeds=stacked([run.cfg.seed for run in runs], tf.int32),
         learning_rate=stacked([run.cfg.training.learning_rate for run in runs]),
+        decay=stacked([run.cfg.training.decay() for run in runs]),
         l1=stacked([l1 for l1, _ in strengths]),
         l2=stacked([l2 for _, l2 in strengths]),
     )

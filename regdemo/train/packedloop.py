@@ -25,11 +25,12 @@ import tensorflow as tf
 
 from regdemo.columns import COLUMNS
 from regdemo.train.batchorder import epoch_permutation
+from regdemo.train.decay import decayed
 
 # Keras 3's defaults (keras/src/optimizers/adam.py, rmsprop.py), the compiled engine's optimizers'.
 ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO = 0.9, 0.999, 1e-7, 0.9
 # The optimizer slots each variable keeps: Adam's m and v, RMSprop's v, SGD (no momentum) none.
-SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}
+SLOTS = {"adam": 2, "adamw": 2, "rmsprop": 1, "sgd": 0}  # adamw: Adam, with its decay
 # Rows per run are padded to a multiple of this (:func:`padded_rows`): Eigen's widest float packet (AVX-512).
 ALIGN = 16
 
@@ -56,7 +57,8 @@ class Feed(NamedTuple):
 
     ``x_train`` (N, n, inputs), ``y_train`` (N, n, 1), ``x_val`` (N, m, inputs), ``y_val`` (N, m, 1) float32;
     ``orders`` (N, n) int32, each run's ``fixed`` permutation (else unused); ``seeds`` (N,) int32;
-    ``learning_rate``, ``l1``, ``l2`` (N,) float32: Keras' factors, penalty = l1·Σ|w| + l2·Σw² per kernel.
+    ``learning_rate``, ``decay`` (``TrainingConfig.decay()``, 0: none), ``l1``, ``l2`` (N,) float32: Keras'
+    factors, penalty = l1·Σ|w| + l2·Σw² per regularized kernel.
     """
 
     x_train: tf.Tensor
@@ -66,6 +68,7 @@ class Feed(NamedTuple):
     orders: tf.Tensor
     seeds: tf.Tensor
     learning_rate: tf.Tensor
+    decay: tf.Tensor
     l1: tf.Tensor
     l2: tf.Tensor
 
@@ -85,7 +88,7 @@ def optimizer_step(kind: str, step: tf.Tensor, lr: tf.Tensor, grad: tf.Tensor, w
     """
     if kind == "sgd":
         return [weight - grad * lr]
-    if kind == "rmsprop":
+    if kind == "rmsprop":  # Keras' RMSprop at its defaults: no momentum, not centered
         (velocity,) = slots
         velocity = RMSPROP_RHO * velocity + (1 - RMSPROP_RHO) * tf.square(grad)
         return [weight - (lr * grad) / tf.sqrt(velocity + EPSILON), velocity]
@@ -192,8 +195,12 @@ class PackedLoop:
         grads = tape.gradient(total, weights)
         step = tf.cast(self.iterations + 1, tf.float32)
         lr, active = _per_run(feed.learning_rate), _per_run(self.active)
-        for weight, slots, grad in zip(self.weights, self.slots, grads, strict=True):
-            updated = optimizer_step(self.shape.optimizer, step, lr, grad, weight.value(), [s.value() for s in slots])
+        wd = _per_run(feed.decay)
+        for k, (weight, slots, grad) in enumerate(zip(self.weights, self.slots, grads, strict=True)):
+            value = weight.value()
+            if k % 2 == 0:  # a kernel: training.weight_decay between the gradient and the update, as Keras
+                value = tf.where(wd > 0, decayed(value, lr, wd), value)
+            updated = optimizer_step(self.shape.optimizer, step, lr, grad, value, [s.value() for s in slots])
             for variable, value in zip([weight, *slots], updated, strict=True):
                 variable.assign(tf.where(active, value, variable.value()))
         self.iterations.assign_add(1)

@@ -46,7 +46,7 @@ def test_a_run_trains_the_same_alone_and_in_any_place_of_a_pack(optimizer: str) 
     others = [
         _cfg(2, {"kind": "l1", "lambda": 0.003}, 0.02, optimizer=optimizer),
         _cfg(5, {"kind": "l1_l2", "l1": 0.001, "l2": 0.02}, 0.005, optimizer=optimizer),
-        _cfg(9, None, 0.03, optimizer=optimizer),
+        _cfg(9, None, 0.03, optimizer=optimizer, weight_decay=0.05),
     ]
     alone = _train([run])[0]
     second = _train([others[0], run, others[1]])[1]
@@ -57,16 +57,23 @@ def test_a_run_trains_the_same_alone_and_in_any_place_of_a_pack(optimizer: str) 
 
 
 @pytest.mark.parametrize(
-    ("regularizer", "shuffle"),
-    [({"kind": "none"}, True), ({"kind": "l2", "lambda": 0.01}, "fixed"), ({"kind": "l1", "lambda": 0.01}, False)],
-    ids=["none-epoch", "l2-fixed", "l1-none"],
+    ("regularizer", "shuffle", "training"),
+    [
+        ({"kind": "none"}, True, {}),
+        ({"kind": "l2", "lambda": 0.01}, "fixed", {}),
+        ({"kind": "l1", "lambda": 0.01}, False, {}),
+        ({"kind": "l2", "lambda": 0.01}, True, {"optimizer": "adamw", "weight_decay": 0.05}),
+        ({"kind": "l1_l2", "l1": 0.003, "l2": 0.01}, True, {"optimizer": "rmsprop"}),
+        ({"kind": "l2", "lambda": 0.01}, "fixed", {"optimizer": "sgd", "learning_rate": 0.1, "weight_decay": 0.1}),
+    ],
+    ids=["none-epoch", "l2-fixed", "l1-none", "adamw", "rmsprop", "sgd-decay"],
 )
-def test_the_packed_engine_trains_as_the_compiled_engine(regularizer: dict, shuffle) -> None:
+def test_the_packed_engine_trains_as_the_compiled_engine(regularizer: dict, shuffle, training: dict) -> None:
     """Within float32 tolerance, not bit for bit: the same formulas on the same initial weights and batches, but
     TensorFlow runs today's 2-D ops and the packed engine's batched ones with different kernels, which differ in
     the last bit in places (measured on one step: the sigmoid of 32 or more rows, and the gradient of the
     (b, 8) × (8, 1) output layer's kernel, ~4e-9), so the two trajectories part at float32 rounding level."""
-    cfg = _cfg(3, regularizer, epochs=10, shuffle=shuffle)
+    cfg = _cfg(3, regularizer, epochs=10, shuffle=shuffle, **training)
     model, data = prepare(cfg)
     today = engines.train_compiled(model, data, cfg.training, cfg.seed)
     ours = _train([cfg])[0]
@@ -133,13 +140,11 @@ def test_a_diverging_run_stops_alone_as_in_the_compiled_engine() -> None:
     [
         {"training": {"early_stopping": {"patience": 3}}},
         {"training": {"engine": "fit"}},
-        {"training": {"optimizer": "adamw"}},
-        {"training": {"weight_decay": 0.01}},
         {"model": {"dropout": 0.5}},
         {"model": {"regularizer": {"kind": "l1", "lambda": 0.01, "proximal": True}}},
         {"plots": {"snapshots": 5}},
     ],
-    ids=["early_stopping", "fit", "adamw", "weight_decay", "dropout", "proximal", "snapshots"],
+    ids=["early_stopping", "fit", "dropout", "proximal", "snapshots"],
 )
 def test_what_the_packed_engine_cannot_train_per_run_has_no_key(change: dict) -> None:
     base = _cfg().to_dict()
