@@ -11,8 +11,9 @@ weights, λ, learning rate and batch order. Not yet used by ``regdemo run``.
 
 Packable today: engine ``compiled``; optimizers adam, adamw, sgd, rmsprop, each run its own weight decay; every
 activation; regularizer none, l1, l2, l1_l2 (not proximal), each run its own kind and λ; every batch order
-(``training.shuffle``); no dropout, no early stopping, no snapshots. A run that diverges keeps its history
-up to its first non-finite epoch and the weights at the end of that chunk, as the compiled engine does.
+(``training.shuffle``); early stopping, each run its own settings. Not packable: dropout, proximal L1,
+snapshots. A run that diverges keeps its history up to its first non-finite epoch and the weights at the end
+of that chunk, as the compiled engine does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from regdemo.train.datasets import Split
 from regdemo.train.engines import CHUNK_EPOCHS, EpochsDone
 from regdemo.train.history import History
 from regdemo.train.packedloop import SLOTS, Feed, PackedLoop, PackShape
+from regdemo.train.packedstop import stop_feed
 from regdemo.train.snapshots import chunk_spans
 
 _INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as epoch_permutation does
@@ -41,12 +43,12 @@ _INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as
 def pack_key(cfg: RunConfig) -> tuple | None:
     """What must agree for runs to train in one pack: the network (hidden units, activation, whether the output
     kernel is regularized), the sizes the data comes in (rows, splits, folds, inputs), the batch size, epochs,
-    optimizer kind and batch order kind; None when the run needs what the packed engine does not do per run
-    (another engine, proximal L1, dropout, early stopping, snapshots, an optimizer outside
+    optimizer kind, batch order kind and whether the runs stop early; None when the run needs what the packed
+    engine does not do per run (another engine, proximal L1, dropout, snapshots, an optimizer outside
     :data:`regdemo.train.packedloop.SLOTS`, a seed beyond int32).
 
-    Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate
-    and weight decay.
+    Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate,
+    weight decay and early-stopping settings.
     """
     data, model, training, reg = cfg.dataset, cfg.model, cfg.training, cfg.model.regularizer
     unsupported = (
@@ -54,7 +56,6 @@ def pack_key(cfg: RunConfig) -> tuple | None:
         training.optimizer not in SLOTS,
         bool(reg.proximal),
         model.dropout > 0,
-        training.early_stopping is not None,
         cfg.plots.snapshots > 0,
         cfg.seed not in _INT32,
     )
@@ -63,7 +64,8 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     folds = (data.cv.folds, data.cv.fold) if data.cv else None
     sizes = (data.kind == "csv", data.n_samples, data.validation_split, data.test_split, folds, data.noise_features)
     network = (tuple(model.hidden_units), model.activation, reg.apply_to_output)
-    return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order())
+    stops = training.early_stopping is not None  # each run its own monitor, patience, min_delta, restore
+    return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), stops)
 
 
 @dataclass
@@ -111,6 +113,7 @@ def _shape(runs: Sequence[PackRun]) -> PackShape:
         batch=min(training.batch_size, n_train),
         optimizer=training.optimizer,
         order=training.batch_order(),
+        early_stopping=training.early_stopping is not None,
         runs=len(runs),
     )
 
@@ -145,6 +148,7 @@ def _feed(runs: Sequence[PackRun], shape: PackShape) -> Feed:
         decay=stacked([run.cfg.training.decay() for run in runs]),
         l1=stacked([l1 for l1, _ in strengths]),
         l2=stacked([l2 for _, l2 in strengths]),
+        stop=stop_feed([run.cfg.training.early_stopping for run in runs]),
     )
 
 
@@ -162,8 +166,10 @@ def _first_bad_epoch(loss: np.ndarray) -> int | None:
 def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> list[PackResult]:
     """Train ``runs`` (all of one :func:`pack_key`) together, ``CHUNK_EPOCHS`` epochs per call of the compiled
     program, as :func:`regdemo.train.engines.train_compiled` trains each alone: same batches, same penalty,
-    Keras' optimizer formulas; a run whose loss turns non-finite is cut after its first bad epoch and trains no
-    further chunk (status ``diverged``), the others go on. ``progress`` gets the epochs done after each chunk.
+    Keras' optimizer formulas and early stopping. A run that stops early keeps its weights from then on (or
+    gets its best ones back) and its history ends at that epoch; a run whose loss turns non-finite is cut after
+    its first bad epoch and trains no further chunk (status ``diverged``); the others go on. ``progress`` gets
+    the epochs the pack has done after each chunk.
 
     Each history's ``seconds`` is the pack's training time divided by its runs (each run's share).
     """
@@ -172,27 +178,35 @@ def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> l
     loop.reset(_stacked_weights(runs))
     started = time.perf_counter()
     tables: list[list[np.ndarray]] = [[] for _ in runs]
-    active = np.ones(len(runs), bool)
+    running = np.ones(len(runs), bool)
     for start, count in chunk_spans(runs[0].cfg.training.epochs, CHUNK_EPOCHS):
         chunk = loop.run_epochs(feed, tf.constant(start, tf.int32), tf.constant(count, tf.int32)).numpy()
-        for i in np.flatnonzero(active):
-            bad = _first_bad_epoch(chunk[:, i, 0])
-            tables[i].append(chunk[:, i] if bad is None else chunk[: bad + 1, i])
-            active[i] = bad is None
-        loop.active.assign(active)
+        going = loop.active.numpy()  # False for the runs early stopping stopped in this chunk
+        for i in np.flatnonzero(running):
+            end = len(chunk) if going[i] else int(loop.stopper.stopped_epoch[i].numpy()) - start + 1
+            bad = _first_bad_epoch(chunk[:end, i, 0])
+            tables[i].append(chunk[: end if bad is None else bad + 1, i])
+            running[i] = going[i] and bad is None
+        loop.active.assign(running)
         if progress:
-            progress(start + count)
-        if not active.any():
+            progress(start + len(chunk))
+        if not running.any():
             break
     share = (time.perf_counter() - started) / len(runs)
-    return [_result(table, loop, i, share) for i, table in enumerate(tables)]
+    return [_result(table, loop, i, run.cfg, share) for i, (table, run) in enumerate(zip(tables, runs, strict=True))]
 
 
-def _result(table: list[np.ndarray], loop: PackedLoop, i: int, seconds: float) -> PackResult:
-    """Run ``i``'s history (its rows, float64 as the engines' columns) and its weights out of the stack."""
+def _result(table: list[np.ndarray], loop: PackedLoop, i: int, cfg: RunConfig, seconds: float) -> PackResult:
+    """Run ``i``'s history (its rows, float64 as the engines' columns; its early stopping's epochs) and its
+    weights out of the stack (its best ones if early stopping restores them)."""
     rows = np.concatenate(table)
     columns = {name: rows[:, c].astype(np.float64) for c, name in enumerate(COLUMNS)}
     status = "completed" if _first_bad_epoch(rows[:, 0]) is None else "diverged"
+    history = History(columns, status, seconds)
+    stacked = [w.numpy()[i] for w in loop.weights]
+    stopping = cfg.training.early_stopping
+    if loop.stopper is not None and stopping is not None:
+        history.stopped_epoch, history.best_epoch, best = loop.stopper.finish(i, stopping.restore_best_weights)
+        stacked = best or stacked
     # kernels (in, out) as they are, biases (1, out) → (out,)
-    weights = [w.numpy()[i] if k % 2 == 0 else w.numpy()[i, 0] for k, w in enumerate(loop.weights)]
-    return PackResult(History(columns, status, seconds), weights)
+    return PackResult(history, [w if k % 2 == 0 else w[0] for k, w in enumerate(stacked)])

@@ -26,6 +26,7 @@ import tensorflow as tf
 from regdemo.columns import COLUMNS
 from regdemo.train.batchorder import epoch_permutation
 from regdemo.train.decay import decayed
+from regdemo.train.packedstop import PackedEarlyStopping, StopFeed
 
 # Keras 3's defaults (keras/src/optimizers/adam.py, rmsprop.py), the compiled engine's optimizers'.
 ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO = 0.9, 0.999, 1e-7, 0.9
@@ -39,7 +40,8 @@ ALIGN = 16
 class PackShape:
     """What one compiled program is specific to: the layer widths from the inputs to the output (``units``,
     e.g. (2, 128, 128, 1)), the hidden activation, whether the output kernel is regularized, the training and
-    validation rows, the batch size, the optimizer kind, the batch order kind and the number of runs."""
+    validation rows, the batch size, the optimizer kind, the batch order kind, whether the runs stop early and
+    the number of runs."""
 
     units: tuple[int, ...]
     activation: str
@@ -49,6 +51,7 @@ class PackShape:
     batch: int
     optimizer: str
     order: str
+    early_stopping: bool
     runs: int
 
 
@@ -58,7 +61,7 @@ class Feed(NamedTuple):
     ``x_train`` (N, n, inputs), ``y_train`` (N, n, 1), ``x_val`` (N, m, inputs), ``y_val`` (N, m, 1) float32;
     ``orders`` (N, n) int32, each run's ``fixed`` permutation (else unused); ``seeds`` (N,) int32;
     ``learning_rate``, ``decay`` (``TrainingConfig.decay()``, 0: none), ``l1``, ``l2`` (N,) float32: Keras'
-    factors, penalty = l1·Σ|w| + l2·Σw² per regularized kernel.
+    factors, penalty = l1·Σ|w| + l2·Σw² per regularized kernel; ``stop`` the early-stopping settings.
     """
 
     x_train: tf.Tensor
@@ -71,6 +74,7 @@ class Feed(NamedTuple):
     decay: tf.Tensor
     l1: tf.Tensor
     l2: tf.Tensor
+    stop: StopFeed
 
 
 def _per_run(values: tf.Tensor) -> tf.Tensor:
@@ -133,7 +137,8 @@ class PackedLoop:
     """The stacked variables and the compiled loop of one :class:`PackShape`; :meth:`reset` starts a new pack.
 
     Variables: per layer a kernel (N, in, out) and a bias (N, 1, out), the optimizer's slots of each, its
-    step count, and ``active`` (N,): a run that is no longer active (it diverged) keeps its weights and slots.
+    step count, ``active`` (N,): a run no longer active (it stopped early, or diverged) keeps its weights and
+    slots; and with early stopping its state (:class:`regdemo.train.packedstop.PackedEarlyStopping`).
     """
 
     traces = 0  # how often any PackedLoop traced its program (tests count retraces)
@@ -147,6 +152,7 @@ class PackedLoop:
         self.slots = [[tf.Variable(tf.zeros_like(w)) for _ in range(SLOTS[shape.optimizer])] for w in self.weights]
         self.iterations = tf.Variable(tf.constant(0, tf.int64))
         self.active = tf.Variable(tf.ones([n], tf.bool))
+        self.stopper = PackedEarlyStopping(self.weights, n) if shape.early_stopping else None
         self.activation = keras.activations.get(shape.activation)
         self.n_batches = -(-shape.n_train // shape.batch)
         self.run_epochs = tf.function(self._run_epochs, autograph=False)
@@ -161,6 +167,8 @@ class PackedLoop:
                 slot.assign(tf.zeros_like(slot))
         self.iterations.assign(0)
         self.active.assign(tf.ones_like(self.active))
+        if self.stopper is not None:
+            self.stopper.reset()
 
     def forward(self, x: tf.Tensor, weights: list[tf.Tensor]) -> tf.Tensor:
         """x (N, b, inputs) → P(class 1) (N, b, 1): Dense layers as Keras computes them (matmul, add the bias,
@@ -235,12 +243,22 @@ class PackedLoop:
         return tf.stack([*losses, mean_penalty, correct, val_acc], axis=1)
 
     def _run_epochs(self, feed: Feed, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
-        """Epochs ``start`` … ``start + count − 1`` of every run → rows (count, N, len(COLUMNS))."""
+        """Epochs ``start`` … ``start + count − 1`` of every run → rows (≤ count, N, len(COLUMNS)): fewer when
+        early stopping has stopped every run; a run's rows after its stop are not its own (frozen weights)."""
         PackedLoop.traces += 1  # Python runs only while tracing
 
-        def epoch_step(e: tf.Tensor, rows: tf.TensorArray) -> tuple:
-            return e + 1, rows.write(e, self.run_epoch(start + e, feed))
+        def epoch_step(e: tf.Tensor, going: tf.Tensor, rows: tf.TensorArray) -> tuple:
+            epoch = start + e
+            row = self.run_epoch(epoch, feed)
+            if self.stopper is not None:
+                stop = self.stopper.update(row, epoch, self.active.value(), feed.stop)
+                going = tf.reduce_any(self.active.assign(tf.logical_and(self.active.value(), tf.logical_not(stop))))
+            return e + 1, going, rows.write(e, row)
 
-        rows = tf.TensorArray(tf.float32, size=count, element_shape=[self.shape.runs, len(COLUMNS)])
-        _, rows = tf.while_loop(lambda e, _: e < count, epoch_step, (tf.constant(0), rows))
+        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[self.shape.runs, len(COLUMNS)])
+        _, _, rows = tf.while_loop(
+            lambda e, going, _: tf.logical_and(e < count, going),
+            epoch_step,
+            (tf.constant(0), tf.reduce_any(self.active.value()), rows),
+        )
         return rows.stack()

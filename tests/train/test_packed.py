@@ -138,18 +138,18 @@ def test_a_diverging_run_stops_alone_as_in_the_compiled_engine() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"training": {"early_stopping": {"patience": 3}}},
         {"training": {"engine": "fit"}},
         {"model": {"dropout": 0.5}},
         {"model": {"regularizer": {"kind": "l1", "lambda": 0.01, "proximal": True}}},
         {"plots": {"snapshots": 5}},
+        {"seed": 2**31},
     ],
-    ids=["early_stopping", "fit", "dropout", "proximal", "snapshots"],
+    ids=["fit", "dropout", "proximal", "snapshots", "seed"],
 )
 def test_what_the_packed_engine_cannot_train_per_run_has_no_key(change: dict) -> None:
     base = _cfg().to_dict()
     for section, values in change.items():
-        base[section] = {**base[section], **values}
+        base[section] = {**base[section], **values} if isinstance(values, dict) else values
     assert packed.pack_key(RunConfig(**base)) is None
 
 
@@ -161,5 +161,56 @@ def test_runs_share_a_key_when_their_shapes_agree() -> None:
     assert packed.pack_key(_cfg(samples=90)) != key
     assert packed.pack_key(_cfg(optimizer="sgd")) != key
     assert packed.pack_key(_cfg(shuffle="fixed")) != key
+    assert packed.pack_key(_cfg(early_stopping={"patience": 3})) != key
     with pytest.raises(ValueError, match="same pack_key"):
         _train([_cfg(), _cfg(hidden=(8, 4))])
+
+
+# Early stopping per run: (seed, settings); they stop at different epochs.
+STOPPING = [
+    (1, {"patience": 2}),
+    (2, {"patience": 3, "monitor": "val_accuracy", "restore_best_weights": True}),
+    (3, {"patience": 1, "monitor": "loss", "min_delta": 0.01, "restore_best_weights": True}),
+    (4, {"patience": 4, "restore_best_weights": True}),
+]
+
+
+def _stopping(seed: int, settings: dict) -> RunConfig:
+    return _cfg(seed, {"kind": "l2", "lambda": 0.01}, lr=0.05, epochs=40, early_stopping=settings)
+
+
+def test_early_stopping_per_run_as_the_compiled_engine() -> None:
+    """Keras' EarlyStopping run by run: the same stopped and best epochs as the compiled engine, the history
+    ending there, the best weights restored where asked (float32 tolerance, as above)."""
+    cfgs = [_stopping(seed, settings) for seed, settings in STOPPING]
+    results = _train(cfgs)
+    for cfg, ours in zip(cfgs, results, strict=True):
+        model, data = prepare(cfg)
+        today = engines.train_compiled(model, data, cfg.training, cfg.seed)
+        assert (ours.history.stopped_epoch, ours.history.best_epoch) == (today.stopped_epoch, today.best_epoch)
+        assert ours.history.epochs_run == today.epochs_run == today.stopped_epoch < 40
+        for name in COLUMNS:
+            np.testing.assert_allclose(ours.history.columns[name], today.columns[name], rtol=1e-5, atol=1e-6)
+        for a, b in zip(ours.weights, model.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len({r.history.stopped_epoch for r in results}) > 1  # they did stop at different epochs
+
+
+def test_early_stopping_runs_train_the_same_alone_in_a_pack_and_in_any_chunking(monkeypatch) -> None:
+    """Chunks of 7 epochs, so runs stop in different chunks (one on a chunk's last epoch, epoch 7): a run alone =
+    the same run in the pack, bit for bit, and = the run in chunks of 100. The compiled engine differs there:
+    a stop on a chunk's last epoch is missed (``train_compiled`` only breaks when a chunk comes back short),
+    so it trains on; ``model.fit`` stops, as the packed engine does."""
+    cfgs = [_stopping(seed, settings) for seed, settings in STOPPING]
+    whole = _train(cfgs)
+    monkeypatch.setattr(packed, "CHUNK_EPOCHS", 7)
+    chunked = _train(cfgs)
+    assert 7 in {r.history.stopped_epoch for r in chunked}
+    for i, cfg in enumerate(cfgs):
+        alone = _train([cfg])[0]
+        for other in (chunked[i], whole[i]):
+            _assert_identical(alone, other)
+            assert (alone.history.stopped_epoch, alone.history.best_epoch) == (
+                other.history.stopped_epoch,
+                other.history.best_epoch,
+            )
