@@ -10,10 +10,10 @@ weights, λ, learning rate and batch order. Not yet used by ``regdemo run``.
   compiled engine's columns and meaning, and its final weights in ``model.get_weights()`` order).
 
 Packable today: engine ``compiled``; optimizers adam, adamw, sgd, rmsprop, each run its own weight decay; every
-activation; regularizer none, l1, l2, l1_l2 (not proximal), each run its own kind and λ; every batch order
-(``training.shuffle``); early stopping, each run its own settings. Not packable: dropout, proximal L1,
-snapshots. A run that diverges keeps its history up to its first non-finite epoch and the weights at the end
-of that chunk, as the compiled engine does.
+activation; regularizer none, l1, l2, l1_l2, each run its own kind and λ (proximal L1, elementwise or by rows:
+one mode per pack); every batch order (``training.shuffle``); early stopping, each run its own settings. Not
+packable: dropout, snapshots. A run that diverges keeps its history up to its first non-finite epoch and the
+weights at the end of that chunk, as the compiled engine does.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
 from regdemo.train.engines import CHUNK_EPOCHS, EpochsDone
 from regdemo.train.history import History
-from regdemo.train.packedloop import SLOTS, Feed, PackedLoop, PackShape
+from regdemo.train.packedloop import Feed, PackedLoop, PackShape
+from regdemo.train.packedopt import SLOTS
 from regdemo.train.packedstop import stop_feed
 from regdemo.train.snapshots import chunk_spans
 
@@ -42,10 +43,10 @@ _INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as
 
 def pack_key(cfg: RunConfig) -> tuple | None:
     """What must agree for runs to train in one pack: the network (hidden units, activation, whether the output
-    kernel is regularized), the sizes the data comes in (rows, splits, folds, inputs), the batch size, epochs,
-    optimizer kind, batch order kind and whether the runs stop early; None when the run needs what the packed
-    engine does not do per run (another engine, proximal L1, dropout, snapshots, an optimizer outside
-    :data:`regdemo.train.packedloop.SLOTS`, a seed beyond int32).
+    kernel is regularized, ``regularizer.proximal``), the sizes the data comes in (rows, splits, folds,
+    inputs), the batch size, epochs, optimizer kind, batch order kind and whether the runs stop early; None
+    when the run needs what the packed engine does not do (another engine, dropout, snapshots, an optimizer
+    outside :data:`regdemo.train.packedopt.SLOTS`, a seed beyond int32).
 
     Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate,
     weight decay and early-stopping settings.
@@ -54,7 +55,6 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     unsupported = (
         training.engine != "compiled",
         training.optimizer not in SLOTS,
-        bool(reg.proximal),
         model.dropout > 0,
         cfg.plots.snapshots > 0,
         cfg.seed not in _INT32,
@@ -63,7 +63,7 @@ def pack_key(cfg: RunConfig) -> tuple | None:
         return None
     folds = (data.cv.folds, data.cv.fold) if data.cv else None
     sizes = (data.kind == "csv", data.n_samples, data.validation_split, data.test_split, folds, data.noise_features)
-    network = (tuple(model.hidden_units), model.activation, reg.apply_to_output)
+    network = (tuple(model.hidden_units), model.activation, reg.apply_to_output, reg.proximal)
     stops = training.early_stopping is not None  # each run its own monitor, patience, min_delta, restore
     return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), stops)
 
@@ -114,6 +114,7 @@ def _shape(runs: Sequence[PackRun]) -> PackShape:
         optimizer=training.optimizer,
         order=training.batch_order(),
         early_stopping=training.early_stopping is not None,
+        proximal=model.regularizer.proximal,
         runs=len(runs),
     )
 

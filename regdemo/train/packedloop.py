@@ -26,12 +26,9 @@ import tensorflow as tf
 from regdemo.columns import COLUMNS
 from regdemo.train.batchorder import epoch_permutation
 from regdemo.train.decay import decayed
+from regdemo.train.packedopt import SLOTS, optimizer_step, proximal_step
 from regdemo.train.packedstop import PackedEarlyStopping, StopFeed
 
-# Keras 3's defaults (keras/src/optimizers/adam.py, rmsprop.py), the compiled engine's optimizers'.
-ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO = 0.9, 0.999, 1e-7, 0.9
-# The optimizer slots each variable keeps: Adam's m and v, RMSprop's v, SGD (no momentum) none.
-SLOTS = {"adam": 2, "adamw": 2, "rmsprop": 1, "sgd": 0}  # adamw: Adam, with its decay
 # Rows per run are padded to a multiple of this (:func:`padded_rows`): Eigen's widest float packet (AVX-512).
 ALIGN = 16
 
@@ -40,8 +37,8 @@ ALIGN = 16
 class PackShape:
     """What one compiled program is specific to: the layer widths from the inputs to the output (``units``,
     e.g. (2, 128, 128, 1)), the hidden activation, whether the output kernel is regularized, the training and
-    validation rows, the batch size, the optimizer kind, the batch order kind, whether the runs stop early and
-    the number of runs."""
+    validation rows, the batch size, the optimizer kind, the batch order kind, whether the runs stop early,
+    ``regularizer.proximal`` and the number of runs."""
 
     units: tuple[int, ...]
     activation: str
@@ -52,6 +49,7 @@ class PackShape:
     optimizer: str
     order: str
     early_stopping: bool
+    proximal: bool | str
     runs: int
 
 
@@ -82,27 +80,9 @@ def _per_run(values: tf.Tensor) -> tf.Tensor:
     return tf.reshape(values, [-1, 1, 1])
 
 
-def optimizer_step(kind: str, step: tf.Tensor, lr: tf.Tensor, grad: tf.Tensor, weight: tf.Tensor, slots: list) -> list:
-    """One optimizer update of one stacked weight → [new weight, *new slots], Keras 3's ``update_step`` written
-    out elementwise, expression for expression (keras/src/optimizers/adam.py, rmsprop.py, sgd.py at Keras'
-    defaults), so each run's update is the one Keras would make on its own weights.
-
-    ``step`` is the optimizer's ``iterations + 1`` (float32 scalar), ``lr`` (N, 1, 1), ``grad`` and
-    ``weight`` (N, …), ``slots`` :data:`SLOTS`[kind] tensors of weight's shape.
-    """
-    if kind == "sgd":
-        return [weight - grad * lr]
-    if kind == "rmsprop":  # Keras' RMSprop at its defaults: no momentum, not centered
-        (velocity,) = slots
-        velocity = RMSPROP_RHO * velocity + (1 - RMSPROP_RHO) * tf.square(grad)
-        return [weight - (lr * grad) / tf.sqrt(velocity + EPSILON), velocity]
-    m, v = slots
-    beta_1_power = tf.pow(tf.constant(ADAM_BETA_1), step)
-    beta_2_power = tf.pow(tf.constant(ADAM_BETA_2), step)
-    alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-    m = m + (grad - m) * (1 - ADAM_BETA_1)
-    v = v + (tf.square(grad) - v) * (1 - ADAM_BETA_2)
-    return [weight - (m * alpha) / (tf.sqrt(v) + EPSILON), m, v]
+def _sum(w: tf.Tensor) -> tf.Tensor:
+    """Each run's sum of a stacked weight: (N, in, out) → (N,)."""
+    return tf.reduce_sum(w, axis=[1, 2])
 
 
 def padded_rows(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -180,14 +160,31 @@ class PackedLoop:
             h = keras.activations.sigmoid(z) if i == last else self.activation(z)
         return h
 
+    def regularized(self) -> list[int]:
+        """Indices in :attr:`weights` of the regularized kernels: the hidden ones, and the output's if asked."""
+        last = len(self.weights) - 2
+        return [k for k in range(0, last + 1, 2) if k < last or self.shape.regularize_output]
+
+    def thresholded(self) -> list[int]:
+        """Indices in :attr:`weights` of the kernels the proximal step soft-thresholds (as
+        :func:`regdemo.train.models.build_model` marks them): the regularized ones, or the first alone for
+        ``proximal: rows``; none without proximal L1."""
+        if not self.shape.proximal:
+            return []
+        return [0] if self.shape.proximal == "rows" else self.regularized()
+
     def penalty(self, weights: list[tf.Tensor], feed: Feed) -> tf.Tensor:
-        """Each run's penalty (N,): Keras' ``l1·Σ|w| + l2·Σw²`` per regularized kernel, summed over the kernels."""
-        kernels = weights[0::2] if self.shape.regularize_output else weights[0:-2:2]
-        terms = [
-            feed.l1 * tf.reduce_sum(tf.abs(k), axis=[1, 2]) + feed.l2 * tf.reduce_sum(tf.square(k), axis=[1, 2])
-            for k in kernels
-        ]
-        return tf.add_n(terms) if terms else tf.zeros_like(feed.l1)
+        """Each run's penalty (N,): Keras' ``l1·Σ|w| + l2·Σw²`` per regularized kernel, summed over the kernels
+        (:func:`regdemo.train.models.penalty`). With proximal L1 the L1 part is the proximal step's: after the
+        L2 terms, as a value only (``stop_gradient``), λ·Σ|w| or for rows λ·Σ_rows‖w_row‖₂."""
+        kernels = [weights[k] for k in self.regularized()]
+        if not self.shape.proximal:
+            terms = [feed.l1 * _sum(tf.abs(k)) + feed.l2 * _sum(tf.square(k)) for k in kernels]
+            return tf.add_n(terms) if terms else tf.zeros_like(feed.l1)
+        rows = self.shape.proximal == "rows"
+        parts = [tf.stop_gradient(weights[k]) for k in self.thresholded()]
+        l1 = [feed.l1 * (tf.reduce_sum(tf.norm(w, axis=2), axis=1) if rows else _sum(tf.abs(w))) for w in parts]
+        return tf.add_n([*(feed.l2 * _sum(tf.square(k)) for k in kernels), tf.add_n(l1)])
 
     def train_batch(self, index: tf.Tensor, feed: Feed) -> tf.Tensor:
         """One step of every run on its rows ``index`` (N, b) → (N, 3): [data loss·b, penalty·b, correct]."""
@@ -203,12 +200,14 @@ class PackedLoop:
         grads = tape.gradient(total, weights)
         step = tf.cast(self.iterations + 1, tf.float32)
         lr, active = _per_run(feed.learning_rate), _per_run(self.active)
-        wd = _per_run(feed.decay)
+        wd, l1, kind, thresholded = _per_run(feed.decay), _per_run(feed.l1), self.shape.optimizer, self.thresholded()
         for k, (weight, slots, grad) in enumerate(zip(self.weights, self.slots, grads, strict=True)):
             value = weight.value()
             if k % 2 == 0:  # a kernel: training.weight_decay between the gradient and the update, as Keras
                 value = tf.where(wd > 0, decayed(value, lr, wd), value)
-            updated = optimizer_step(self.shape.optimizer, step, lr, grad, value, [s.value() for s in slots])
+            updated = optimizer_step(kind, step, lr, grad, value, [s.value() for s in slots])
+            if k in thresholded:  # after the update, with the step it took (regdemo.train.proximal)
+                updated[0] = proximal_step(kind, step, lr, l1, updated, self.shape.proximal == "rows")
             for variable, value in zip([weight, *slots], updated, strict=True):
                 variable.assign(tf.where(active, value, variable.value()))
         self.iterations.assign_add(1)

@@ -65,8 +65,23 @@ def test_a_run_trains_the_same_alone_and_in_any_place_of_a_pack(optimizer: str) 
         ({"kind": "l2", "lambda": 0.01}, True, {"optimizer": "adamw", "weight_decay": 0.05}),
         ({"kind": "l1_l2", "l1": 0.003, "l2": 0.01}, True, {"optimizer": "rmsprop"}),
         ({"kind": "l2", "lambda": 0.01}, "fixed", {"optimizer": "sgd", "learning_rate": 0.1, "weight_decay": 0.1}),
+        ({"kind": "l1", "lambda": 0.01, "proximal": True}, True, {}),
+        ({"kind": "l1_l2", "l1": 0.01, "l2": 0.01, "proximal": True}, True, {"optimizer": "rmsprop"}),
+        ({"kind": "l1", "lambda": 0.05, "proximal": "rows"}, True, {"optimizer": "sgd", "learning_rate": 0.1}),
+        ({"kind": "l1_l2", "l1": 0.05, "l2": 0.01, "proximal": "rows"}, True, {}),
     ],
-    ids=["none-epoch", "l2-fixed", "l1-none", "adamw", "rmsprop", "sgd-decay"],
+    ids=[
+        "none-epoch",
+        "l2-fixed",
+        "l1-none",
+        "adamw",
+        "rmsprop",
+        "sgd-decay",
+        "prox",
+        "prox-l1l2",
+        "rows",
+        "rows-l1l2",
+    ],
 )
 def test_the_packed_engine_trains_as_the_compiled_engine(regularizer: dict, shuffle, training: dict) -> None:
     """Within float32 tolerance, not bit for bit: the same formulas on the same initial weights and batches, but
@@ -82,6 +97,20 @@ def test_the_packed_engine_trains_as_the_compiled_engine(regularizer: dict, shuf
         np.testing.assert_allclose(ours.history.columns[name], today.columns[name], rtol=1e-5, atol=1e-6, err_msg=name)
     for a, b in zip(ours.weights, model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("proximal", [True, "rows"])
+def test_proximal_runs_train_the_same_alone_and_in_a_pack(proximal) -> None:
+    """Proximal L1 (one mode per pack), each run its own λ and kind: bit for bit alone and in a pack."""
+    run = _cfg(1, {"kind": "l1", "lambda": 0.02, "proximal": proximal})
+    others = [
+        _cfg(2, {"kind": "l1_l2", "l1": 0.01, "l2": 0.02, "proximal": proximal}, 0.02),
+        _cfg(3, {"kind": "l1", "lambda": 0.1, "proximal": proximal}, 0.05),
+    ]
+    alone, packed_run = _train([run])[0], _train([others[0], run, others[1]])[1]
+    _assert_identical(alone, packed_run)
+    if proximal is True:
+        assert np.any(alone.weights[0] == 0)  # the threshold did zero weights
 
 
 @pytest.mark.parametrize(
@@ -140,11 +169,10 @@ def test_a_diverging_run_stops_alone_as_in_the_compiled_engine() -> None:
     [
         {"training": {"engine": "fit"}},
         {"model": {"dropout": 0.5}},
-        {"model": {"regularizer": {"kind": "l1", "lambda": 0.01, "proximal": True}}},
         {"plots": {"snapshots": 5}},
         {"seed": 2**31},
     ],
-    ids=["fit", "dropout", "proximal", "snapshots", "seed"],
+    ids=["fit", "dropout", "snapshots", "seed"],
 )
 def test_what_the_packed_engine_cannot_train_per_run_has_no_key(change: dict) -> None:
     base = _cfg().to_dict()
@@ -162,6 +190,7 @@ def test_runs_share_a_key_when_their_shapes_agree() -> None:
     assert packed.pack_key(_cfg(optimizer="sgd")) != key
     assert packed.pack_key(_cfg(shuffle="fixed")) != key
     assert packed.pack_key(_cfg(early_stopping={"patience": 3})) != key
+    assert packed.pack_key(_cfg(reg={"kind": "l1", "lambda": 0.01, "proximal": True})) != key
     with pytest.raises(ValueError, match="same pack_key"):
         _train([_cfg(), _cfg(hidden=(8, 4))])
 
