@@ -11,9 +11,10 @@ weights, λ, learning rate and batch order. Not yet used by ``regdemo run``.
 
 Packable today: engine ``compiled``; optimizers adam, adamw, sgd, rmsprop, each run its own weight decay; every
 activation; regularizer none, l1, l2, l1_l2, each run its own kind and λ (proximal L1, elementwise or by rows:
-one mode per pack); every batch order (``training.shuffle``); early stopping, each run its own settings. Not
-packable: dropout, snapshots. A run that diverges keeps its history up to its first non-finite epoch and the
-weights at the end of that chunk, as the compiled engine does.
+one mode per pack); every batch order (``training.shuffle``); early stopping, each run its own settings; the
+film's snapshots, recorded by each run's own :class:`Recorder`. Not packable: dropout. A run that diverges
+keeps its history up to its first non-finite epoch and the weights at the end of that chunk, as the compiled
+engine does.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from regdemo.train.history import History
 from regdemo.train.packedloop import Feed, PackedLoop, PackShape
 from regdemo.train.packedopt import SLOTS
 from regdemo.train.packedstop import stop_feed
-from regdemo.train.snapshots import chunk_spans
+from regdemo.train.snapshots import Recorder, chunk_spans
 
 _INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as epoch_permutation does
 
@@ -56,7 +57,6 @@ def pack_key(cfg: RunConfig) -> tuple | None:
         training.engine != "compiled",
         training.optimizer not in SLOTS,
         model.dropout > 0,
-        cfg.plots.snapshots > 0,
         cfg.seed not in _INT32,
     )
     if any(unsupported):
@@ -65,17 +65,21 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     sizes = (data.kind == "csv", data.n_samples, data.validation_split, data.test_split, folds, data.noise_features)
     network = (tuple(model.hidden_units), model.activation, reg.apply_to_output, reg.proximal)
     stops = training.early_stopping is not None  # each run its own monitor, patience, min_delta, restore
+    stops = (stops, cfg.plots.snapshots)  # the film's epochs: where the chunks end
     return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), stops)
 
 
 @dataclass
 class PackRun:
     """One run of a pack: its config, its data and its initial weights (``model.get_weights()`` order:
-    kernel (in, out), bias (out,) per Dense layer, input side first)."""
+    kernel (in, out), bias (out,) per Dense layer, input side first); for the film (``plots.snapshots``) its
+    Keras model and a :class:`regdemo.train.snapshots.Recorder` of that model."""
 
     cfg: RunConfig
     data: Split
     weights: list[np.ndarray]
+    model: keras.Model | None = None
+    recorder: Recorder | None = None
 
 
 @dataclass
@@ -90,7 +94,7 @@ def pack_run(cfg: RunConfig) -> tuple[keras.Model, PackRun]:
     """Prepare ``cfg`` as today's engines are given it (:func:`regdemo.train.build.prepare`: its seed, its
     dataset, its model), so its initial weights are today's: (the model, the run for :func:`train_pack`)."""
     model, data = prepare(cfg)
-    return model, PackRun(cfg, data, model.get_weights())
+    return model, PackRun(cfg, data, model.get_weights(), model)
 
 
 def _shape(runs: Sequence[PackRun]) -> PackShape:
@@ -99,6 +103,8 @@ def _shape(runs: Sequence[PackRun]) -> PackShape:
     keys = {pack_key(run.cfg) for run in runs}
     if None in keys or len(keys) != 1:
         raise ValueError("train_pack: every run needs the same pack_key, and none may be None")
+    if any(run.recorder is not None and run.model is None for run in runs):
+        raise ValueError("train_pack: a run with a recorder needs its model (pack_run gives it)")
     sizes = {(run.data.x_train.shape, run.data.x_val.shape) for run in runs}
     if len(sizes) != 1:
         raise ValueError(f"train_pack: the runs' data come in different sizes: {sorted(sizes)}")
@@ -172,7 +178,10 @@ def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> l
     its first bad epoch and trains no further chunk (status ``diverged``); the others go on. ``progress`` gets
     the epochs the pack has done after each chunk.
 
-    Each history's ``seconds`` is the pack's training time divided by its runs (each run's share).
+    Each history's ``seconds`` is the pack's training time divided by its runs (each run's share). A run with
+    a ``recorder`` records its snapshots as :func:`regdemo.train.engines.train` does (its model gets the run's
+    weights at each snapshot epoch, the chunks end there; snapshots past a stop or a divergence are trimmed);
+    its model holds its final weights at the end.
     """
     shape = _shape(runs)
     loop, feed = _loop(shape), _feed(runs, shape)
@@ -180,21 +189,48 @@ def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> l
     started = time.perf_counter()
     tables: list[list[np.ndarray]] = [[] for _ in runs]
     running = np.ones(len(runs), bool)
-    for start, count in chunk_spans(runs[0].cfg.training.epochs, CHUNK_EPOCHS):
+    films = {epoch for run in runs if run.recorder for epoch in run.recorder.epochs}
+    _record(runs, loop, np.flatnonzero(running), 0)
+    for start, count in chunk_spans(runs[0].cfg.training.epochs, CHUNK_EPOCHS, films):
         chunk = loop.run_epochs(feed, tf.constant(start, tf.int32), tf.constant(count, tf.int32)).numpy()
         going = loop.active.numpy()  # False for the runs early stopping stopped in this chunk
+        whole = []  # the runs that trained the whole chunk, diverging in none of it: the film records them
         for i in np.flatnonzero(running):
             end = len(chunk) if going[i] else int(loop.stopper.stopped_epoch[i].numpy()) - start + 1
             bad = _first_bad_epoch(chunk[:end, i, 0])
             tables[i].append(chunk[: end if bad is None else bad + 1, i])
             running[i] = going[i] and bad is None
+            if end == count and bad is None:
+                whole.append(i)
+        _record(runs, loop, whole, start + count)
         loop.active.assign(running)
         if progress:
             progress(start + len(chunk))
         if not running.any():
             break
     share = (time.perf_counter() - started) / len(runs)
-    return [_result(table, loop, i, run.cfg, share) for i, (table, run) in enumerate(zip(tables, runs, strict=True))]
+    results = [_result(table, loop, i, run.cfg, share) for i, (table, run) in enumerate(zip(tables, runs, strict=True))]
+    for run, result in zip(runs, results, strict=True):
+        if run.recorder is not None:
+            run.recorder.trim(result.history.epochs_run, result.history.status == "diverged")
+            run.model.set_weights(result.weights)
+    return results
+
+
+def _weights(loop: PackedLoop, i: int, stacked: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Run ``i``'s weights in ``model.get_weights()`` order, from the stack (or from ``stacked``, one run's
+    weights in the stack's layout): kernels (in, out) as they are, biases (1, out) → (out,)."""
+    stacked = stacked if stacked is not None else [w.numpy()[i] for w in loop.weights]
+    return [w if k % 2 == 0 else w[0] for k, w in enumerate(stacked)]
+
+
+def _record(runs: Sequence[PackRun], loop: PackedLoop, which: Sequence[int], done: int) -> None:
+    """The film's snapshot after ``done`` epochs of the runs ``which`` that have a recorder wanting it."""
+    for i in which:
+        recorder = runs[i].recorder
+        if recorder is not None and done in recorder.epochs:
+            runs[i].model.set_weights(_weights(loop, i))
+            recorder.record(done)
 
 
 def _result(table: list[np.ndarray], loop: PackedLoop, i: int, cfg: RunConfig, seconds: float) -> PackResult:
@@ -204,10 +240,8 @@ def _result(table: list[np.ndarray], loop: PackedLoop, i: int, cfg: RunConfig, s
     columns = {name: rows[:, c].astype(np.float64) for c, name in enumerate(COLUMNS)}
     status = "completed" if _first_bad_epoch(rows[:, 0]) is None else "diverged"
     history = History(columns, status, seconds)
-    stacked = [w.numpy()[i] for w in loop.weights]
+    best = None
     stopping = cfg.training.early_stopping
     if loop.stopper is not None and stopping is not None:
         history.stopped_epoch, history.best_epoch, best = loop.stopper.finish(i, stopping.restore_best_weights)
-        stacked = best or stacked
-    # kernels (in, out) as they are, biases (1, out) → (out,)
-    return PackResult(history, [w if k % 2 == 0 else w[0] for k, w in enumerate(stacked)])
+    return PackResult(history, _weights(loop, i, best))

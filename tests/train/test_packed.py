@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from regdemo.columns import COLUMNS
-from regdemo.config.schema import RunConfig
+from regdemo.config.schema import PlotsConfig, RunConfig
 from regdemo.train import engines, packed
 from regdemo.train.build import prepare
 from regdemo.train.packedloop import PackedLoop
+from regdemo.train.snapshots import Recorder, snapshot_epochs
 
 
 def _cfg(seed=1, reg=None, lr=0.01, epochs=8, hidden=(8, 8), samples=70, **training) -> RunConfig:
@@ -169,10 +170,9 @@ def test_a_diverging_run_stops_alone_as_in_the_compiled_engine() -> None:
     [
         {"training": {"engine": "fit"}},
         {"model": {"dropout": 0.5}},
-        {"plots": {"snapshots": 5}},
         {"seed": 2**31},
     ],
-    ids=["fit", "dropout", "snapshots", "seed"],
+    ids=["fit", "dropout", "seed"],
 )
 def test_what_the_packed_engine_cannot_train_per_run_has_no_key(change: dict) -> None:
     base = _cfg().to_dict()
@@ -190,6 +190,7 @@ def test_runs_share_a_key_when_their_shapes_agree() -> None:
     assert packed.pack_key(_cfg(optimizer="sgd")) != key
     assert packed.pack_key(_cfg(shuffle="fixed")) != key
     assert packed.pack_key(_cfg(early_stopping={"patience": 3})) != key
+    assert packed.pack_key(_cfg().model_copy(update={"plots": PlotsConfig(snapshots=4)})) != key
     assert packed.pack_key(_cfg(reg={"kind": "l1", "lambda": 0.01, "proximal": True})) != key
     with pytest.raises(ValueError, match="same pack_key"):
         _train([_cfg(), _cfg(hidden=(8, 4))])
@@ -243,3 +244,48 @@ def test_early_stopping_runs_train_the_same_alone_in_a_pack_and_in_any_chunking(
                 other.history.stopped_epoch,
                 other.history.best_epoch,
             )
+
+
+GRID = np.stack(np.meshgrid(np.linspace(-2, 3, 9), np.linspace(-1.5, 2, 7)), axis=-1).reshape(-1, 2).astype(np.float32)
+
+
+def _filmed(cfg: RunConfig, count: int) -> RunConfig:
+    return cfg.model_copy(update={"plots": PlotsConfig(snapshots=count)})
+
+
+def _film_run(cfg: RunConfig) -> packed.PackRun:
+    model, run = packed.pack_run(cfg)
+    run.recorder = Recorder(model, GRID, snapshot_epochs(cfg.training.epochs, cfg.plots.snapshots))
+    return run
+
+
+@pytest.mark.parametrize("stopping", [None, {"patience": 2, "restore_best_weights": True}], ids=["plain", "stops"])
+def test_the_film_is_recorded_as_the_compiled_engine_records_it(stopping) -> None:
+    """Each run's Recorder gets the same epochs as under ``engines.train`` (trimmed after an early stop), with
+    grids and kernels to float32 tolerance; alone and in a pack bit for bit; its model ends on its final weights.
+    Snapshots every 5 epochs: no run stops on one, where ``train_compiled`` would miss the stop (a chunk ends
+    there; see the chunking test above)."""
+    cfgs = [
+        _filmed(_cfg(seed, reg, lr=0.05, epochs=40, early_stopping=stopping), 9)
+        for seed, reg in ((1, {"kind": "l2", "lambda": 0.01}), (2, {"kind": "l1", "lambda": 0.003}))
+    ]
+    runs = [_film_run(cfg) for cfg in cfgs]
+    results = packed.train_pack(runs)
+    alone = _film_run(cfgs[0])
+    packed.train_pack([alone])
+    assert alone.recorder.recorded == runs[0].recorder.recorded
+    ours, theirs = alone.recorder, runs[0].recorder
+    for a, b in zip(ours.probs + ours.kernels, theirs.probs + theirs.kernels, strict=True):
+        assert np.array_equal(a, b)
+    for cfg, run, result in zip(cfgs, runs, results, strict=True):
+        model, data = prepare(cfg)
+        recorder = Recorder(model, GRID, snapshot_epochs(cfg.training.epochs, cfg.plots.snapshots))
+        today = engines.train(model, data, cfg.training, cfg.seed, recorder=recorder)
+        assert run.recorder.recorded == recorder.recorded and len(recorder.recorded) > 1
+        assert result.history.epochs_run == today.epochs_run
+        for a, b in zip(run.recorder.probs + run.recorder.kernels, recorder.probs + recorder.kernels, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        for a, b in zip(run.model.get_weights(), result.weights, strict=True):
+            assert np.array_equal(a, b)
+    if stopping:
+        assert all(r.history.stopped_epoch < 40 and r.history.stopped_epoch % 5 for r in results)
