@@ -5,12 +5,14 @@ Read top-down like :class:`regdemo.train.engines._CompiledLoop`: :meth:`PackedLo
 loop over epochs) → :meth:`PackedLoop.run_epoch` (each run's order, the batches, validation → one row per
 run) → :meth:`PackedLoop.train_batch` (the forward pass with batched matmuls, the penalty, the gradient, one
 optimizer step per run). Why a run trains the same in any pack: every op is either elementwise (the
-activations, the loss, Keras' optimizer formulas of :func:`optimizer_step`) or batched over the run axis
+activations, the loss, the update rules of :mod:`regdemo.train.packedopt`) or batched over the run axis
 (``tf.linalg.matmul`` on (N, b, in) × (N, in, out) computes each slice on its own; the reductions are per
-run), so a run's numbers never depend on its neighbours (tests/train/test_packed.py checks it bit for bit).
+run), and each run's rows are padded to whole packets (:func:`padded_rows`), so a run's numbers never depend
+on its neighbours (tests/train/test_packed.py checks it bit for bit).
 
-Per-run values are tensors fed at each call (:class:`Feed`: data, batch orders, seeds, λ, learning rates),
-so one trace serves every pack of a shape; :class:`PackShape` names what a trace is specific to.
+Per-run values are tensors fed at each call (:class:`Feed`: data, batch orders, seeds, λ, learning rates,
+weight decays, early-stopping settings), so one trace serves every pack of a shape; :class:`PackShape` names
+what a trace is specific to.
 """
 
 from __future__ import annotations
@@ -184,7 +186,8 @@ class PackedLoop:
         rows = self.shape.proximal == "rows"
         parts = [tf.stop_gradient(weights[k]) for k in self.thresholded()]
         l1 = [feed.l1 * (tf.reduce_sum(tf.norm(w, axis=2), axis=1) if rows else _sum(tf.abs(w))) for w in parts]
-        return tf.add_n([*(feed.l2 * _sum(tf.square(k)) for k in kernels), tf.add_n(l1)])
+        terms = [*(feed.l2 * _sum(tf.square(k)) for k in kernels), *([tf.add_n(l1)] if l1 else [])]
+        return tf.add_n(terms) if terms else tf.zeros_like(feed.l1)
 
     def train_batch(self, index: tf.Tensor, feed: Feed) -> tf.Tensor:
         """One step of every run on its rows ``index`` (N, b) → (N, 3): [data loss·b, penalty·b, correct]."""
