@@ -11,10 +11,10 @@ weights, λ, learning rate and batch order. Not yet used by ``regdemo run``.
 
 Packable today: engine ``compiled``; optimizers adam, adamw, sgd, rmsprop, each run its own weight decay; every
 activation; regularizer none, l1, l2, l1_l2, each run its own kind and λ (proximal L1, elementwise or by rows:
-one mode per pack); every batch order (``training.shuffle``); early stopping, each run its own settings; the
-film's snapshots, recorded by each run's own :class:`Recorder`. Not packable: dropout. A run that diverges
-keeps its history up to its first non-finite epoch and the weights at the end of that chunk, as the compiled
-engine does.
+one mode per pack); dropout, each run its own masks; every batch order (``training.shuffle``); early stopping,
+each run its own settings; the film's snapshots, recorded by each run's own :class:`Recorder`. A run that
+diverges keeps its history up to its first non-finite epoch and the weights at the end of that chunk, as the
+compiled engine does.
 """
 
 from __future__ import annotations
@@ -43,27 +43,26 @@ _INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as
 
 
 def pack_key(cfg: RunConfig) -> tuple | None:
-    """What must agree for runs to train in one pack: the network (hidden units, activation, whether the output
-    kernel is regularized, ``regularizer.proximal``), the sizes the data comes in (rows, splits, folds,
-    inputs), the batch size, epochs, optimizer kind, batch order kind and whether the runs stop early; None
-    when the run needs what the packed engine does not do (another engine, dropout, snapshots, an optimizer
-    outside :data:`regdemo.train.packedopt.SLOTS`, a seed beyond int32).
+    """What must agree for runs to train in one pack: the network (hidden units, activation, dropout rate,
+    whether the output kernel is regularized, ``regularizer.proximal``), the sizes the data comes in (rows,
+    splits, folds, inputs), the batch size, epochs, optimizer kind, batch order kind, whether the runs stop
+    early and the film's snapshot count; None when the run needs what the packed engine does not do (another
+    engine, an optimizer outside :data:`regdemo.train.packedopt.SLOTS`, a seed beyond int32).
 
     Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate,
-    weight decay and early-stopping settings.
+    weight decay, early-stopping settings and dropout masks.
     """
     data, model, training, reg = cfg.dataset, cfg.model, cfg.training, cfg.model.regularizer
     unsupported = (
         training.engine != "compiled",
         training.optimizer not in SLOTS,
-        model.dropout > 0,
         cfg.seed not in _INT32,
     )
     if any(unsupported):
         return None
     folds = (data.cv.folds, data.cv.fold) if data.cv else None
     sizes = (data.kind == "csv", data.n_samples, data.validation_split, data.test_split, folds, data.noise_features)
-    network = (tuple(model.hidden_units), model.activation, reg.apply_to_output, reg.proximal)
+    network = (tuple(model.hidden_units), model.activation, model.dropout, reg.apply_to_output, reg.proximal)
     stops = training.early_stopping is not None  # each run its own monitor, patience, min_delta, restore
     stops = (stops, cfg.plots.snapshots)  # the film's epochs: where the chunks end
     return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), stops)
@@ -103,8 +102,8 @@ def _shape(runs: Sequence[PackRun]) -> PackShape:
     keys = {pack_key(run.cfg) for run in runs}
     if None in keys or len(keys) != 1:
         raise ValueError("train_pack: every run needs the same pack_key, and none may be None")
-    if any(run.recorder is not None and run.model is None for run in runs):
-        raise ValueError("train_pack: a run with a recorder needs its model (pack_run gives it)")
+    if any((run.recorder is not None or run.cfg.model.dropout) and run.model is None for run in runs):
+        raise ValueError("train_pack: a run with a recorder or dropout needs its model (pack_run gives it)")
     sizes = {(run.data.x_train.shape, run.data.x_val.shape) for run in runs}
     if len(sizes) != 1:
         raise ValueError(f"train_pack: the runs' data come in different sizes: {sorted(sizes)}")
@@ -121,6 +120,7 @@ def _shape(runs: Sequence[PackRun]) -> PackShape:
         order=training.batch_order(),
         early_stopping=training.early_stopping is not None,
         proximal=model.regularizer.proximal,
+        dropout=model.dropout,
         runs=len(runs),
     )
 
@@ -156,7 +156,16 @@ def _feed(runs: Sequence[PackRun], shape: PackShape) -> Feed:
         l1=stacked([l1 for l1, _ in strengths]),
         l2=stacked([l2 for _, l2 in strengths]),
         stop=stop_feed([run.cfg.training.early_stopping for run in runs]),
+        dropout_state=stacked([_dropout_state(run) for run in runs], tf.int64),
     )
+
+
+def _dropout_state(run: PackRun) -> np.ndarray:
+    """The run's Dropout layers' SeedGenerator states [seed, calls] (hidden layers, 2); zeros without dropout."""
+    if not run.cfg.model.dropout:
+        return np.zeros((len(run.cfg.model.hidden_units), 2), np.int64)
+    layers = [layer for layer in run.model.layers if isinstance(layer, keras.layers.Dropout)]
+    return np.stack([layer.seed_generator.state.numpy() for layer in layers]).astype(np.int64)
 
 
 def _stacked_weights(runs: Sequence[PackRun]) -> list[np.ndarray]:

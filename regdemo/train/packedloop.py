@@ -40,7 +40,7 @@ class PackShape:
     """What one compiled program is specific to: the layer widths from the inputs to the output (``units``,
     e.g. (2, 128, 128, 1)), the hidden activation, whether the output kernel is regularized, the training and
     validation rows, the batch size, the optimizer kind, the batch order kind, whether the runs stop early,
-    ``regularizer.proximal`` and the number of runs."""
+    ``regularizer.proximal``, the dropout rate and the number of runs."""
 
     units: tuple[int, ...]
     activation: str
@@ -52,6 +52,7 @@ class PackShape:
     order: str
     early_stopping: bool
     proximal: bool | str
+    dropout: float
     runs: int
 
 
@@ -61,7 +62,8 @@ class Feed(NamedTuple):
     ``x_train`` (N, n, inputs), ``y_train`` (N, n, 1), ``x_val`` (N, m, inputs), ``y_val`` (N, m, 1) float32;
     ``orders`` (N, n) int32, each run's ``fixed`` permutation (else unused); ``seeds`` (N,) int32;
     ``learning_rate``, ``decay`` (``TrainingConfig.decay()``, 0: none), ``l1``, ``l2`` (N,) float32: Keras'
-    factors, penalty = l1·Σ|w| + l2·Σw² per regularized kernel; ``stop`` the early-stopping settings.
+    factors, penalty = l1·Σ|w| + l2·Σw² per regularized kernel; ``stop`` the early-stopping settings;
+    ``dropout_state`` (N, hidden layers, 2) int64, each Dropout layer's SeedGenerator state before training.
     """
 
     x_train: tf.Tensor
@@ -75,6 +77,7 @@ class Feed(NamedTuple):
     l1: tf.Tensor
     l2: tf.Tensor
     stop: StopFeed
+    dropout_state: tf.Tensor
 
 
 def _per_run(values: tf.Tensor) -> tf.Tensor:
@@ -152,15 +155,37 @@ class PackedLoop:
         if self.stopper is not None:
             self.stopper.reset()
 
-    def forward(self, x: tf.Tensor, weights: list[tf.Tensor]) -> tf.Tensor:
+    def forward(self, x: tf.Tensor, weights: list[tf.Tensor], dropout: tuple | None = None) -> tf.Tensor:
         """x (N, b, inputs) → P(class 1) (N, b, 1): Dense layers as Keras computes them (matmul, add the bias,
-        activation), batched over the runs."""
+        activation), batched over the runs; with ``dropout`` (training: ``(feed, rows)``) each hidden layer's
+        output goes through :meth:`dropout`."""
         h = x
         last = len(weights) // 2 - 1
         for i in range(last + 1):
             z = tf.add(tf.linalg.matmul(h, weights[2 * i]), weights[2 * i + 1])
             h = keras.activations.sigmoid(z) if i == last else self.activation(z)
+            if dropout is not None and i < last and self.shape.dropout > 0:
+                h = self.dropout(h, i, *dropout)
         return h
+
+    def dropout(self, h: tf.Tensor, layer: int, feed: Feed, rows: tf.Tensor) -> tf.Tensor:
+        """Keras' ``Dropout`` after hidden layer ``layer``, run by run: h (N, b', units) → the same shape, each
+        run's ``rows`` real rows dropped as its own Dropout layer would drop them (keras/src/backend/tensorflow/
+        random.py ``dropout``: ``stateless_dropout`` seeded by the layer's SeedGenerator state [s, c], c counting
+        the training calls, here c₀ + the step count, cast as Keras' ``_cast_seed``), the padding rows 0.
+
+        One op per run (on the run's own rows, the shape the compiled engine drops), so the mask is the one
+        that run draws alone.
+        """
+        pad = [[0, tf.shape(h)[1] - rows], [0, 0]]
+        dropped = []
+        for r in range(self.shape.runs):
+            state = feed.dropout_state[r, layer] + tf.stack([tf.constant(0, tf.int64), self.iterations.value()])
+            seed = tf.cast(tf.math.floormod(state, tf.int32.max - 1), tf.int32)
+            x = h[r, :rows]
+            x = tf.nn.experimental.stateless_dropout(x, rate=self.shape.dropout, noise_shape=tf.shape(x), seed=seed)
+            dropped.append(tf.pad(x, pad))
+        return tf.stack(dropped)
 
     def regularized(self) -> list[int]:
         """Indices in :attr:`weights` of the regularized kernels: the hidden ones, and the output's if asked."""
@@ -196,7 +221,7 @@ class PackedLoop:
         with tf.GradientTape() as tape:
             weights = [w.value() for w in self.weights]
             tape.watch(weights)
-            pred = self.forward(xb, weights)
+            pred = self.forward(xb, weights, (feed, tf.cast(size, tf.int32)))
             data_loss, batch_penalty = _data_loss(yb, pred, mask, size), self.penalty(weights, feed)
             # the runs' losses are independent: the gradient of their sum is each run's own gradient
             total = tf.reduce_sum(data_loss + batch_penalty)
