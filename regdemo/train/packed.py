@@ -63,9 +63,9 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     folds = (data.cv.folds, data.cv.fold) if data.cv else None
     sizes = (data.kind == "csv", data.n_samples, data.validation_split, data.test_split, folds, data.noise_features)
     network = (tuple(model.hidden_units), model.activation, model.dropout, reg.apply_to_output, reg.proximal)
-    stops = training.early_stopping is not None  # each run its own monitor, patience, min_delta, restore
-    stops = (stops, cfg.plots.snapshots)  # the film's epochs: where the chunks end
-    return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), stops)
+    # early stopping: only whether (each run its own monitor, patience, ...); the film's count: where chunks end
+    ends = (training.early_stopping is not None, cfg.plots.snapshots)
+    return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), ends)
 
 
 @dataclass
@@ -125,7 +125,8 @@ def _shape(runs: Sequence[PackRun]) -> PackShape:
     )
 
 
-# One compiled program per shape for the process's life: a new pack of a seen shape does not trace again.
+# One compiled program per shape for the process's life: a new pack of a seen shape does not trace again (each
+# keeps its stacked variables: weights, slots and, with early stopping, the best weights).
 _LOOPS: dict[PackShape, PackedLoop] = {}
 
 
