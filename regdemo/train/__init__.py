@@ -6,6 +6,8 @@
 - :mod:`~regdemo.train.batchorder`: the rows' order in each epoch (``training.shuffle``);
 - :mod:`~regdemo.train.engines`: the engines (the whole run compiled into one ``tf.function``, and
   ``model.fit``) → :class:`~regdemo.train.history.History`;
+- :mod:`~regdemo.train.packed`: the packed engine (many runs of one shape in one compiled program, its graph
+  in :mod:`~regdemo.train.packedloop`), not yet used by ``regdemo run``;
 - :mod:`~regdemo.train.proximal`: proximal L1, the soft threshold after each step;
 - :mod:`~regdemo.train.snapshots`: the training film's recording;
 - :mod:`~regdemo.train.metrics`: trained model + data → numbers (losses, weights, the boundary grid);
@@ -22,6 +24,11 @@ EXPORTS = {
     "train_run": "build",
     "train": "engines",
     "History": "history",
+    "PackResult": "packed",
+    "PackRun": "packed",
+    "pack_key": "packed",
+    "pack_run": "packed",
+    "train_pack": "packed",
     "Split": "datasets",
     "load_tensorflow": "tfsetup",
 }
