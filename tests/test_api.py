@@ -257,14 +257,14 @@ def test_load_names_an_argument_that_is_not_a_path(folder) -> None:
 
 
 def test_a_failed_run_is_a_result_not_an_exception(write_config, tmp_path, monkeypatch) -> None:
-    real = one_run.compute_run
+    real = one_run.measure_run  # alone or in a pack, every run is measured here
 
-    def flaky(cfg, *args):
-        if cfg.name == "l2":
+    def flaky(run, *args):
+        if run.config.name == "l2":
             raise RuntimeError("simulated failure in l2")
-        return real(cfg, *args)
+        return real(run, *args)
 
-    monkeypatch.setattr(one_run, "compute_run", flaky)
+    monkeypatch.setattr(one_run, "measure_run", flaky)
     exp = regdemo.run(write_config(CONFIG), out=tmp_path, sets={"training.epochs": 2}, report=False)
     assert list(exp.summary["status"]) == ["completed", "failed"] and exp.runs["l2"].status == "failed"
     assert exp.summary["error"].iloc[1] == "RuntimeError: simulated failure in l2"

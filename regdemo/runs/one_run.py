@@ -7,6 +7,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
 from regdemo.train.engines import EpochsDone, train
 from regdemo.train.history import History
+from regdemo.train.packed import PackRun, train_pack
 from regdemo.train.snapshots import Recorder, snapshot_epochs
 
 
@@ -83,18 +85,53 @@ def _film(recorder: Recorder, xs: np.ndarray, ys: np.ndarray) -> metrics.Film:
     )
 
 
+@dataclass
+class PreparedRun:
+    """A run ready to train: its model (initial weights set), data, the film's recorder and grid axes, and the
+    kernels kept for TensorBoard's histograms."""
+
+    config: RunConfig
+    model: keras.Model
+    data: Split
+    recorder: Recorder | None
+    axes: tuple[np.ndarray, np.ndarray] | None
+    snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]]
+
+
+def _prepare(cfg: RunConfig) -> PreparedRun:
+    model, data = prepare(cfg)
+    recorder, axes = _recorder(cfg, model, data) if cfg.plots.snapshots else (None, None)
+    return PreparedRun(cfg, model, data, recorder, axes, [])
+
+
 def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard: bool = False) -> RunOutput:
     """Train one run from its resolved config and compute all its numbers (nothing is written).
 
     With ``tensorboard``, the kernels are also kept at each progress report (for histograms); with
     ``plots.snapshots``, the film's grids and first kernels at its epochs.
     """
-    model, data = prepare(cfg)
-    snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
+    run = _prepare(cfg)
     if tensorboard:
-        on_epochs = _snapshotting(model, cfg.training.epochs, snapshots, on_epochs)
-    recorder, axes = _recorder(cfg, model, data) if cfg.plots.snapshots else (None, None)
-    history = train(model, data, cfg.training, cfg.seed, on_epochs, recorder)
+        on_epochs = _snapshotting(run.model, cfg.training.epochs, run.snapshots, on_epochs)
+    history = train(run.model, run.data, cfg.training, cfg.seed, on_epochs, run.recorder)
+    return measure_run(run, history, 1)
+
+
+def train_together(cfgs: Sequence[RunConfig], on_epochs: EpochsDone | None = None) -> list[tuple[PreparedRun, History]]:
+    """Train the runs ``cfgs`` (one :func:`regdemo.train.packing.pack_key`) together in one compiled program
+    (:func:`regdemo.train.packed.train_pack`), as each would train alone: a run's numbers do not depend on its
+    company. Each prepared run's model holds its final weights. ``on_epochs`` gets the epochs the pack has done."""
+    runs = [_prepare(cfg) for cfg in cfgs]
+    packed = [PackRun(run.config, run.data, run.model.get_weights(), run.model, run.recorder) for run in runs]
+    results = train_pack(packed, on_epochs)
+    for run, result in zip(runs, results, strict=True):
+        run.model.set_weights(result.weights)
+    return [(run, result.history) for run, result in zip(runs, results, strict=True)]
+
+
+def measure_run(run: PreparedRun, history: History, pack: int = 1) -> RunOutput:
+    """A trained run's numbers, its view for the figures and its film (``pack``: the runs it trained with)."""
+    cfg, model, data = run.config, run.model, run.data
     final = metrics.final_metrics(model, data)
     weights = metrics.weights_summary(model, cfg.plots.weights.near_zero_tol)
     grid = metrics.boundary_grid(model, cfg.plots.boundary, data.x_all)
@@ -120,7 +157,8 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
         "weights": weights,
         "boundary": metrics.boundary_complexity(grid),  # from the same grid boundary.png draws
         "inputs": metrics.input_selection(metrics.kernels(model)[0][1]),  # feature selection: the first kernel's rows
-        "timing": {"train_seconds": history.seconds},
+        # a packed run's share of its pack's training time, and the pack's (a pack of one: the same)
+        "timing": {"train_seconds": history.seconds, "pack_runs": pack, "pack_train_seconds": history.seconds * pack},
         "versions": versions(),
     }
     view = metrics.RunView(
@@ -132,7 +170,8 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
         kernels=metrics.kernels(model),
         layer_stats=weights["layers"],
     )
-    return RunOutput(cfg, model, history, numbers, view, snapshots, _film(recorder, *axes) if recorder else None)
+    film = _film(run.recorder, *run.axes) if run.recorder else None
+    return RunOutput(cfg, model, history, numbers, view, run.snapshots, film)
 
 
 def write_run(result: RunOutput, run_dir: Path) -> None:
@@ -161,17 +200,14 @@ def write_run(result: RunOutput, run_dir: Path) -> None:
     rundir.write_metrics(result.metrics, run_dir)
 
 
-def execute_run(cfg: RunConfig, exp_dir: Path, on_epochs: EpochsDone | None = None, tensorboard: bool = False) -> str:
-    """Train, measure, draw and write one run folder whole; return its status.
-
-    The folder is written under a hidden name and renamed into place only when complete. A run that
-    raises becomes a ``failed`` folder (error.txt) and the experiment goes on; Ctrl-C propagates.
-    """
+def _written(cfg: RunConfig, exp_dir: Path, compute: Callable[[], RunOutput]) -> str:
+    """Write the run folder of ``compute()`` whole; return its status. The folder is written under a hidden name
+    and renamed into place only when complete; a run that raises becomes a ``failed`` folder (error.txt)."""
     statuses: list[str] = []
 
     def fill(staging: Path) -> None:
         try:
-            result = compute_run(cfg, on_epochs, tensorboard)
+            result = compute()
             write_run(result, staging)
             statuses.append(result.metrics["status"])
         except Exception as exc:  # any error of one run is that run's result, not the experiment's end
@@ -181,6 +217,29 @@ def execute_run(cfg: RunConfig, exp_dir: Path, on_epochs: EpochsDone | None = No
 
     storage.write_whole(exp_dir / cfg.name, fill)
     return statuses[0]
+
+
+def execute_run(cfg: RunConfig, exp_dir: Path, on_epochs: EpochsDone | None = None, tensorboard: bool = False) -> str:
+    """Train, measure, draw and write one run folder whole; return its status. A run that raises becomes a
+    ``failed`` folder (error.txt) and the experiment goes on; Ctrl-C propagates."""
+    return _written(cfg, exp_dir, lambda: compute_run(cfg, on_epochs, tensorboard))
+
+
+def execute_pack(
+    cfgs: Sequence[RunConfig], exp_dir: Path, on_epochs: EpochsDone | None = None, tensorboard: bool = False
+) -> list[str]:
+    """:func:`execute_run` for a pack (:mod:`regdemo.runs.packs`): the runs trained together, then each
+    measured, drawn and written whole (a run that raises there is that run's ``failed`` folder); their statuses.
+    A pack whose training raises is trained run by run, so that the failure is the failing run's own."""
+    if len(cfgs) == 1:
+        return [execute_run(cfgs[0], exp_dir, on_epochs, tensorboard)]
+    try:
+        trained = train_together(cfgs, on_epochs)
+    except Exception:
+        return [execute_run(cfg, exp_dir) for cfg in cfgs]
+    return [
+        _written(run.config, exp_dir, lambda r=run, h=history: measure_run(r, h, len(cfgs))) for run, history in trained
+    ]
 
 
 # ---------------------------------------------------------------- run folders as data (no shared file system)

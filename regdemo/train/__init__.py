@@ -26,7 +26,7 @@ EXPORTS = {
     "History": "history",
     "PackResult": "packed",
     "PackRun": "packed",
-    "pack_key": "packed",
+    "pack_key": "packing",
     "pack_run": "packed",
     "train_pack": "packed",
     "Split": "datasets",

@@ -35,37 +35,9 @@ from regdemo.train.datasets import Split
 from regdemo.train.engines import CHUNK_EPOCHS, EpochsDone
 from regdemo.train.history import History
 from regdemo.train.packedloop import Feed, PackedLoop, PackShape
-from regdemo.train.packedopt import SLOTS
 from regdemo.train.packedstop import stop_feed
+from regdemo.train.packing import pack_key
 from regdemo.train.snapshots import Recorder, chunk_spans
-
-_INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as epoch_permutation does
-
-
-def pack_key(cfg: RunConfig) -> tuple | None:
-    """What must agree for runs to train in one pack: the network (hidden units, activation, dropout rate,
-    whether the output kernel is regularized, ``regularizer.proximal``), the sizes the data comes in (rows,
-    splits, folds, inputs), the batch size, epochs, optimizer kind, batch order kind, whether the runs stop
-    early and the film's snapshot count; None when the run needs what the packed engine does not do (another
-    engine, an optimizer outside :data:`regdemo.train.packedopt.SLOTS`, a seed beyond int32).
-
-    Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate,
-    weight decay, early-stopping settings and dropout masks.
-    """
-    data, model, training, reg = cfg.dataset, cfg.model, cfg.training, cfg.model.regularizer
-    unsupported = (
-        training.engine != "compiled",
-        training.optimizer not in SLOTS,
-        cfg.seed not in _INT32,
-    )
-    if any(unsupported):
-        return None
-    folds = (data.cv.folds, data.cv.fold) if data.cv else None
-    sizes = (data.kind == "csv", data.n_samples, data.validation_split, data.test_split, folds, data.noise_features)
-    network = (tuple(model.hidden_units), model.activation, model.dropout, reg.apply_to_output, reg.proximal)
-    # early stopping: only whether (each run its own monitor, patience, ...); the film's count: where chunks end
-    ends = (training.early_stopping is not None, cfg.plots.snapshots)
-    return (network, sizes, training.batch_size, training.epochs, training.optimizer, training.batch_order(), ends)
 
 
 @dataclass

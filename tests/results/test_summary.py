@@ -51,15 +51,15 @@ def sweep_exp(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("summary")
     config = root / "sweep.yaml"
     config.write_text(SWEEP, encoding="utf-8")
-    real = one_run.compute_run
+    real = one_run.measure_run  # alone or in a pack, every run is measured here
 
-    def flaky(cfg, *args):
-        if cfg.name.startswith("b") and cfg.sweep["model.regularizer.lambda"] == 0.01:
+    def flaky(run, *args):
+        if run.config.name.startswith("b") and run.config.sweep["model.regularizer.lambda"] == 0.01:
             raise RuntimeError("simulated failure")
-        return real(cfg, *args)
+        return real(run, *args)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(one_run, "compute_run", flaky)
+        patch.setattr(one_run, "measure_run", flaky)
         outcome = _run(config, root / "out", workers=1)
     assert sorted(outcome.statuses.values()) == ["completed", "completed", "completed", "failed"]
     return config, outcome.folder

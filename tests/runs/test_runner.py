@@ -79,21 +79,21 @@ def test_a_changed_config_is_refused_unless_forced(write_config, tmp_path) -> No
 
 def test_a_run_that_raises_is_recorded_as_failed_and_retried_next_time(write_config, tmp_path, monkeypatch) -> None:
     path = write_config(QUICK)
-    real = one_run.compute_run
+    real = one_run.measure_run  # alone or in a pack, every run is measured here
 
-    def flaky(cfg, *args):
-        if cfg.name == "l2":
+    def flaky(run, *args):
+        if run.config.name == "l2":
             raise RuntimeError("simulated failure in l2")
-        return real(cfg, *args)
+        return real(run, *args)
 
-    monkeypatch.setattr(one_run, "compute_run", flaky)
+    monkeypatch.setattr(one_run, "measure_run", flaky)
     outcome = _run(path, tmp_path)
     assert outcome.statuses == {"none": "completed", "l2": "failed", "l1": "completed"} and outcome.failed == ["l2"]
     failed = tmp_path / "tiny" / "l2"
     assert sorted(p.name for p in failed.iterdir()) == ["config.yaml", "error.txt", "metrics.json"]
     assert "RuntimeError: simulated failure in l2" in (failed / "error.txt").read_text()
     assert _metrics(failed)["error"] == "RuntimeError: simulated failure in l2"
-    monkeypatch.setattr(one_run, "compute_run", real)
+    monkeypatch.setattr(one_run, "measure_run", real)
     again = _run(path, tmp_path)
     assert again.skipped == 2 and again.statuses["l2"] == "completed"
 

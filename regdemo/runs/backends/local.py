@@ -1,8 +1,9 @@
 """The local backend: runs trained in spawned worker processes on this machine (or in this process, for
 one worker).
 
-Each worker imports TensorFlow once, with thread pools sized to its share of the cores, and trains runs
-with :func:`regdemo.runs.one_run.execute_run` (each folder written whole); the workers then draw the comparison
+Each worker imports TensorFlow once, with thread pools sized to its share of the cores, and trains the runs
+a pack at a time (:mod:`regdemo.runs.packs`) with :func:`regdemo.runs.one_run.execute_pack` (each folder
+written whole); the workers then draw the comparison
 figures between them (summary.csv is the runner's). Ctrl-C (or closing the iterator) stops the workers at
 once and removes the half-written folders of the runs in flight.
 """
@@ -22,11 +23,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from regdemo.config.resources import available_memory
 from regdemo.config.schema import RunConfig
 from regdemo.oserrors import disk_full
 from regdemo.results import rundir
 from regdemo.results.storage import clean_leftovers
 from regdemo.runs.backends import Job, RunDone, WorkerEpochs, finished_run, summary_share
+from regdemo.runs.packs import pack_label, packs
 from regdemo.train.tfsetup import load_tensorflow
 
 # ---------------------------------------------------------------- workers
@@ -54,15 +57,15 @@ def _init_worker(threads: int, epochs_queue: multiprocessing.Queue) -> None:
     atexit.register(_exit_now)  # registered last, so it runs first
 
 
-def _work(cfg: RunConfig, exp_dir: Path, tensorboard: bool) -> RunDone:
-    """One task in a worker: run one config, streaming epoch counts to the driver; return its metrics too
-    (read back here, in parallel, so the driver only appends the run's summary row)."""
-    from regdemo.runs.one_run import execute_run
+def _work(pack: list[RunConfig], exp_dir: Path, tensorboard: bool) -> list[RunDone]:
+    """One task in a worker: train one pack, streaming epoch counts to the driver; return each run's metrics
+    too (read back here, in parallel, so the driver only appends the runs' summary rows)."""
+    from regdemo.runs.one_run import execute_pack
 
-    pid = os.getpid()
-    report = lambda done: _EPOCHS.put((pid, cfg.name, done, cfg.training.epochs))  # noqa: E731
-    status = execute_run(cfg, exp_dir, report, tensorboard)
-    return finished_run(cfg, exp_dir, status)
+    pid, label, total = os.getpid(), pack_label(pack), pack[0].training.epochs
+    report = lambda done: _EPOCHS.put((pid, label, done, total))  # noqa: E731
+    statuses = execute_pack(pack, exp_dir, report, tensorboard)
+    return [finished_run(cfg, exp_dir, status) for cfg, status in zip(pack, statuses, strict=True)]
 
 
 def _drain(epochs_queue: multiprocessing.Queue, on_epochs: WorkerEpochs) -> None:
@@ -104,20 +107,21 @@ class Workers:
         if exc_type is not None:
             clean_leftovers(self.exp_dir)
 
-    def run(self, todo: list[RunConfig], tensorboard: bool, on_epochs: WorkerEpochs) -> Iterator[RunDone]:
-        """Run ``todo``; yield ``(name, status, metrics)`` as runs finish."""
-        pending = {self.pool.submit(_work, cfg, self.exp_dir, tensorboard): cfg for cfg in todo}
+    def run(self, packs: list[list[RunConfig]], tensorboard: bool, on_epochs: WorkerEpochs) -> Iterator[RunDone]:
+        """Train ``packs``; yield ``(name, status, metrics)`` per run as packs finish."""
+        pending = {self.pool.submit(_work, pack, self.exp_dir, tensorboard): pack for pack in packs}
         while pending:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(self.epochs, on_epochs)
             for future in done:
-                cfg = pending.pop(future)
+                pack = pending.pop(future)
                 error = future.exception()
                 if error is not None and disk_full(error):
                     raise error  # a full disk fails every later run too: stop (see rundir.write_failed)
                 if error is None:
-                    yield future.result()
-                else:  # its worker died (the pool is broken: so do the runs queued after it): a failed folder
+                    yield from future.result()
+                    continue
+                for cfg in pack:  # its worker died (the pool is broken: so do the packs queued after it)
                     rundir.write_failed_whole(cfg, self.exp_dir / cfg.name, error)
                     yield finished_run(cfg, self.exp_dir, "failed")
 
@@ -138,15 +142,17 @@ def _summary_share(job: Job, shares: int, share: int) -> list[Path]:
     return summary_share(job, shares, share)
 
 
-def _run_here(job: Job) -> Iterator[RunDone]:
-    """Run ``job.todo`` one after another in this process (one worker: no pool to start)."""
-    if job.todo:  # nothing to train: don't pay for TensorFlow
+def _run_here(job: Job, packs: list[list[RunConfig]]) -> Iterator[RunDone]:
+    """Train ``packs`` one after another in this process (one worker: no pool to start)."""
+    if packs:  # nothing to train: don't pay for TensorFlow
         load_tensorflow()
-        from regdemo.runs.one_run import execute_run
+        from regdemo.runs.one_run import execute_pack
 
-        for cfg in job.todo:
-            progress = lambda done, c=cfg: job.on_epochs("main", c.name, done, c.training.epochs)  # noqa: E731
-            yield finished_run(cfg, job.exp_dir, execute_run(cfg, job.exp_dir, progress, job.options.tensorboard))
+        for pack in packs:
+            label, total = pack_label(pack), pack[0].training.epochs
+            progress = lambda done, label=label, total=total: job.on_epochs("main", label, done, total)  # noqa: E731
+            statuses = execute_pack(pack, job.exp_dir, progress, job.options.tensorboard)
+            yield from (finished_run(cfg, job.exp_dir, status) for cfg, status in zip(pack, statuses, strict=True))
     if job.summarize:
         summary_share(job)
 
@@ -154,10 +160,11 @@ def _run_here(job: Job) -> Iterator[RunDone]:
 def execute(job: Job) -> Iterator[RunDone]:
     """The local backend (see :mod:`regdemo.runs.backends`): ``job.workers`` spawned processes, or this
     process for one worker."""
+    planned = packs(job.todo, job.workers, available_memory(), alone=job.options.tensorboard)
     if job.workers <= 1:
-        yield from _run_here(job)
+        yield from _run_here(job, planned)
         return
-    with Workers(job.workers, job.exp_dir) as pool:
-        yield from pool.run(job.todo, job.options.tensorboard, job.on_epochs)
+    with Workers(min(job.workers, len(planned)), job.exp_dir) as pool:
+        yield from pool.run(planned, job.options.tensorboard, job.on_epochs)
         if job.summarize:
             pool.summarize(job)
