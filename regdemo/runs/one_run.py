@@ -22,9 +22,10 @@ from regdemo.runs.tensorboard import write_tensorboard
 from regdemo.train import metrics
 from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
-from regdemo.train.engines import EpochsDone, train
+from regdemo.train.engines import EpochsDone
 from regdemo.train.history import History
 from regdemo.train.snapshots import Recorder, snapshot_epochs
+from regdemo.train.trainer import train_model
 
 
 @dataclass
@@ -94,7 +95,7 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
     if tensorboard:
         on_epochs = _snapshotting(model, cfg.training.epochs, snapshots, on_epochs)
     recorder, axes = _recorder(cfg, model, data) if cfg.plots.snapshots else (None, None)
-    history = train(model, data, cfg.training, cfg.seed, on_epochs, recorder)
+    history = train_model(cfg, model, data, on_epochs, recorder)
     final = metrics.final_metrics(model, data)
     weights = metrics.weights_summary(model, cfg.plots.weights.near_zero_tol)
     grid = metrics.boundary_grid(model, cfg.plots.boundary, data.x_all)
