@@ -4,6 +4,8 @@ cannot train per run has no pack key."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from regdemo.columns import COLUMNS
 from regdemo.config.loading import load_experiment
 from regdemo.config.schema import PlotsConfig, RunConfig
 from regdemo.errors import ConfigError
-from regdemo.train import engines, packed
+from regdemo.train import engines, packed, packtiming
 from regdemo.train.build import prepare
 from regdemo.train.history import History
 from regdemo.train.packedloop import PackedLoop
@@ -338,3 +340,17 @@ def test_the_film_is_recorded_as_model_fit_records_it(stopping) -> None:
             assert np.array_equal(a, b)
     if stopping:
         assert all(r.history.stopped_epoch < 40 and r.history.stopped_epoch % 5 for r in results)
+
+
+def test_time_pack_trains_an_experiments_runs_in_one_pack(write_config, capsys) -> None:
+    """scripts/benchmark.py's pack measure: a config's runs in one pack; ms per run-epoch over the epochs run."""
+    path = write_config(
+        "name: x\ndataset: {n_samples: 70, noise: 0.2, random_state: 3, validation_split: 0.3}\n"
+        "model: {hidden_units: [8, 8]}\ntraining: {epochs: 50, batch_size: 16}\n"
+        "sweep: {model.regularizer.kind: [l1, l2], model.regularizer.lambda: [0.01], seed: [1, 2]}\n"
+    )
+    assert packtiming.main([str(path), "--set=training.epochs=3", "training.learning_rate=0.02"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["runs"], line["epochs"]) == (4, 3)
+    assert line["ms_per_run_epoch"] == pytest.approx(1000 * line["seconds"] / 12)
+    assert line["seconds"] > 0
