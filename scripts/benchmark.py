@@ -13,7 +13,8 @@ folder and run in subprocesses with PYTHONPATH pointing there (it draws with sea
    CPU time, and the peak memory of its process tree (PSS summed over driver and workers, every 50 ms);
 2. ``regdemo run configs/lambda_sweep.yaml`` (36 runs): wall and CPU time;
 3. from those runs' metrics.json: training time per run-epoch (trace included), drawing time per run (the
-   three PNGs; the film, lecture runs only);
+   three PNGs; the film, lecture runs only); and (now only) the λ sweep's 36 runs in one pack, per run-epoch,
+   trace included (``python -m regdemo.train.packtiming``; 0.2 has no packs: its one-run figure);
 4. the lecture's own training, ``scripts/lecture_fit_baseline.py`` (``model.fit``), ms per epoch.
 
 Without git or the revision (or if it fails to run) only the current code is measured. ``--report`` times the
@@ -54,6 +55,7 @@ ROWS = (  # (sample, what it is, format)
     ("sweep s", "λ sweep end to end (36 runs), s", ".1f"),
     ("sweep cpu", "... its CPU time, s", ".1f"),
     ("train ms", "training per run-epoch, trace included, ms", ".3f"),
+    ("pack ms", "training per run-epoch, the λ sweep's 36 lecture nets in one pack, trace included, ms", ".3f"),
     ("plot s", "drawing per run: the three PNGs, s", ".3f"),
     ("film s", "drawing per run: the film (21 frames), s", ".3f"),
 )
@@ -93,9 +95,8 @@ def git(*args: str, text: bool = True) -> str | bytes:
 def revision() -> str:
     """This checkout's short revision, ``+changes`` when tracked files differ from it ('unknown' without git)."""
     try:
-        return git("rev-parse", "--short", "HEAD").strip() + (
-            "+changes" if git("status", "--porcelain", "-uno") else ""
-        )
+        changed = "+changes" if git("status", "--porcelain", "-uno") else ""
+        return git("rev-parse", "--short", "HEAD").strip() + changed
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -122,8 +123,7 @@ def run_story(version: Version, story: str, out: Path, sets: list[str]) -> None:
         raise RuntimeError(f"{version.label}: regdemo run {config.name} exited {measured.status}: {measured.stderr}")
     version.add(f"{story} s", measured.wall)
     version.add(f"{story} cpu", measured.cpu)
-    if story == "lecture":
-        version.add("lecture MiB", measured.pss)
+    version.add("lecture MiB", *[measured.pss] if story == "lecture" else [])
     found = [json.loads(path.read_text(encoding="utf-8")) for path in out.glob("*/*/metrics.json")]
     version.samples[f"{story} runs"] = [len(found)]
     version.samples[f"{story} epochs"] = [max((n.get("epochs_run") or 0 for n in found), default=0)]
@@ -131,15 +131,16 @@ def run_story(version: Version, story: str, out: Path, sets: list[str]) -> None:
         version.add("train ms", *([1000 * timing["train_seconds"] / epochs] if "train_seconds" in timing else []))
         version.add("plot s", *[timing["plot_seconds"]] if "plot_seconds" in timing else [])
         version.add("film s", *[timing["film_seconds"]] if "film_seconds" in timing else [])
+    if story == "sweep" and version.root == REPO:  # now: the λ sweep's runs in one pack, in a fresh process
+        version.add("pack ms", json_line("-m", "regdemo.train.packtiming", str(config), *sets)["ms_per_run_epoch"])
 
 
-def run_fit(epochs: int, regularizer: str) -> dict:
-    """The lecture's own training (``model.fit``) in a subprocess: its JSON line."""
-    command = [sys.executable, "scripts/lecture_fit_baseline.py", "--epochs", str(epochs), "--regularizer", regularizer]
-    done = subprocess.run(command, cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
+def json_line(*command: str) -> dict:
+    """The last JSON line a Python command (``scripts/…`` or ``-m …``) prints, run in a subprocess from here."""
+    done = subprocess.run([sys.executable, *command], cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"lecture_fit_baseline.py failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        raise RuntimeError(f"{' '.join(command)} failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     return json.loads(lines[-1])
 
 
@@ -148,14 +149,11 @@ def machine() -> list[tuple[str, str]]:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
     cpu = f"{models[0] if models else platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    dists = importlib.metadata.distributions()
+    installed = {(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in dists}
 
     def version(*names: str) -> str:
-        for name in names:
-            try:
-                return importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                pass
-        return "—"
+        return next((installed[name] for name in names if name in installed), "—")
 
     tensorflow = version("tensorflow-cpu", "tensorflow")
     software = f"Python {platform.python_version()}, TensorFlow {tensorflow}, Keras {version('keras')}"
@@ -175,6 +173,7 @@ def ratio(old: list[float] | None, new: list[float] | None) -> str:
 def tables(versions: list[Version], fit: dict[str, list[dict]]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, columns, rows): each version's min / median per measure with 0.2 ÷ now; the lecture's way."""
     old, now, pair = versions[0].samples, versions[-1].samples, len(versions) > 1
+    old.setdefault("pack ms", old.get("train ms", []))  # 0.2 has no packs: its figure is one run's
     columns = ["measure", *(f"{v.label}, min / median" for v in versions)] + (["0.2 ÷ now"] if pair else [])
     ours = [
         [what, *(benchkit.spread(v.samples.get(key, []), spec) for v in versions)]
@@ -237,6 +236,7 @@ def main() -> int:
         return 0
     repeats, sets, fit_epochs = (1, ["training.epochs=200"], 20) if args.quick else (args.repeats, [], args.fit_epochs)
     fit: dict[str, list[dict]] = {"none": [], "l2": []}
+    fit_script = ("scripts/lecture_fit_baseline.py", "--epochs", str(fit_epochs), "--regularizer")
     with tempfile.TemporaryDirectory(prefix="regdemo-bench-") as tmp:
         old = extract(args.baseline, Path(tmp) / "baseline")
         versions = [Version(f"v0.2 ({args.baseline})", old, old)] if old else []
@@ -253,7 +253,7 @@ def main() -> int:
                     versions.remove(version)
             for reg, lines in fit.items() if story == "sweep" else ():
                 notes.print(f"{rep + 1}/{repeats} lecture_fit_baseline.py --regularizer {reg} …")
-                lines.append(run_fit(fit_epochs, reg))
+                lines.append(json_line(*fit_script, reg))
     results = tables(versions, fit)
     for title, columns, rows in results:
         table = Table(*columns, title=title)

@@ -276,7 +276,7 @@ class RunConfig(_Strict):
     experiment: str
     variant: str = ""  # the runs: entry this run came from
     sweep: dict[str, Any] = Field(default_factory=dict)  # dotted field path → this run's swept value
-    seed: int = 2
+    seed: int = Field(2, ge=0, lt=2**32)  # keras.utils.set_random_seed takes NumPy seeds only
     dataset: DatasetConfig = DatasetConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()

@@ -23,10 +23,11 @@ from regdemo.runs.tensorboard import write_tensorboard
 from regdemo.train import metrics
 from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
-from regdemo.train.engines import EpochsDone, train
+from regdemo.train.engines import EpochsDone
 from regdemo.train.history import History
 from regdemo.train.packed import PackRun, train_pack
 from regdemo.train.snapshots import Recorder, snapshot_epochs
+from regdemo.train.trainer import train_model
 
 
 @dataclass
@@ -113,7 +114,7 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
     run = _prepare(cfg)
     if tensorboard:
         on_epochs = _snapshotting(run.model, cfg.training.epochs, run.snapshots, on_epochs)
-    history = train(run.model, run.data, cfg.training, cfg.seed, on_epochs, run.recorder)
+    history = train_model(cfg, run.model, run.data, on_epochs, run.recorder)
     return measure_run(run, history, 1)
 
 

@@ -4,10 +4,12 @@
 - :mod:`~regdemo.train.datasets`: the 2-D datasets and their train/validation/test split;
 - :mod:`~regdemo.train.models`: config → Keras model (``kernel_regularizer``, dropout) and its penalty;
 - :mod:`~regdemo.train.batchorder`: the rows' order in each epoch (``training.shuffle``);
-- :mod:`~regdemo.train.engines`: the engines (the whole run compiled into one ``tf.function``, and
-  ``model.fit``) → :class:`~regdemo.train.history.History`;
-- :mod:`~regdemo.train.packed`: the packed engine (many runs of one shape in one compiled program, its graph
-  in :mod:`~regdemo.train.packedloop`), not yet used by ``regdemo run``;
+- :mod:`~regdemo.train.start`: a run's start (seed, dataset, model: its initial weights);
+- :mod:`~regdemo.train.packed`: the compiled engine, packed (many runs of one shape in one compiled program,
+  its graph in :mod:`~regdemo.train.packedloop`; one run alone is a pack of one);
+- :mod:`~regdemo.train.engines`: ``model.fit`` (``engine: fit``) and what both engines share;
+- :mod:`~regdemo.train.trainer`: a prepared run trained with its configured engine (:func:`train_model`)
+  → :class:`~regdemo.train.history.History`;
 - :mod:`~regdemo.train.proximal`: proximal L1, the soft threshold after each step;
 - :mod:`~regdemo.train.snapshots`: the training film's recording;
 - :mod:`~regdemo.train.metrics`: trained model + data → numbers (losses, weights, the boundary grid);
@@ -20,9 +22,9 @@ from regdemo.exports import lazy_exports
 
 EXPORTS = {
     "Trained": "build",
-    "prepare": "build",
+    "prepare": "start",
     "train_run": "build",
-    "train": "engines",
+    "train_model": "trainer",
     "History": "history",
     "PackResult": "packed",
     "PackRun": "packed",

@@ -1,7 +1,8 @@
-"""Config → trained model: seed, load the dataset, build the model, train it with the configured engine.
+"""Config → trained model: seed, load the dataset, build the model, train it with the configured engine
+(:func:`regdemo.train.trainer.train_model`).
 
-:func:`prepare` and :func:`train_run` are the one way a config becomes a trained model: runs, tests and
-benchmarks all go through them.
+:func:`prepare` (:mod:`regdemo.train.start`) and :func:`train_run` are the one way a config becomes a trained
+model: runs, tests and benchmarks all go through them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import keras
 import numpy as np
 
 from regdemo.config.schema import RunConfig
-from regdemo.train import datasets
 from regdemo.train.datasets import Split
-from regdemo.train.engines import EpochsDone, train
+from regdemo.train.engines import EpochsDone
 from regdemo.train.history import History
-from regdemo.train.models import build_model
+from regdemo.train.start import prepare
+from regdemo.train.trainer import train_model
+
+__all__ = ["Trained", "prepare", "train_run"]
 
 
 @dataclass
@@ -29,20 +32,9 @@ class Trained:
     history: History
 
 
-def prepare(cfg: RunConfig, initial_weights: Sequence[np.ndarray] | None = None) -> tuple[keras.Model, Split]:
-    """Seed everything with ``cfg.seed`` (``keras.utils.set_random_seed``), load the dataset and build
-    the model, in that order (the order fixes the initial weights); ``initial_weights`` replace them."""
-    keras.utils.set_random_seed(cfg.seed)
-    data = datasets.load(cfg.dataset)
-    model = build_model(cfg.model, data.n_inputs)
-    if initial_weights is not None:
-        model.set_weights(list(initial_weights))
-    return model, data
-
-
 def train_run(
     cfg: RunConfig, on_epochs: EpochsDone | None = None, initial_weights: Sequence[np.ndarray] | None = None
 ) -> Trained:
     """:func:`prepare`, then train with the configured engine."""
     model, data = prepare(cfg, initial_weights)
-    return Trained(model, data, train(model, data, cfg.training, cfg.seed, on_epochs))
+    return Trained(model, data, train_model(cfg, model, data, on_epochs))

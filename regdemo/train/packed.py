@@ -1,10 +1,11 @@
 """The packed engine (issue 17, "Many runs, one program"): runs whose shapes agree train together in one
 compiled ``tf.function`` over stacked weights (:mod:`regdemo.train.packedloop`), each with its own initial
-weights, λ, learning rate and batch order. Not yet used by ``regdemo run``.
+weights, λ, learning rate and batch order. ``engine: compiled`` is this engine: a run trained alone is a pack
+of one (:func:`regdemo.train.trainer.train_model`), bit for bit what it is in any pack.
 
 - :func:`pack_key`: what must agree for runs to share a pack; None for a run the packed engine cannot train
-  (the caller trains it alone with :func:`regdemo.train.engines.train`);
-- :func:`pack_run`: a run prepared exactly as today (:func:`regdemo.train.build.prepare`: seed, dataset,
+  (``engine: fit``: the caller trains it with :func:`regdemo.train.trainer.train_model`);
+- :func:`pack_run`: a run prepared as every run is (:func:`regdemo.train.start.prepare`: seed, dataset,
   model), its model to receive the final weights;
 - :func:`train_pack`: N runs of one key → one :class:`PackResult` per run (its :class:`History`, with the
   compiled engine's columns and meaning, and its final weights in ``model.get_weights()`` order).
@@ -13,8 +14,7 @@ Packable today: engine ``compiled``; optimizers adam, adamw, sgd, rmsprop, each 
 activation; regularizer none, l1, l2, l1_l2, each run its own kind and λ (proximal L1, elementwise or by rows:
 one mode per pack); dropout, each run its own masks; every batch order (``training.shuffle``); early stopping,
 each run its own settings; the film's snapshots, recorded by each run's own :class:`Recorder`. A run that
-diverges keeps its history up to its first non-finite epoch and the weights at the end of that chunk, as the
-compiled engine does.
+diverges keeps its history up to its first non-finite epoch and the weights at the end of that chunk.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import tensorflow as tf
 from regdemo.columns import COLUMNS
 from regdemo.config.schema import RunConfig
 from regdemo.train.batchorder import fit_permutation
-from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
 from regdemo.train.engines import CHUNK_EPOCHS, EpochsDone
 from regdemo.train.history import History
@@ -38,6 +37,7 @@ from regdemo.train.packedloop import Feed, PackedLoop, PackShape
 from regdemo.train.packedstop import stop_feed
 from regdemo.train.packing import pack_key
 from regdemo.train.snapshots import Recorder, chunk_spans
+from regdemo.train.start import prepare
 
 
 @dataclass
@@ -62,8 +62,8 @@ class PackResult:
 
 
 def pack_run(cfg: RunConfig) -> tuple[keras.Model, PackRun]:
-    """Prepare ``cfg`` as today's engines are given it (:func:`regdemo.train.build.prepare`: its seed, its
-    dataset, its model), so its initial weights are today's: (the model, the run for :func:`train_pack`)."""
+    """Prepare ``cfg`` as every run is (:func:`regdemo.train.start.prepare`: its seed, its dataset, its
+    model), so its initial weights are those of ``model.fit``'s run: (the model, the run for :func:`train_pack`)."""
     model, data = prepare(cfg)
     return model, PackRun(cfg, data, model.get_weights(), model)
 
@@ -123,7 +123,7 @@ def _feed(runs: Sequence[PackRun], shape: PackShape) -> Feed:
         x_val=stacked([run.data.x_val for run in runs]),
         y_val=stacked([run.data.y_val[:, None] for run in runs]),
         orders=stacked(orders, tf.int32),
-        seeds=stacked([run.cfg.seed for run in runs], tf.int32),
+        seeds=tf.constant(np.array([run.cfg.seed for run in runs], np.int64).astype(np.int32)),  # wrapped: _SEEDS
         learning_rate=stacked([run.cfg.training.learning_rate for run in runs]),
         decay=stacked([run.cfg.training.decay() for run in runs]),
         l1=stacked([l1 for l1, _ in strengths]),
@@ -154,15 +154,17 @@ def _first_bad_epoch(loss: np.ndarray) -> int | None:
 
 def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> list[PackResult]:
     """Train ``runs`` (all of one :func:`pack_key`) together, ``CHUNK_EPOCHS`` epochs per call of the compiled
-    program, as :func:`regdemo.train.engines.train_compiled` trains each alone: same batches, same penalty,
-    Keras' optimizer formulas and early stopping. A run that stops early keeps its weights from then on (or
-    gets its best ones back) and its history ends at that epoch; a run whose loss turns non-finite is cut after
-    its first bad epoch and trains no further chunk (status ``diverged``); the others go on. ``progress`` gets
-    the epochs the pack has done after each chunk.
+    program: each run with ``model.fit``'s batches (``training.shuffle``), penalty, Keras' optimizer formulas
+    and early stopping (stopping where Keras stops, also on a chunk's last epoch). A run that stops early keeps
+    its weights from then on (or gets its best ones back) and its history ends at that epoch; a run whose loss
+    turns non-finite is cut after its first bad epoch and trains no further chunk (status ``diverged``); the
+    others go on. ``progress`` gets
+    the epochs the pack has done after each chunk; before it is called, each run's model (if it has one) gets
+    the run's weights then (what a progress callback reading the model, such as TensorBoard's, sees).
 
     Each history's ``seconds`` is the pack's training time divided by its runs (each run's share). A run with
-    a ``recorder`` records its snapshots as :func:`regdemo.train.engines.train` does (its model gets the run's
-    weights at each snapshot epoch, the chunks end there; snapshots past a stop or a divergence are trimmed);
+    a ``recorder`` records its snapshots as ``model.fit`` does (its model gets the run's weights at each
+    snapshot epoch, the chunks end there; snapshots past a stop or a divergence are trimmed);
     its model holds its final weights at the end.
     """
     shape = _shape(runs)
@@ -187,6 +189,7 @@ def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> l
         _record(runs, loop, whole, start + count)
         loop.active.assign(running)
         if progress:
+            _sync(runs, loop)
             progress(start + len(chunk))
         if not running.any():
             break
@@ -204,6 +207,13 @@ def _weights(loop: PackedLoop, i: int, stacked: list[np.ndarray] | None = None) 
     weights in the stack's layout): kernels (in, out) as they are, biases (1, out) → (out,)."""
     stacked = stacked if stacked is not None else [w.numpy()[i] for w in loop.weights]
     return [w if k % 2 == 0 else w[0] for k, w in enumerate(stacked)]
+
+
+def _sync(runs: Sequence[PackRun], loop: PackedLoop) -> None:
+    """Each run's model, where it has one, gets the run's weights now."""
+    for i, run in enumerate(runs):
+        if run.model is not None:
+            run.model.set_weights(_weights(loop, i))
 
 
 def _record(runs: Sequence[PackRun], loop: PackedLoop, which: Sequence[int], done: int) -> None:

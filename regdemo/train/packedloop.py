@@ -1,14 +1,14 @@
 """The packed engine's graph (issue 17): N runs of one shape trained by one compiled ``tf.function`` over
 stacked variables, every weight of shape (N, …), so that each run's arithmetic is its own.
 
-Read top-down like :class:`regdemo.train.engines._CompiledLoop`: :meth:`PackedLoop.run_epochs` (a graph
-loop over epochs) → :meth:`PackedLoop.run_epoch` (each run's order, the batches, validation → one row per
-run) → :meth:`PackedLoop.train_batch` (the forward pass with batched matmuls, the penalty, the gradient, one
-optimizer step per run). Why a run trains the same in any pack: every op is either elementwise (the
-activations, the loss, the update rules of :mod:`regdemo.train.packedopt`) or batched over the run axis
-(``tf.linalg.matmul`` on (N, b, in) × (N, in, out) computes each slice on its own; the reductions are per
-run), and each run's rows are padded to whole packets (:func:`padded_rows`), so a run's numbers never depend
-on its neighbours (tests/train/test_packed.py checks it bit for bit).
+Read top-down: :meth:`PackedLoop.run_epochs` (a graph loop over epochs) → :meth:`PackedLoop.run_epoch` (each
+run's order, the batches, validation → one row per run) → :meth:`PackedLoop.train_batch` (the forward pass
+with batched matmuls, the penalty, the gradient, one optimizer step per run). Why a run trains the same in any
+pack: every op is either elementwise (the activations, the loss, the update rules of
+:mod:`regdemo.train.packedopt`) or batched over the run axis (``tf.linalg.matmul`` on (N, b, in) × (N, in,
+out) computes each slice on its own; the reductions are per run), and each run's rows are padded to whole
+packets (:func:`padded_rows`), so a run's numbers never depend on its neighbours (tests/train/test_packed.py
+checks it bit for bit).
 
 Per-run values are tensors fed at each call (:class:`Feed`: data, batch orders, seeds, λ, learning rates,
 weight decays, early-stopping settings), so one trace serves every pack of a shape; :class:`PackShape` names

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Keras 3's defaults (keras/src/optimizers/adam.py, rmsprop.py), the compiled engine's optimizers'.
+# Keras 3's defaults (keras/src/optimizers/adam.py, rmsprop.py), those of make_optimizer's optimizers.
 ADAM_BETA_1, ADAM_BETA_2, EPSILON, RMSPROP_RHO = 0.9, 0.999, 1e-7, 0.9
 # The optimizer slots each variable keeps: Adam's m and v, RMSprop's v, SGD (no momentum) none.
 SLOTS = {"adam": 2, "adamw": 2, "rmsprop": 1, "sgd": 0}  # adamw: Adam, with its decay

@@ -1,8 +1,8 @@
 """Early stopping in the packed engine: Keras 3's ``EarlyStopping`` run by run, as graph ops on (N,) variables.
 
-The compiled engine's :class:`regdemo.train.engines._GraphEarlyStopping`, expression for expression, with one
-value per run for each of its ``tf.Variable``s and each run's own settings (:class:`StopFeed`); a run that is
-not active (it stopped, or diverged) keeps its state.
+Keras' ``on_epoch_end`` as graph ops (0.2's compiled engine's ``_GraphEarlyStopping``, expression for
+expression), with one value per run for each of its ``tf.Variable``s and each run's own settings
+(:class:`StopFeed`); a run that is not active (it stopped, or diverged) keeps its state.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ from regdemo.config.schema import RunConfig
 
 # The optimizers the packed program writes out (regdemo.train.packedopt.SLOTS holds their slots).
 OPTIMIZERS = frozenset({"adam", "adamw", "sgd", "rmsprop"})
-_INT32 = range(-(2**31), 2**31)  # a seed the graph takes as an int32 tensor, as epoch_permutation does
+# The seeds keras.utils.set_random_seed takes (NumPy's range; the schema allows no other). The graph takes them as
+# int32, wrapped (2**31 → −2**31), as epoch_permutation has always taken a Python int beyond int32.
+_SEEDS = range(2**32)
 
 
 def pack_key(cfg: RunConfig) -> tuple | None:
@@ -18,7 +20,7 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     whether the output kernel is regularized, ``regularizer.proximal``), the sizes the data comes in (rows,
     splits, folds, inputs), the batch size, epochs, optimizer kind, batch order kind, whether the runs stop
     early and the film's snapshot count; None when the run needs what the packed engine does not do (another
-    engine, an optimizer outside :data:`OPTIMIZERS`, a seed beyond int32).
+    engine, an optimizer outside :data:`OPTIMIZERS`, a seed outside [0, 2**32)).
 
     Each run keeps its own seed, dataset values (noise, random state), regularizer kind and λ, learning rate,
     weight decay, early-stopping settings and dropout masks.
@@ -27,7 +29,7 @@ def pack_key(cfg: RunConfig) -> tuple | None:
     unsupported = (
         training.engine != "compiled",
         training.optimizer not in OPTIMIZERS,
-        cfg.seed not in _INT32,
+        cfg.seed not in _SEEDS,
     )
     if any(unsupported):
         return None

@@ -1,7 +1,7 @@
 """Proximal L1 (``regularizer.proximal``): after every optimizer step each L1-regularized kernel is
 soft-thresholded by λ_l1 × the step the optimizer just took per unit gradient (proximal gradient, ISTA;
-the diagonally scaled step for Adam and RMSprop). :func:`proximal_step` is what both engines apply: the
-compiled loop inside its graph, ``model.fit`` through :class:`ProximalL1`.
+the diagonally scaled step for Adam and RMSprop). ``model.fit`` applies :func:`proximal_step` through
+:class:`ProximalL1`; the compiled engine the same rule on stacked weights (:mod:`regdemo.train.packedopt`).
 
 ``proximal: rows`` thresholds the first kernel's rows instead, whole (:func:`row_soft_threshold`, the
 proximal operator of the group-lasso term τ·‖w_row‖₂): a row whose norm is at most τ becomes exactly zero,

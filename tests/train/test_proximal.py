@@ -11,8 +11,9 @@ from conftest import assert_same_training, initial_weights, train_run
 from regdemo.config.loading import load_experiment
 from regdemo.config.schema import ModelConfig, RunConfig
 from regdemo.errors import ConfigError
-from regdemo.train import datasets, engines, metrics
+from regdemo.train import datasets, metrics
 from regdemo.train.models import build_model, dense_layers, penalty
+from regdemo.train.trainer import train_model
 
 ENGINES = ["compiled", "fit"]
 
@@ -192,7 +193,7 @@ def test_lecture_settings_subgradient_l1_leaves_no_zeros_proximal_l1_zeroes_most
         keras.utils.set_random_seed(cfg.seed)
         data = datasets.load(cfg.dataset)
         model = build_model(cfg.model)
-        engines.train(model, data, cfg.training, cfg.seed)
+        train_model(cfg, model, data)
         zeros[proximal] = float(np.mean(dense_layers(model)[0].kernel.numpy() == 0.0))
         accuracy[proximal] = metrics.final_metrics(model, data)["accuracy"]
     assert zeros[False] < 0.01

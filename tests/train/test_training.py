@@ -1,4 +1,5 @@
-"""The engines: compiled loop = model.fit, history semantics, seeding, divergence, chunked progress."""
+"""The engines: compiled (the packed engine, a pack of one) = model.fit, history semantics, seeding, divergence,
+chunked progress."""
 
 from __future__ import annotations
 
