@@ -12,9 +12,8 @@ folder and run in subprocesses with PYTHONPATH pointing there (it draws with sea
 1. ``regdemo run configs/lecture.yaml`` (3 runs of 2000 epochs, the 21-frame film, checks, report): wall and
    CPU time, and the peak memory of its process tree (PSS summed over driver and workers, every 50 ms);
 2. ``regdemo run configs/lambda_sweep.yaml`` (36 runs): wall and CPU time;
-3. from those runs' metrics.json: training time per run-epoch (trace included), drawing time per run (the
-   three PNGs; the film, lecture runs only); and (now only) the λ sweep's 36 runs in one pack, per run-epoch,
-   trace included (``python -m regdemo.train.packtiming``; 0.2 has no packs: its one-run figure);
+3. from those runs' metrics.json: training time per run-epoch (trace included), drawing time per run (PNGs; film);
+   and (now only) the λ sweep's 36 runs in one pack (``python -m regdemo.train.packtiming``; 0.2: one run's);
 4. the lecture's own training, ``scripts/lecture_fit_baseline.py`` (``model.fit``), ms per epoch.
 
 Without git or the revision (or if it fails to run) only the current code is measured. ``--report`` times the
