@@ -7,7 +7,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,19 +228,21 @@ def execute_run(cfg: RunConfig, exp_dir: Path, on_epochs: EpochsDone | None = No
 
 def execute_pack(
     cfgs: Sequence[RunConfig], exp_dir: Path, on_epochs: EpochsDone | None = None, tensorboard: bool = False
-) -> list[str]:
+) -> Iterator[str]:
     """:func:`execute_run` for a pack (:mod:`regdemo.runs.packs`): the runs trained together, then each
-    measured, drawn and written whole (a run that raises there is that run's ``failed`` folder); their statuses.
-    A pack whose training raises is trained run by run, so that the failure is the failing run's own."""
+    measured, drawn and written whole (a run that raises there is that run's ``failed`` folder); yield each
+    run's status once its folder is in place, in ``cfgs``' order. A pack whose training raises is trained run
+    by run, so that the failure is the failing run's own."""
     if len(cfgs) == 1:
-        return [execute_run(cfgs[0], exp_dir, on_epochs, tensorboard)]
+        yield execute_run(cfgs[0], exp_dir, on_epochs, tensorboard)
+        return
     try:
         trained = train_together(cfgs, on_epochs)
     except Exception:
-        return [execute_run(cfg, exp_dir) for cfg in cfgs]
-    return [
-        _written(run.config, exp_dir, lambda r=run, h=history: measure_run(r, h, len(cfgs))) for run, history in trained
-    ]
+        yield from (execute_run(cfg, exp_dir) for cfg in cfgs)
+        return
+    for run, history in trained:
+        yield _written(run.config, exp_dir, lambda r=run, h=history: measure_run(r, h, len(cfgs)))
 
 
 # ---------------------------------------------------------------- run folders as data (no shared file system)

@@ -78,8 +78,8 @@ def test_a_runs_numbers_do_not_depend_on_its_company(runs, tmp_path) -> None:
     adam = [cfg for cfg in runs if cfg.variant == "adam"]
     target = adam[3]
     assert one_run.execute_run(target, tmp_path / "alone") == "completed"
-    assert one_run.execute_pack([adam[0], target], tmp_path / "two") == ["completed"] * 2
-    assert one_run.execute_pack(adam, tmp_path / "all") == ["completed"] * 12
+    assert list(one_run.execute_pack([adam[0], target], tmp_path / "two")) == ["completed"] * 2
+    assert list(one_run.execute_pack(adam, tmp_path / "all")) == ["completed"] * 12
     alone = _numbers(tmp_path / "alone" / target.name)
     assert _numbers(tmp_path / "two" / target.name) == alone
     assert _numbers(tmp_path / "all" / target.name) == alone

@@ -147,9 +147,10 @@ def test_killed_half_way_then_resumed_gives_the_clean_summary(write_config, tmp_
     visible = [p for p in exp.iterdir() if not p.name.startswith(".") and p.name != "summary.csv"]
     assert 4 <= len(visible) < 12, "the kill should land half-way"
     assert all((p / "metrics.json").exists() and (p / "weights.png").exists() for p in visible)  # whole runs only
-    # the summary appended so far: whole rows of finished runs only (the kill may land before a last append)
+    # the summary appended so far: whole rows of finished runs only. A worker hands its pack's rows over when the
+    # pack is done (2 packs of 6 here), so the rows may lag the folders by the packs in flight.
     partial = [row["run"] for row in rundir.read_summary(exp)]
-    assert set(partial) <= {p.name for p in visible} and len(partial) >= len(visible) - 2
+    assert set(partial) <= {p.name for p in visible}
     resumed = subprocess.run([*cmd, "--out", str(tmp_path / "killed")], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert f"skipping {len(visible)} completed run(s)" in resumed.stdout

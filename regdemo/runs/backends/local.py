@@ -64,7 +64,7 @@ def _work(pack: list[RunConfig], exp_dir: Path, tensorboard: bool) -> list[RunDo
 
     pid, label, total = os.getpid(), pack_label(pack), pack[0].training.epochs
     report = lambda done: _EPOCHS.put((pid, label, done, total))  # noqa: E731
-    statuses = execute_pack(pack, exp_dir, report, tensorboard)
+    statuses = list(execute_pack(pack, exp_dir, report, tensorboard))
     return [finished_run(cfg, exp_dir, status) for cfg, status in zip(pack, statuses, strict=True)]
 
 
@@ -151,7 +151,7 @@ def _run_here(job: Job, packs: list[list[RunConfig]]) -> Iterator[RunDone]:
         for pack in packs:
             label, total = pack_label(pack), pack[0].training.epochs
             progress = lambda done, label=label, total=total: job.on_epochs("main", label, done, total)  # noqa: E731
-            statuses = execute_pack(pack, job.exp_dir, progress, job.options.tensorboard)
+            statuses = execute_pack(pack, job.exp_dir, progress, job.options.tensorboard)  # as each run is written
             yield from (finished_run(cfg, job.exp_dir, status) for cfg, status in zip(pack, statuses, strict=True))
     if job.summarize:
         summary_share(job)
