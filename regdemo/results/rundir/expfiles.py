@@ -13,7 +13,7 @@ import numpy as np
 
 from regdemo.errors import RunFolderError
 from regdemo.results.rundir import safe, shapes
-from regdemo.results.rundir.names import CHECKS, FORMAT, SUMMARY
+from regdemo.results.rundir.names import CHECKS, FORMAT, FORMULA_START, SUMMARY
 from regdemo.textsafe import excerpt
 
 # plot_data.npz's boundary grid: the arrays a pixel-free comparison of two boundaries reads.
@@ -21,7 +21,7 @@ GRID_KEYS = ("grid_x", "grid_y", "grid_prob")
 
 
 # The writer's quote before a cell a spreadsheet would take for a formula (rundir.write.csv_cell).
-_QUOTED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+_QUOTED = tuple(f"'{start}" for start in FORMULA_START)
 
 
 def run_name(cell: str, where: str) -> str:

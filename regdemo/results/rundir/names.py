@@ -28,6 +28,9 @@ RUN_PLOTS = (BOUNDARY_PNG, LOSS_PNG, WEIGHTS_PNG)
 TRAINING_GIF, TRAINING_FRAMES = "training.gif", "training_frames.png"
 
 SUMMARY = "summary.csv"
+# What starts a cell a spreadsheet would take for a formula (OWASP, "CSV Injection"): summary.csv's writer puts
+# a quote before such text (regdemo.results.rundir.write.csv_cell), its reader takes it off.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 REPORT = "report.html"
 CHECKS = "checks.json"
 SELECTION = "selection.json"  # a config's select: section, chosen after the runs (regdemo.results.selection)

@@ -351,7 +351,6 @@ def read_snapshot_epochs(run_dir: Path, config: RunConfig | None = None) -> list
     checked to be epochs (whole numbers from 0), in increasing order."""
     if not os.path.lexists(run_dir / PLOT_DATA):
         return []
-    config = config or read_config(run_dir)
     with open_plot_data(run_dir, config) as saved:
         if "snapshot_epochs" not in saved.files:
             return []

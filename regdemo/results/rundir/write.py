@@ -25,6 +25,7 @@ from regdemo.results.rundir.names import (
     CONFIG,
     ERROR,
     FORMAT,
+    FORMULA_START,
     HISTORY,
     METRICS,
     PLOT_DATA,
@@ -188,8 +189,6 @@ def write_folder_files(files: Mapping[str, bytes], run_dir: Path) -> str:
 # ---------------------------------------------------------------- the experiment folder
 
 
-# A cell a spreadsheet would take for a formula (OWASP, "CSV Injection"): it starts with one of these.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A number as Python writes one (repr of an int or float, inf and nan included): never a formula, kept as is.
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)")
 
@@ -197,7 +196,7 @@ _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)")
 def csv_cell(value: Any) -> Any:
     """``value`` as summary.csv writes it: text that would start a formula gets a leading ``'`` (OWASP's
     advice), unless it is a number (``-0.5``, ``-1e-05``, ``-inf``: written unchanged); other values unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 
