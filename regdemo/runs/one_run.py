@@ -25,9 +25,8 @@ from regdemo.train.build import prepare
 from regdemo.train.datasets import Split
 from regdemo.train.engines import EpochsDone
 from regdemo.train.history import History
-from regdemo.train.packed import PackRun, train_pack
 from regdemo.train.snapshots import Recorder, snapshot_epochs
-from regdemo.train.trainer import train_model
+from regdemo.train.trainer import Prepared, train_model, train_together
 
 
 @dataclass
@@ -86,15 +85,11 @@ def _film(recorder: Recorder, xs: np.ndarray, ys: np.ndarray) -> metrics.Film:
     )
 
 
-@dataclass
-class PreparedRun:
-    """A run ready to train: its model (initial weights set), data, the film's recorder and grid axes, and the
-    kernels kept for TensorBoard's histograms."""
+@dataclass(frozen=True)
+class PreparedRun(Prepared):
+    """A run ready to train (:class:`regdemo.train.trainer.Prepared`), with its film's grid axes and the
+    kernels kept for TensorBoard's histograms (filled while it trains)."""
 
-    config: RunConfig
-    model: keras.Model
-    data: Split
-    recorder: Recorder | None
     axes: tuple[np.ndarray, np.ndarray] | None
     snapshots: list[tuple[int, list[tuple[str, np.ndarray]]]]
 
@@ -118,16 +113,13 @@ def compute_run(cfg: RunConfig, on_epochs: EpochsDone | None = None, tensorboard
     return measure_run(run, history, 1)
 
 
-def train_together(cfgs: Sequence[RunConfig], on_epochs: EpochsDone | None = None) -> list[tuple[PreparedRun, History]]:
-    """Train the runs ``cfgs`` (one :func:`regdemo.train.packing.pack_key`) together in one compiled program
-    (:func:`regdemo.train.packed.train_pack`), as each would train alone: a run's numbers do not depend on its
-    company. Each prepared run's model holds its final weights. ``on_epochs`` gets the epochs the pack has done."""
+def train_pack_of(cfgs: Sequence[RunConfig], on_epochs: EpochsDone | None = None) -> list[tuple[PreparedRun, History]]:
+    """Prepare the runs ``cfgs`` (one :func:`regdemo.train.packing.pack_key`) and train them together
+    (:func:`regdemo.train.trainer.train_together`), as each would train alone. ``on_epochs`` gets the epochs
+    the pack has done."""
     runs = [_prepare(cfg) for cfg in cfgs]
-    packed = [PackRun(run.config, run.data, run.model.get_weights(), run.model, run.recorder) for run in runs]
-    results = train_pack(packed, on_epochs)
-    for run, result in zip(runs, results, strict=True):
-        run.model.set_weights(result.weights)
-    return [(run, result.history) for run, result in zip(runs, results, strict=True)]
+    histories = train_together(runs, on_epochs)
+    return list(zip(runs, histories, strict=True))
 
 
 def measure_run(run: PreparedRun, history: History, pack: int = 1) -> RunOutput:
@@ -237,7 +229,7 @@ def execute_pack(
         yield execute_run(cfgs[0], exp_dir, on_epochs, tensorboard)
         return
     try:
-        trained = train_together(cfgs, on_epochs)
+        trained = train_pack_of(cfgs, on_epochs)
     except Exception:
         yield from (execute_run(cfg, exp_dir) for cfg in cfgs)
         return

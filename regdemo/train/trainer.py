@@ -7,6 +7,9 @@ trains alone exactly as it trains in any pack; ``engine: fit`` is plain ``model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import keras
 
 from regdemo.config.schema import RunConfig
@@ -34,6 +37,26 @@ def train_model(
         return history
     if pack_key(cfg) is None:  # the schema admits no such compiled run; a guard against a future option
         raise ValueError(f"{cfg.name}: the compiled engine cannot train this run")
-    [result] = train_pack([PackRun(cfg, data, model.get_weights(), model, recorder)], progress)
-    model.set_weights(result.weights)
-    return result.history
+    [history] = train_together([Prepared(cfg, model, data, recorder)], progress)
+    return history
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run ready to train: its config, its model as :func:`regdemo.train.start.prepare` built it, its data,
+    and the film's recorder of that model (None without ``plots.snapshots``)."""
+
+    config: RunConfig
+    model: keras.Model
+    data: Split
+    recorder: Recorder | None
+
+
+def train_together(runs: Sequence[Prepared], progress: EpochsDone | None = None) -> list[History]:
+    """Train ``runs`` (one :func:`regdemo.train.packing.pack_key`) in one pack (:func:`train_pack`); each
+    model holds its run's final weights at the end. A run's numbers do not depend on its company."""
+    packed = [PackRun(run.config, run.data, run.model.get_weights(), run.model, run.recorder) for run in runs]
+    results = train_pack(packed, progress)
+    for run, result in zip(runs, results, strict=True):
+        run.model.set_weights(result.weights)
+    return [result.history for result in results]
