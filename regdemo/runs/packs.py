@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from regdemo.config.resources import FLOAT, SLOTS, WEIGHT_COPIES, parameters
+from regdemo.config.resources import FLOAT, estimate
 from regdemo.config.schema import RunConfig
 from regdemo.train.packing import pack_key
 
@@ -22,10 +22,10 @@ MAX_PACK = 48
 
 
 def stacked_bytes(cfg: RunConfig) -> int:
-    """What one run adds to its pack's stacked variables: weights, gradients, slots and copies, and its data."""
-    weights = parameters(cfg.model.hidden_units, 2 + cfg.dataset.noise_features) * FLOAT
+    """What one run adds to its pack's stacked variables: its weights with their gradients, slots and copies
+    (the memory preflight's term, :func:`regdemo.config.resources.estimate`), and its data (inputs and label)."""
     data = cfg.dataset.n_samples * (3 + cfg.dataset.noise_features) * FLOAT
-    return weights * (WEIGHT_COPIES + SLOTS[cfg.training.optimizer]) + data
+    return estimate(cfg).terms["model.hidden_units"] + data
 
 
 def _split(group: list[RunConfig], parts: int) -> list[list[RunConfig]]:
