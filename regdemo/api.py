@@ -43,6 +43,16 @@ class Finished:
     report: Path | None = None
 
 
+def check_at_once(experiment: ExperimentConfig, options: RunOptions) -> None:
+    """Raise :class:`OptionError` (``workers``) when the runs ``options.workers`` processes train at once cannot
+    fit in this machine's memory together (:func:`regdemo.config.resources.at_once`); not when a cluster trains
+    them. Each run alone is the config loader's preflight."""
+    from regdemo.config.resources import at_once
+
+    if not options.remote and (reason := at_once(experiment.runs, options.workers)):
+        raise OptionError("workers", reason)
+
+
 def run_experiment(
     experiment: ExperimentConfig, out: Path, options: RunOptions, say: Callable[[str], None] = print
 ) -> Finished:
@@ -103,7 +113,7 @@ def run(
     A failed run or a check that does not hold is no exception: see ``.summary``'s ``status`` and
     ``.checks``' ``verdict``.
     """
-    from regdemo.config.resources import at_once, preflight
+    from regdemo.config.resources import preflight
 
     path, folder = _path("config", config), _path("out", out)
     options = checked(
@@ -123,8 +133,7 @@ def run(
     if note := backend_note():
         warnings.warn(note, stacklevel=2)
     experiment = load_experiment(path, sets, smoke, max_runs, check=preflight())
-    if reason := at_once(experiment.runs, options.workers):  # the workers' processes, together
-        raise OptionError("workers", reason)
+    check_at_once(experiment, options)
     done = run_experiment(experiment, folder, options)
     return load(done.outcome.folder)
 

@@ -194,14 +194,14 @@ def _run(args: argparse.Namespace, experiment) -> int:
         options = checked(_options(args))
     except OptionError as exc:
         return _fail(exc.as_flag())
-    from regdemo.config.resources import at_once
+    from regdemo.api import check_at_once, run_experiment
 
-    # Each worker trains in a process of its own: the runs training at once must fit together (not on a cluster).
-    if not options.remote and (reason := at_once(experiment.runs, options.workers)):
-        return _fail(f"--workers: {reason}")
+    try:
+        check_at_once(experiment, options)  # each worker trains in a process of its own
+    except OptionError as exc:
+        return _fail(exc.as_flag())
     if note := backend_note():
         print(f"regdemo: note: {note}", file=sys.stderr)
-    from regdemo.api import run_experiment
     from regdemo.errors import BackendUnavailable, ExperimentLocked, RunConflict, RunFolderError
 
     try:
