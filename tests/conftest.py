@@ -65,8 +65,9 @@ def train_run(cfg, initial: list | None = None, progress=None):
     return trained.model, trained.data, trained.history
 
 
-def assert_same_training(ours, theirs) -> None:
-    """Two (model, data, history) results hold the same history and weights within float32 tolerance."""
+def assert_same_training(ours, theirs, weights: tuple[float, float] = (1e-5, 1e-6)) -> None:
+    """Two (model, data, history) results hold the same history and weights within float32 tolerance
+    (``weights``: the weights' rtol and atol)."""
     import numpy as np
 
     from regdemo.columns import COLUMNS
@@ -74,7 +75,7 @@ def assert_same_training(ours, theirs) -> None:
     for name in COLUMNS:
         np.testing.assert_allclose(ours[2].columns[name], theirs[2].columns[name], rtol=1e-5, atol=1e-6, err_msg=name)
     for a, b in zip(ours[0].get_weights(), theirs[0].get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=weights[0], atol=weights[1])
 
 
 def cmdline(pid: int) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from regdemo.config.resources import FLOAT, estimate
 from regdemo.config.schema import RunConfig
-from regdemo.train.packing import pack_key
+from regdemo.train.packing import CHUNK_EPOCHS, pack_key
 
 # Runs per pack at most: past a few dozen the per-run time stops falling, and a kill loses the pack in flight.
 MAX_PACK = 48
@@ -23,8 +23,9 @@ MAX_PACK = 48
 
 def stacked_bytes(cfg: RunConfig) -> int:
     """What one run adds to its pack's stacked variables: its weights with their gradients, slots and copies
-    (the memory preflight's term, :func:`regdemo.config.resources.estimate`), and its data (inputs and label)."""
-    data = cfg.dataset.n_samples * (3 + cfg.dataset.noise_features) * FLOAT
+    (the memory preflight's term, :func:`regdemo.config.resources.estimate`), its data (inputs and label) and
+    a chunk's batch orders (int32, as wide as a float)."""
+    data = cfg.dataset.n_samples * (3 + cfg.dataset.noise_features + CHUNK_EPOCHS) * FLOAT
     return estimate(cfg).terms["model.hidden_units"] + data
 
 

@@ -38,12 +38,10 @@ from regdemo.train.datasets import Split
 from regdemo.train.decay import keras_decay
 from regdemo.train.history import History
 from regdemo.train.models import proximal_kernels
+from regdemo.train.packing import CHUNK_EPOCHS
 from regdemo.train.proximal import ProximalL1
 from regdemo.train.snapshots import Recorder, RecordOnEpochEnd
 
-# Epochs per call of the compiled loop: large enough that call overhead vanishes, small enough
-# that the progress bar moves several times a second.
-CHUNK_EPOCHS = 100
 
 EpochsDone = Callable[[int], None]
 

@@ -33,7 +33,7 @@ from regdemo.train.batchorder import fit_permutation
 from regdemo.train.datasets import Split
 from regdemo.train.engines import CHUNK_EPOCHS, EpochsDone
 from regdemo.train.history import History
-from regdemo.train.packedloop import Feed, PackedLoop, PackShape
+from regdemo.train.packedloop import MIN_RUNS, Feed, PackedLoop, PackShape
 from regdemo.train.packedstop import stop_feed
 from regdemo.train.packing import pack_key
 from regdemo.train.snapshots import Recorder, chunk_spans
@@ -167,16 +167,19 @@ def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> l
     snapshot epoch, the chunks end there; snapshots past a stop or a divergence are trimmed);
     its model holds its final weights at the end.
     """
-    shape = _shape(runs)
-    loop, feed = _loop(shape), _feed(runs, shape)
-    loop.reset(_stacked_weights(runs))
+    stack = [*runs, *[runs[0]] * (MIN_RUNS - len(runs))]  # a copy of the first run makes up a small pack
+    shape = _shape(stack)
+    loop, feed = _loop(shape), _feed(stack, shape)
+    loop.reset(_stacked_weights(stack))
     started = time.perf_counter()
     tables: list[list[np.ndarray]] = [[] for _ in runs]
     running = np.ones(len(runs), bool)
     films = {epoch for run in runs if run.recorder for epoch in run.recorder.epochs}
     _record(runs, loop, np.flatnonzero(running), 0)
     for start, count in chunk_spans(runs[0].cfg.training.epochs, CHUNK_EPOCHS, films):
-        chunk = loop.run_epochs(feed, tf.constant(start, tf.int32), tf.constant(count, tf.int32)).numpy()
+        orders = loop.chunk_orders(feed, start, count)
+        chunk, done = loop.run_epochs(feed, orders, tf.constant(start, tf.int32), tf.constant(count, tf.int32))
+        chunk = chunk.numpy()[: int(done)]
         going = loop.active.numpy()  # False for the runs early stopping stopped in this chunk
         whole = []  # the runs that trained the whole chunk, diverging in none of it: the film records them
         for i in np.flatnonzero(running):
@@ -187,7 +190,7 @@ def train_pack(runs: Sequence[PackRun], progress: EpochsDone | None = None) -> l
             if end == count and bad is None:
                 whole.append(i)
         _record(runs, loop, whole, start + count)
-        loop.active.assign(running)
+        loop.active.assign(np.r_[running, running[:1].repeat(len(stack) - len(runs))])
         if progress:
             _sync(runs, loop)
             progress(start + len(chunk))

@@ -10,6 +10,13 @@ out) computes each slice on its own; the reductions are per run), and each run's
 packets (:func:`padded_rows`), so a run's numbers never depend on its neighbours (tests/train/test_packed.py
 checks it bit for bit).
 
+The loop is compiled by XLA (``jit_compile``), which fuses a step's many small ops into a few kernels, except
+for a pack with dropout or early stopping (:attr:`PackShape.compiled_by_xla`). XLA draws other random numbers
+than TensorFlow's kernels, so each epoch's batch order is drawn outside the compiled loop
+(:meth:`PackedLoop.chunk_orders`, the orders ``model.fit`` is fed). Under XLA a bias' gradient is taken as a
+matmul (:func:`add_bias`; XLA's sum over the rows depends on the pack's size), and a pack of one would be a
+plain matmul: packs train at least :data:`MIN_RUNS` runs (:mod:`regdemo.train.packed` pads them).
+
 Per-run values are tensors fed at each call (:class:`Feed`: data, batch orders, seeds, λ, learning rates,
 weight decays, early-stopping settings), so one trace serves every pack of a shape; :class:`PackShape` names
 what a trace is specific to.
@@ -29,10 +36,13 @@ from regdemo.columns import COLUMNS
 from regdemo.train.batchorder import epoch_permutation
 from regdemo.train.decay import decayed
 from regdemo.train.packedopt import SLOTS, optimizer_step, proximal_step
+from regdemo.train.packing import CHUNK_EPOCHS
 from regdemo.train.packedstop import PackedEarlyStopping, StopFeed
 
 # Rows per run are padded to a multiple of this (:func:`padded_rows`): Eigen's widest float packet (AVX-512).
 ALIGN = 16
+# Runs a compiled program trains at least: XLA computes a batch of one matmul as a plain matmul, in other bits.
+MIN_RUNS = 2
 
 
 @dataclass(frozen=True)
@@ -55,12 +65,19 @@ class PackShape:
     dropout: float
     runs: int
 
+    @property
+    def compiled_by_xla(self) -> bool:
+        """Whether XLA compiles the loop: not with dropout (its masks must be TensorFlow's, as Keras draws
+        them), nor with early stopping (under XLA a run's numbers then change when another run of its pack
+        stops: tests/train/test_packed.py)."""
+        return not self.dropout and not self.early_stopping
+
 
 class Feed(NamedTuple):
     """One pack's per-run values, fed to each call: N runs, n training and m validation rows.
 
     ``x_train`` (N, n, inputs), ``y_train`` (N, n, 1), ``x_val`` (N, m, inputs), ``y_val`` (N, m, 1) float32;
-    ``orders`` (N, n) int32, each run's ``fixed`` permutation (else unused); ``seeds`` (N,) int32;
+    ``orders`` (N, n) int32, each run's order for ``fixed`` and ``none`` (else unused); ``seeds`` (N,) int32;
     ``learning_rate``, ``decay`` (``TrainingConfig.decay()``, 0: none), ``l1``, ``l2`` (N,) float32: Keras'
     factors, penalty = l1·Σ|w| + l2·Σw² per regularized kernel; ``stop`` the early-stopping settings;
     ``dropout_state`` (N, hidden layers, 2) int64, each Dropout layer's SeedGenerator state before training.
@@ -86,23 +103,39 @@ def _per_run(values: tf.Tensor) -> tf.Tensor:
 
 
 def _sum(w: tf.Tensor) -> tf.Tensor:
-    """Each run's sum of a stacked weight: (N, in, out) → (N,)."""
-    return tf.reduce_sum(w, axis=[1, 2])
+    """Each run's sum of a stacked weight: (N, in, out) → (N,); its columns summed by a batched matmul with
+    ones (N, 1, in) × (N, in, out) first, which XLA vectorizes, where a sum over a run's entries it does not."""
+    ones = tf.ones([w.shape[0], 1, w.shape[1]], w.dtype)
+    return tf.reduce_sum(tf.linalg.matmul(ones, w), axis=[1, 2])
+
+
+@tf.custom_gradient
+def add_bias(z: tf.Tensor, bias: tf.Tensor) -> tuple[tf.Tensor, object]:
+    """``z + bias``: z (N, b, out), bias (N, 1, out); the bias' gradient as a batched matmul of ones with the
+    upstream gradient (N, 1, b) × (N, b, out), which XLA computes run by run, where its sum over the rows
+    would not be."""
+
+    def gradient(upstream: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        ones = tf.ones([upstream.shape[0], 1, upstream.shape[1]], upstream.dtype)
+        return upstream, tf.linalg.matmul(ones, upstream)
+
+    return tf.add(z, bias), gradient
 
 
 def padded_rows(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Rows ``index`` (N, s) padded to a multiple of :data:`ALIGN` with row 0 → (padded index (N, s'), mask
-    (1, s') of 1 for the real rows and 0 for the padding, s as float32).
+    (1, s') of 1 for the real rows and 0 for the padding, s as a float32 scalar); s is static (the compiled
+    program's shapes are).
 
     Why: Eigen computes an elementwise op (exp, log1p, the sigmoid…) in packets of up to 16 floats and the last
     few elements of a buffer one by one, and the two may differ in the last bit. Each run's slice of a
     per-row tensor is then a whole number of packets wherever it lies in the stack, so a run's numbers do not
     depend on the pack's size or its place in it. The padding rows weigh 0 in every sum and gradient.
     """
-    size = tf.shape(index)[1]
+    size = index.shape[1]
     pad = (ALIGN - size % ALIGN) % ALIGN
-    mask = tf.concat([tf.ones([size]), tf.zeros([pad])], axis=0)[None, :]
-    return tf.pad(index, [[0, 0], [0, pad]]), mask, tf.cast(size, tf.float32)
+    mask = tf.constant([[1.0] * size + [0.0] * pad])
+    return tf.pad(index, [[0, 0], [0, pad]]), mask, tf.constant(float(size))
 
 
 def _accuracy_sum(y: tf.Tensor, p: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -139,8 +172,8 @@ class PackedLoop:
         self.active = tf.Variable(tf.ones([n], tf.bool))
         self.stopper = PackedEarlyStopping(self.weights, n) if shape.early_stopping else None
         self.activation = keras.activations.get(shape.activation)
-        self.n_batches = -(-shape.n_train // shape.batch)
-        self.run_epochs = tf.function(self._run_epochs, autograph=False)
+        self.run_epochs = tf.function(self._run_epochs, autograph=False, jit_compile=shape.compiled_by_xla)
+        self._draw_orders = tf.function(self._epoch_orders, autograph=False)
 
     def reset(self, weights: list[np.ndarray]) -> None:
         """Start a pack: ``weights`` stacked as :attr:`weights` (kernels (N, in, out), biases (N, 1, out)),
@@ -162,7 +195,7 @@ class PackedLoop:
         h = x
         last = len(weights) // 2 - 1
         for i in range(last + 1):
-            z = tf.add(tf.linalg.matmul(h, weights[2 * i]), weights[2 * i + 1])
+            z = add_bias(tf.linalg.matmul(h, weights[2 * i]), weights[2 * i + 1])
             h = keras.activations.sigmoid(z) if i == last else self.activation(z)
             if dropout is not None and i < last and self.shape.dropout > 0:
                 h = self.dropout(h, i, *dropout)
@@ -177,7 +210,7 @@ class PackedLoop:
         One op per run (on the run's own rows, the shape the compiled engine drops), so the mask is the one
         that run draws alone.
         """
-        pad = [[0, tf.shape(h)[1] - rows], [0, 0]]
+        pad = [[0, h.shape[1] - rows], [0, 0]]
         dropped = []
         for r in range(self.shape.runs):
             state = feed.dropout_state[r, layer] + tf.stack([tf.constant(0, tf.int64), self.iterations.value()])
@@ -216,12 +249,13 @@ class PackedLoop:
 
     def train_batch(self, index: tf.Tensor, feed: Feed) -> tf.Tensor:
         """One step of every run on its rows ``index`` (N, b) → (N, 3): [data loss·b, penalty·b, correct]."""
+        rows = index.shape[1]
         index, mask, size = padded_rows(index)
         xb, yb = tf.gather(feed.x_train, index, batch_dims=1), tf.gather(feed.y_train, index, batch_dims=1)
         with tf.GradientTape() as tape:
             weights = [w.value() for w in self.weights]
             tape.watch(weights)
-            pred = self.forward(xb, weights, (feed, tf.cast(size, tf.int32)))
+            pred = self.forward(xb, weights, (feed, rows))
             data_loss, batch_penalty = _data_loss(yb, pred, mask, size), self.penalty(weights, feed)
             # the runs' losses are independent: the gradient of their sum is each run's own gradient
             total = tf.reduce_sum(data_loss + batch_penalty)
@@ -241,24 +275,34 @@ class PackedLoop:
         self.iterations.assign_add(1)
         return tf.stack([data_loss * size, batch_penalty * size, _accuracy_sum(yb, pred, mask)], axis=1)
 
-    def epoch_order(self, epoch: tf.Tensor, feed: Feed) -> tf.Tensor:
-        """Each run's order of its training rows in epoch ``epoch`` (N, n): the compiled engine's, per run."""
-        n, runs = self.shape.n_train, self.shape.runs
+    def chunk_orders(self, feed: Feed, start: int, count: int) -> tf.Tensor:
+        """Each run's order of its training rows in epochs ``start`` … ``start + count − 1``, padded to
+        ``CHUNK_EPOCHS`` epochs: (CHUNK_EPOCHS, N, n) int32, the compiled engine's orders run by run
+        (:func:`regdemo.train.batchorder.epoch_permutation` for ``epoch``), drawn by TensorFlow's kernels."""
         if self.shape.order == "epoch":
-            return tf.stack([epoch_permutation(n, feed.seeds[i], epoch) for i in range(runs)])
-        if self.shape.order == "fixed":
-            return feed.orders
-        return tf.tile(tf.range(n)[None, :], [runs, 1])
+            return self._draw_orders(feed.seeds, tf.constant(start, tf.int32), tf.constant(count, tf.int32))
+        return tf.tile(feed.orders[None], [CHUNK_EPOCHS, 1, 1])
 
-    def run_epoch(self, epoch: tf.Tensor, feed: Feed) -> tf.Tensor:
-        """Epoch ``epoch`` of every run: its batches, then validation → rows (N, len(COLUMNS))."""
-        order, n, batch = self.epoch_order(epoch, feed), self.shape.n_train, self.shape.batch
+    def _epoch_orders(self, seeds: tf.Tensor, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+        """:meth:`chunk_orders` for ``epoch``: one permutation per (epoch, run), then zeros up to the chunk."""
+        n, runs = self.shape.n_train, self.shape.runs
+        epochs, seeds = tf.meshgrid(start + tf.range(count), seeds, indexing="ij")  # (count, N) each
+        pairs = tf.stack([tf.reshape(epochs, [-1]), tf.reshape(seeds, [-1])], axis=1)
+        draw = lambda pair: epoch_permutation(n, pair[1], pair[0])  # noqa: E731
+        orders = tf.reshape(tf.map_fn(draw, pairs, fn_output_signature=tf.int32), [count, runs, n])
+        return tf.pad(orders, [[0, CHUNK_EPOCHS - count], [0, 0], [0, 0]])
+
+    def run_epoch(self, order: tf.Tensor, feed: Feed) -> tf.Tensor:
+        """An epoch of every run in its ``order`` (N, n): the batches, then validation → rows (N, len(COLUMNS))."""
+        n, batch, runs = self.shape.n_train, self.shape.batch, self.shape.runs
+        whole = n // batch  # full batches, then the smaller last one: each a shape of its own, known when traced
 
         def batch_step(b: tf.Tensor, sums: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            return b + 1, sums + self.train_batch(order[:, b * batch : tf.minimum((b + 1) * batch, n)], feed)
+            return b + 1, sums + self.train_batch(tf.slice(order, [0, b * batch], [runs, batch]), feed)
 
-        start = (tf.constant(0), tf.zeros([self.shape.runs, 3]))
-        _, sums = tf.while_loop(lambda b, _: b < self.n_batches, batch_step, start)
+        _, sums = tf.while_loop(lambda b, _: b < whole, batch_step, (tf.constant(0), tf.zeros([runs, 3])))
+        if n % batch:
+            sums += self.train_batch(order[:, whole * batch :], feed)
         weights = [w.value() for w in self.weights]
         rows, mask, m = padded_rows(tf.tile(tf.range(self.shape.n_val)[None, :], [self.shape.runs, 1]))
         x_val, y_val = tf.gather(feed.x_val, rows, batch_dims=1), tf.gather(feed.y_val, rows, batch_dims=1)
@@ -269,23 +313,25 @@ class PackedLoop:
         losses = [data_loss + mean_penalty, val_data + val_penalty, data_loss, val_data]
         return tf.stack([*losses, mean_penalty, correct, val_acc], axis=1)
 
-    def _run_epochs(self, feed: Feed, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
-        """Epochs ``start`` … ``start + count − 1`` of every run → rows (≤ count, N, len(COLUMNS)): fewer when
-        early stopping has stopped every run; a run's rows after its stop are not its own (frozen weights)."""
+    def _run_epochs(self, feed: Feed, orders: tf.Tensor, start: tf.Tensor, count: tf.Tensor) -> tuple:
+        """Epochs ``start`` … ``start + count − 1`` of every run, in ``orders`` (:meth:`chunk_orders`) →
+        (rows (CHUNK_EPOCHS, N, len(COLUMNS)), epochs done): fewer than ``count`` done when early stopping has
+        stopped every run, the rows past them zeros; a run's rows after its stop are not its own (frozen
+        weights)."""
         PackedLoop.traces += 1  # Python runs only while tracing
 
         def epoch_step(e: tf.Tensor, going: tf.Tensor, rows: tf.TensorArray) -> tuple:
             epoch = start + e
-            row = self.run_epoch(epoch, feed)
+            row = self.run_epoch(orders[e], feed)
             if self.stopper is not None:
                 stop = self.stopper.update(row, epoch, self.active.value(), feed.stop)
                 going = tf.reduce_any(self.active.assign(tf.logical_and(self.active.value(), tf.logical_not(stop))))
             return e + 1, going, rows.write(e, row)
 
-        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[self.shape.runs, len(COLUMNS)])
-        _, _, rows = tf.while_loop(
+        rows = tf.TensorArray(tf.float32, size=CHUNK_EPOCHS, element_shape=[self.shape.runs, len(COLUMNS)])
+        done, _, rows = tf.while_loop(
             lambda e, going, _: tf.logical_and(e < count, going),
             epoch_step,
             (tf.constant(0), tf.reduce_any(self.active.value()), rows),
         )
-        return rows.stack()
+        return rows.stack(), done

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from regdemo.config.schema import RunConfig
 
+# Epochs per call of the compiled loop: large enough that call overhead vanishes, small enough
+# that the progress bar moves several times a second.
+CHUNK_EPOCHS = 100
 # The optimizers the packed program writes out (regdemo.train.packedopt.SLOTS holds their slots).
 OPTIMIZERS = frozenset({"adam", "adamw", "sgd", "rmsprop"})
 # The seeds keras.utils.set_random_seed takes (NumPy's range; the schema allows no other). The graph takes them as

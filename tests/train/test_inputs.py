@@ -90,7 +90,8 @@ def test_proximal_rows_reports_the_group_penalty_and_both_engines_agree() -> Non
     initial = initial_weights(cfg)
     ours = train_run(cfg, initial)
     theirs = train_run(cfg.model_copy(update={"training": cfg.training.model_copy(update={"engine": "fit"})}), initial)
-    assert_same_training(ours, theirs)
+    # XLA's last bits are not Keras' kernels', and the group threshold (λ·lr large here) magnifies them
+    assert_same_training(ours, theirs, weights=(1e-4, 1e-5))
     kernel = ours[0].get_weights()[0].astype(np.float64)
     assert float(penalty(ours[0])) == pytest.approx(0.05 * np.linalg.norm(kernel, axis=1).sum(), rel=1e-5)
 
