@@ -1,6 +1,7 @@
-"""``engine: fit``, plain ``model.fit``, and what both engines share (the optimizer, ``CHUNK_EPOCHS``, the
-progress callback's type). ``engine: compiled`` is the packed engine (:mod:`regdemo.train.packed`, a pack of
-one run); :func:`regdemo.train.trainer.train_model` trains a run with either.
+"""``engine: fit``, plain ``model.fit``, and what both engines share (the optimizer, the progress
+callback's type; the chunk length is :data:`regdemo.train.packing.CHUNK_EPOCHS`). ``engine: compiled`` is
+the packed engine (:mod:`regdemo.train.packed`, a pack of one run); :func:`regdemo.train.trainer.train_model`
+trains a run with either.
 
 Both return a :class:`History` with Keras' meaning for ``loss``/``val_loss``/``accuracy``/
 ``val_accuracy`` (the penalty is inside both losses, as Keras does) plus ``data_loss``,
@@ -38,10 +39,8 @@ from regdemo.train.datasets import Split
 from regdemo.train.decay import keras_decay
 from regdemo.train.history import History
 from regdemo.train.models import proximal_kernels
-from regdemo.train.packing import CHUNK_EPOCHS
 from regdemo.train.proximal import ProximalL1
 from regdemo.train.snapshots import Recorder, RecordOnEpochEnd
-
 
 EpochsDone = Callable[[int], None]
 

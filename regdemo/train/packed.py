@@ -31,11 +31,11 @@ from regdemo.columns import COLUMNS
 from regdemo.config.schema import RunConfig
 from regdemo.train.batchorder import fit_permutation
 from regdemo.train.datasets import Split
-from regdemo.train.engines import CHUNK_EPOCHS, EpochsDone
+from regdemo.train.engines import EpochsDone
 from regdemo.train.history import History
 from regdemo.train.packedloop import MIN_RUNS, Feed, PackedLoop, PackShape
 from regdemo.train.packedstop import stop_feed
-from regdemo.train.packing import pack_key
+from regdemo.train.packing import CHUNK_EPOCHS, pack_key
 from regdemo.train.snapshots import Recorder, chunk_spans
 from regdemo.train.start import prepare
 

@@ -36,8 +36,8 @@ from regdemo.columns import COLUMNS
 from regdemo.train.batchorder import epoch_permutation
 from regdemo.train.decay import decayed
 from regdemo.train.packedopt import SLOTS, optimizer_step, proximal_step
-from regdemo.train.packing import CHUNK_EPOCHS
 from regdemo.train.packedstop import PackedEarlyStopping, StopFeed
+from regdemo.train.packing import CHUNK_EPOCHS
 
 # Rows per run are padded to a multiple of this (:func:`padded_rows`): Eigen's widest float packet (AVX-512).
 ALIGN = 16

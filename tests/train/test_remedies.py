@@ -11,7 +11,7 @@ from regdemo.config.loading import load_experiment
 from regdemo.config.schema import ModelConfig, RunConfig
 from regdemo.errors import ConfigError
 from regdemo.runs.one_run import compute_run
-from regdemo.train import engines, metrics
+from regdemo.train import metrics, packing
 from regdemo.train.models import build_model
 
 ENGINES = ["compiled", "fit"]
@@ -122,7 +122,7 @@ def test_early_stopping_in_a_later_chunk_stops_calling_chunks() -> None:
     _, _, full = train_run(_cfg(epochs=130, early_stopping={"patience": 1000}), initial)
     assert full.epochs_run == 130 and full.stopped_epoch is None
     assert (stopped.epochs_run, stopped.stopped_epoch, stopped.best_epoch) == (124, 124, 4)
-    assert seen == [engines.CHUNK_EPOCHS, 124]
+    assert seen == [packing.CHUNK_EPOCHS, 124]
     for name in COLUMNS:
         np.testing.assert_array_equal(stopped.columns[name], full.columns[name][:124])
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_same_training, initial_weights, train_run
 from regdemo.columns import COLUMNS
 from regdemo.config.schema import RunConfig
-from regdemo.train import engines, metrics
+from regdemo.train import metrics, packing
 
 
 def _run(engine="compiled", epochs=6, shuffle=False, seed=1, **over) -> RunConfig:
@@ -80,7 +80,7 @@ def test_divergence_stops_the_run_and_is_recorded(engine: str) -> None:
 
 def test_compiled_engine_reports_progress_per_chunk() -> None:
     seen: list[int] = []
-    epochs = 2 * engines.CHUNK_EPOCHS + 7
+    epochs = 2 * packing.CHUNK_EPOCHS + 7
     _, _, hist = train_run(_run(epochs=epochs), progress=seen.append)
     assert hist.epochs_run == epochs
-    assert seen == [engines.CHUNK_EPOCHS, 2 * engines.CHUNK_EPOCHS, epochs]
+    assert seen == [packing.CHUNK_EPOCHS, 2 * packing.CHUNK_EPOCHS, epochs]
