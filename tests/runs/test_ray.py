@@ -211,6 +211,38 @@ def test_a_pack_as_files_is_each_runs_folder_in_order_and_a_raising_run_only_its
     assert len(folders[0]["history.csv"].decode().splitlines()) == 1 + 4
 
 
+@needs_ray
+def test_packs_are_planned_for_the_clusters_cpus_and_its_leanest_nodes_memory(write_config, monkeypatch) -> None:
+    from regdemo.config.loading import load_experiment
+    from regdemo.options import RunOptions
+    from regdemo.runs.backends import Job
+    from regdemo.runs.backends import ray as ray_backend
+    from regdemo.runs.packs import stacked_bytes
+
+    todo = load_experiment(write_config(SWEEP4)).runs  # 4 runs of one pack key
+    plenty, lean = 2.0**40, 1.5 * stacked_bytes(todo[0])  # the lean node has room for one run a CPU
+    nodes = []  # (alive, resources)
+    monkeypatch.setattr(ray_backend.ray, "cluster_resources", lambda: {"CPU": 2.0})
+    monkeypatch.setattr(ray_backend.ray, "nodes", lambda: [{"Alive": a, "Resources": r} for a, r in nodes])
+    monkeypatch.setattr(ray_backend, "available_memory", lambda: 1)  # this machine's: no bound on a cluster
+    on_cluster = RunOptions(backend="ray", ray_address="127.0.0.1:1")
+
+    def sizes(options: RunOptions) -> list[int]:
+        return [len(pack) for pack in ray_backend._plan(Job(todo, Path("unused"), options))]
+
+    nodes[:] = [(True, {"CPU": 1.0, "memory": plenty}), (True, {"CPU": 1.0, "memory": plenty})]
+    assert sizes(on_cluster) == [2, 2]  # a pack per CPU at least, sized alike
+    nodes.append((True, {"CPU": 0.0, "memory": 1.0}))  # gets no task: no bound
+    nodes.append((False, {"CPU": 1.0, "memory": 1.0}))  # dead: no bound
+    assert sizes(on_cluster) == [2, 2]
+    nodes[1] = (True, {"CPU": 1.0, "memory": lean})
+    assert sizes(on_cluster) == [1, 1, 1, 1]  # any pack may land on the lean node
+    assert sizes(RunOptions(backend="ray", workers=2)) == [1, 1, 1, 1]  # self-started: this machine's memory
+    monkeypatch.setattr(ray_backend, "available_memory", lambda: int(plenty))
+    assert sizes(RunOptions(backend="ray", workers=2)) == [2, 2]
+    assert sizes(RunOptions(backend="ray", workers=2, tensorboard=True)) == [1, 1, 1, 1]  # histograms: alone
+
+
 @pytest.mark.slow
 @needs_ray
 def test_resume_submits_only_the_runs_not_yet_complete(
