@@ -1,11 +1,13 @@
-"""The Ray backend: each run is a Ray task that returns its run folder as data; the driver writes it.
+"""The Ray backend: each pack of runs is a Ray task that returns its run folders as data; the driver writes them.
 
-Workers share no file system with the driver: a task trains one run into a private temporary folder
-(:func:`regdemo.runs.one_run.execute_to_files`) and returns the files; the driver writes each folder whole
-(:func:`regdemo.results.rundir.write_folder_files`), so a run folder appears whole or not at all, as with the
-local pool. A task whose worker process (or node) dies is retried by Ray up to :data:`MAX_RETRIES`
-times, then recorded as a ``failed`` run; a run that raises is already a ``failed`` folder (not
-retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
+The runs to do are planned into packs as the local backend plans them (:func:`regdemo.runs.packs.packs`, for
+the CPUs Ray has: one task each), and each task trains its pack together (:func:`regdemo.runs.one_run.execute_pack`).
+Workers share no file system with the driver: a task trains its pack into a private temporary folder
+(:func:`regdemo.runs.one_run.execute_pack_to_files`) and returns each run's files; the driver writes each run
+folder whole (:func:`regdemo.results.rundir.write_folder_files`), so a run folder appears whole or not at all, as
+with the local pool. A task whose worker process (or node) dies is retried by Ray up to :data:`MAX_RETRIES`
+times, then every run of its pack is recorded as a ``failed`` run; a run that raises is already a ``failed``
+folder among its pack's (not retried: it would fail again). Needs ``pip install 'regdemo[ray]'``.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from pathlib import Path
 import ray
 import ray.exceptions
 
+from regdemo.config.resources import available_memory
 from regdemo.config.schema import RunConfig
 from regdemo.errors import BackendUnavailable
 from regdemo.options import LOOPBACK
 from regdemo.results import rundir
 from regdemo.runs.backends import Job, RunDone, finished_run, summary_share
+from regdemo.runs.packs import packs
 from regdemo.train.tfsetup import load_tensorflow
 
 MAX_RETRIES = 2  # attempts after a worker or node died; a run that raises is not retried
 
-Work = Callable[[RunConfig, bool], dict[str, bytes]]
-"""What a task does in its worker: ``(cfg, tensorboard) -> {relative path: bytes}`` of the run folder."""
+Work = Callable[[list[RunConfig], bool], list[dict[str, bytes]]]
+"""What a task does in its worker: ``(pack, tensorboard) -> [{relative path: bytes}, ...]``, each run folder of
+the pack in its order."""
 
 _threads: int | None = None  # TensorFlow's thread count in this worker process, once it is loaded
 
@@ -44,18 +49,19 @@ def _load_tensorflow_once() -> None:
         load_tensorflow(_threads)
 
 
-def train_to_files(cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
-    """The production :data:`Work`: train one run in this worker; return its folder as ``{relative path: bytes}``."""
+def train_to_files(pack: list[RunConfig], tensorboard: bool) -> list[dict[str, bytes]]:
+    """The production :data:`Work`: train one pack in this worker; return its run folders as
+    ``{relative path: bytes}``, in the pack's order."""
     _load_tensorflow_once()
-    from regdemo.runs.one_run import execute_to_files
+    from regdemo.runs.one_run import execute_pack_to_files
 
-    return execute_to_files(cfg, tensorboard)
+    return execute_pack_to_files(pack, tensorboard)
 
 
 @ray.remote(num_cpus=1, max_retries=MAX_RETRIES)
-def _task(work: Work, cfg: RunConfig, tensorboard: bool) -> dict[str, bytes]:
-    """One task: ``work`` one run (``work`` travels with the task: see :func:`execute`)."""
-    return work(cfg, tensorboard)
+def _task(work: Work, pack: list[RunConfig], tensorboard: bool) -> list[dict[str, bytes]]:
+    """One task: ``work`` one pack (``work`` travels with the task: see :func:`execute`)."""
+    return work(pack, tensorboard)
 
 
 @contextlib.contextmanager
@@ -109,16 +115,32 @@ def connect(address: str | None, workers: int) -> None:
         ) from None
 
 
-def _collect(ref: ray.ObjectRef, cfg: RunConfig, exp_dir: Path) -> RunDone:
-    """Write one finished task's run folder (or, if its worker died past the retries, a failed one); return
-    ``(name, status, metrics)``, the metrics from the bytes the task returned."""
+def _plan(job: Job) -> list[list[RunConfig]]:
+    """``job.todo`` as packs (:func:`regdemo.runs.packs.packs`) for the Ray instance just joined: as many workers
+    as it has CPUs (one task a CPU); the memory of this machine for an instance started here, else, on a cluster,
+    what its leanest node has per CPU, for every CPU (a pack may land on any node)."""
+    cpus = max(1, int(ray.cluster_resources().get("CPU", job.workers)))
+    if job.options.ray_address is None:
+        return packs(job.todo, cpus, available_memory(), alone=job.options.tensorboard)
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive") and node["Resources"].get("CPU")]
+    # a node that declares no memory resource: packs of one, as if no memory were known
+    per_cpu = min((node.get("memory", 0) / node["CPU"] for node in nodes), default=0)
+    return packs(job.todo, cpus, int(per_cpu * cpus), alone=job.options.tensorboard)
+
+
+def _collect(ref: ray.ObjectRef, pack: list[RunConfig], exp_dir: Path) -> Iterator[RunDone]:
+    """Write one finished task's run folders (or, if its worker died past the retries, a failed one per run of
+    its pack); yield ``(name, status, metrics)`` per run as written, the metrics from the bytes the task returned."""
     try:
-        files = ray.get(ref)
+        folders = ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker or node died MAX_RETRIES + 1 times
-        rundir.write_failed_whole(cfg, exp_dir / cfg.name, exc)
-        return finished_run(cfg, exp_dir, "failed")
-    status = rundir.write_folder_files(files, exp_dir / cfg.name)
-    return RunDone(cfg.name, status, json.loads(files[rundir.METRICS]))
+        for cfg in pack:
+            rundir.write_failed_whole(cfg, exp_dir / cfg.name, exc)
+            yield finished_run(cfg, exp_dir, "failed")
+        return
+    for cfg, files in zip(pack, folders, strict=True):
+        status = rundir.write_folder_files(files, exp_dir / cfg.name)
+        yield RunDone(cfg.name, status, json.loads(files[rundir.METRICS]))
 
 
 def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
@@ -131,7 +153,7 @@ def _ready(pending: list[ray.ObjectRef]) -> list[ray.ObjectRef]:
 
 
 def execute(job: Job, *, work: Work = train_to_files) -> Iterator[RunDone]:
-    """The Ray backend (see :mod:`regdemo.runs.backends`): run ``job.todo`` as Ray tasks; yield a
+    """The Ray backend (see :mod:`regdemo.runs.backends`): run ``job.todo`` as Ray tasks, a pack each; yield a
     :class:`RunDone` as each folder is written, then draw the comparison figures of ``job.summarize`` here, in
     the driver.
 
@@ -148,16 +170,15 @@ def execute(job: Job, *, work: Work = train_to_files) -> Iterator[RunDone]:
 
 
 def _run_tasks(job: Job, work: Work) -> Iterator[RunDone]:
-    """Join Ray, submit every run, write each folder as its task finishes; disconnect on any exit."""
+    """Join Ray, submit every pack, write each run folder as its pack's task finishes; disconnect on any exit."""
     address = job.options.ray_address
     connect(address, job.workers)
-    pending: dict[ray.ObjectRef, RunConfig] = {}
+    pending: dict[ray.ObjectRef, list[RunConfig]] = {}
     try:
-        pending = {_task.remote(work, cfg, job.options.tensorboard): cfg for cfg in job.todo}
+        pending = {_task.remote(work, pack, job.options.tensorboard): pack for pack in _plan(job)}
         while pending:
             for ref in _ready(list(pending)):
-                cfg = pending.pop(ref)
-                yield _collect(ref, cfg, job.exp_dir)
+                yield from _collect(ref, pending.pop(ref), job.exp_dir)
     finally:
         # Our own instance dies whole with ray.shutdown(). Cancelling its tasks first races with
         # their completion (Ctrl-C reaches its workers too) and can abort Ray's core worker
