@@ -30,6 +30,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
+from matplotlib.mathtext import MathTextParser
 from PIL import Image
 
 DPI = 110  # every PNG regdemo writes
@@ -40,12 +41,17 @@ TEXT_STEP = 4  # texts are placed to a quarter pixel, so a text at another place
 TEXT_SPRITES = 4096  # rendered texts kept per process (a few kB each)
 _SPRITES: OrderedDict[tuple[Any, ...], tuple[int, int, np.ndarray]] = OrderedDict()
 _SHAPING = ("fontfeatures", "language")  # a text with either is drawn as matplotlib draws it, not reused
+_MATHTEXT = MathTextParser("path")  # what RendererAgg makes one of per renderer
 
 
 class TextReusingRenderer(RendererAgg):
     """Agg, rendering each text (string, font, colour, angle, quarter-pixel offset) once per process: a text
     drawn again, at any place, is laid over from its first rendering (tick labels, axis labels, legend entries
     are the same in every run's figure; FreeType's layout and glyph rendering were most of a draw)."""
+
+    def __init__(self, width: float, height: float, dpi: float) -> None:
+        super().__init__(width, height, dpi)
+        self.mathtext_parser = _MATHTEXT  # its parses are cached per parser: one for every canvas and sprite
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None) -> None:
         shaped = mtext is not None and any(getattr(mtext, f"get_{what}", lambda: None)() for what in _SHAPING)
@@ -65,19 +71,44 @@ class TextReusingRenderer(RendererAgg):
         _over(np.asarray(self.buffer_rgba()), top + row, left + col, sprite)
 
     def _sprite(self, gc, fx: float, fy: float, s: str, prop, angle: float, ismath) -> tuple[int, int, np.ndarray]:
-        """The text rendered alone at (fx, fy) past a scratch canvas' middle, cropped: (row, col) of its top
+        """The text rendered alone at (fx, fy) past a scratch canvas' corner, cropped: (row, col) of its top
         left corner from the text's anchor pixel, and its RGBA pixels (straight alpha)."""
         width, height, descent = self.get_text_width_height_descent(s, prop, ismath)
-        half = math.ceil(width + height + descent) + 4  # room for the text at any angle around its anchor
-        scratch = RendererAgg(2 * half, 2 * half, self.dpi)
+        text = (gc, fx, fy, s, prop, angle, ismath)
+        sprite, edge = self._render_alone(text, _text_box(width, height, descent, angle))
+        if edge:  # glyphs past the text's box and its margin: again on a square with room for any angle
+            half = math.ceil(width + height + descent) + 4
+            sprite, _ = self._render_alone(text, (half, half, 2 * half, 2 * half))
+        return sprite
+
+    def _render_alone(self, text: tuple, box: tuple[int, int, int, int]) -> tuple[tuple[int, int, np.ndarray], bool]:
+        """``text`` (draw_text's arguments, the place as fractions of a pixel) drawn on a scratch canvas ``box`` =
+        (anchor row, anchor col, rows, cols) and cropped (see :meth:`_sprite`); and whether it touches the edge."""
+        gc, fx, fy, s, prop, angle, ismath = text
+        top, left, height, width = box
+        scratch = RendererAgg(width, height, self.dpi)
+        scratch.mathtext_parser = _MATHTEXT
         scratch.clear()
-        RendererAgg.draw_text(scratch, gc, half + fx, half + fy, s, prop, angle, ismath)
+        RendererAgg.draw_text(scratch, gc, left + fx, top + fy, s, prop, angle, ismath)
         rgba = np.asarray(scratch.buffer_rgba())
         rows, cols = np.nonzero(rgba[..., 3])
         if not rows.size:
-            return 0, 0, np.zeros((0, 0, 4), np.uint8)
-        crop = rgba[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].copy()
-        return int(rows.min()) - half, int(cols.min()) - half, crop
+            return (0, 0, np.zeros((0, 0, 4), np.uint8)), False
+        (row0, row1), (col0, col1) = (rows.min(), rows.max()), (cols.min(), cols.max())
+        edge = row0 == 0 or col0 == 0 or row1 == height - 1 or col1 == width - 1
+        return (int(row0) - top, int(col0) - left, rgba[row0 : row1 + 1, col0 : col1 + 1].copy()), edge
+
+
+def _text_box(width: float, height: float, descent: float, angle: float) -> tuple[int, int, int, int]:
+    """A scratch canvas for a text of that extent at ``angle`` (degrees): (anchor row, anchor col, rows, cols),
+    the text's box around its anchor with a margin of its height on every side, rotated (rows count down)."""
+    pad = height + 2
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    corners = [(-pad, -descent - pad), (width + pad, -descent - pad), (-pad, height + pad), (width + pad, height + pad)]
+    cols = [dx * cos - dy * sin for dx, dy in corners]
+    rows = [-(dx * sin + dy * cos) for dx, dy in corners]
+    top, left = math.ceil(-min(rows)) + 1, math.ceil(-min(cols)) + 1
+    return top, left, top + math.ceil(max(rows)) + 2, left + math.ceil(max(cols)) + 2
 
 
 def _font_key(prop) -> tuple[Any, ...]:
