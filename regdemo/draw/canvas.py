@@ -7,14 +7,16 @@
   artists that must stay on top (a legend, the frame) rendered once onto transparent pixels and laid over
   (:class:`Layer`). A field on a regular grid is painted straight into an axes' pixels
   (:class:`GridPainter`), as ``imshow`` would draw it, without resampling through an artist.
-- PNGs are encoded by Pillow at zlib level 1: about twice as fast as matplotlib's default (level 6), for
-  files about 10 % larger, without the metadata matplotlib writes (a redraw is byte-identical).
+- PNGs are written unfiltered at zlib level 1 (:func:`encode_png`): several times faster than matplotlib's
+  default (Pillow, adaptive filters, level 6), without the metadata matplotlib writes (a redraw is
+  byte-identical).
 """
 
 from __future__ import annotations
 
-import io
 import math
+import struct
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +33,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.mathtext import MathTextParser
-from PIL import Image
 
 DPI = 110  # every PNG regdemo writes
 PNG_LEVEL = 1
@@ -198,11 +199,27 @@ def pack_colors(rgb: np.ndarray) -> np.ndarray:
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """RGB (height, width, 3) or opaque RGBA (height, width, 4) pixels, uint8, as an RGB PNG's bytes (no
-    metadata, no timestamp)."""
-    rgb = copy_rgb(pixels) if pixels.shape[-1] == 4 else np.ascontiguousarray(pixels)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=PNG_LEVEL)
-    return buffer.getvalue()
+    metadata, no timestamp).
+
+    Written here rather than by Pillow, which tries PNG's five row filters on every row and keeps the
+    best: most of its time on a figure's pixels. Rows are stored unfiltered (filter 0) and compressed at
+    zlib level :data:`PNG_LEVEL`; on plots' flat colours that is as small (about 10 % smaller on
+    boundary.png) in a third of the time.
+    """
+    height, width = pixels.shape[:2]
+    rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)
+    rows[:, 0] = 0  # each row's filter type: none
+    copy_rgb(pixels, rows[:, 1:].reshape(height, width, 3))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, deflate, no interlace
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows, PNG_LEVEL)) + _chunk(b"IEND")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind: bytes, data: bytes = b"") -> bytes:
+    """One PNG chunk: length, type, data, CRC-32 of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def png_bytes(fig: Figure) -> bytes:
