@@ -32,6 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
+from matplotlib.font_manager import fontManager, get_font
 from matplotlib.mathtext import MathTextParser
 
 DPI = 110  # every PNG regdemo writes
@@ -43,6 +44,7 @@ TEXT_SPRITES = 4096  # rendered texts kept per process (a few kB each)
 _SPRITES: OrderedDict[tuple[Any, ...], tuple[int, int, np.ndarray]] = OrderedDict()
 _SHAPING = ("fontfeatures", "language")  # a text with either is drawn as matplotlib draws it, not reused
 _MATHTEXT = MathTextParser("path")  # what RendererAgg makes one of per renderer
+_HEIGHTS: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}  # (font, dpi) → its ascent, descent, line gap
 
 
 class TextReusingRenderer(RendererAgg):
@@ -71,6 +73,14 @@ class TextReusingRenderer(RendererAgg):
         row, col, sprite = _SPRITES[key]
         _over(np.asarray(self.buffer_rgba()), top + row, left + col, sprite)
 
+    def _get_font_height_metrics(self, prop) -> tuple[float, float, float] | tuple[None, None, None]:
+        """The font's ascent, descent and line gap as ``Text._get_layout`` reads them when the renderer has no such
+        method (matplotlib ≥ 3.11), cached: it looks them up in the font's tables at every layout of every text."""
+        key = (_font_key(prop), self.dpi)
+        if key not in _HEIGHTS:
+            _HEIGHTS[key] = _font_heights(prop, self.dpi)
+        return _HEIGHTS[key]
+
     def _sprite(self, gc, fx: float, fy: float, s: str, prop, angle: float, ismath) -> tuple[int, int, np.ndarray]:
         """The text rendered alone at (fx, fy) past a scratch canvas' corner, cropped: (row, col) of its top
         left corner from the text's anchor pixel, and its RGBA pixels (straight alpha)."""
@@ -98,6 +108,21 @@ class TextReusingRenderer(RendererAgg):
         (row0, row1), (col0, col1) = (rows.min(), rows.max()), (cols.min(), cols.max())
         edge = row0 == 0 or col0 == 0 or row1 == height - 1 or col1 == width - 1
         return (int(row0) - top, int(col0) - left, rgba[row0 : row1 + 1, col0 : col1 + 1].copy()), edge
+
+
+def _font_heights(prop, dpi: float) -> tuple[float, float, float] | tuple[None, None, None]:
+    """(ascent, descent, line gap) in pixels from the font's OS/2 table, else its hhea table, as
+    ``matplotlib.text.Text._get_layout`` computes them; (None, None, None) without either (it measures "lp")."""
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap, ascent, descent in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
+        table = font.get_sfnt_table(table_name)
+        if table is not None:
+            scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72  # its order
+            return table[ascent] * scale, -table[descent] * scale, table[gap] * scale
+    return None, None, None
 
 
 def _text_box(width: float, height: float, descent: float, angle: float) -> tuple[int, int, int, int]:

@@ -122,6 +122,29 @@ def test_reused_texts_are_the_texts_as_rendered() -> None:
     assert differ.mean() < 0.002  # a quarter-pixel placement at most: a few edge pixels of a few glyphs
 
 
+TEXTS = [  # (text, keywords): one line, several lines (monospace as the weights' statistics), mathtext
+    ("a title, λ=0.01", {"fontsize": 12}),
+    ("range [-1.00, 1.00]\nstd 0.500\nexactly 0: 0.0%", {"family": "monospace", "fontsize": "small"}),
+    ("$x_1$", {"fontsize": 10}),
+]
+
+
+@pytest.mark.parametrize("angle", [0, 30, 90, 200])
+def test_texts_are_laid_out_and_rendered_as_matplotlib_does_at_any_angle(angle: float) -> None:
+    def render(make_canvas) -> tuple[list, np.ndarray]:
+        fig = matplotlib.figure.Figure(figsize=(4, 3), dpi=canvas.DPI)
+        make_canvas(fig)
+        texts = [fig.text(0.5, 0.2 + 0.3 * i, s, rotation=angle, **kw) for i, (s, kw) in enumerate(TEXTS)]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        return [t.get_window_extent(renderer).bounds for t in texts], canvas.pixels(fig).astype(int)
+
+    (plain_boxes, plain), (boxes, reused) = render(FigureCanvasAgg), render(canvas.Canvas)
+    assert boxes == plain_boxes  # the cached font heights are matplotlib's own, to the last bit
+    differ = np.abs(plain - reused).max(axis=2) > 64
+    assert np.abs(plain - 255).sum() > 0 and differ.mean() < 0.002  # texts drawn, as matplotlib draws them
+
+
 def test_a_diverged_run_gets_its_figures_with_a_note() -> None:
     pngs = _pngs(_view(4, "gone", diverged=True), all_layers=True)
     assert all(png.startswith(b"\x89PNG") for png in pngs)
