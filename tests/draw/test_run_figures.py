@@ -67,6 +67,19 @@ def test_a_runs_pngs_do_not_depend_on_what_the_process_drew_before() -> None:
     assert frames.shape == (4, 300, 660, 3)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_png_decodes_to_its_pixels(channels: int) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgb[:20, :30] = (255, 255, 255)  # a flat region, as plots have, beside noise
+    pixels = np.concatenate([rgb, np.full((37, 53, 1), 255, np.uint8)], axis=2) if channels == 4 else rgb
+    png = canvas.encode_png(pixels)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "RGB" and image.size == (53, 37) and not image.info  # no metadata
+        assert np.array_equal(np.asarray(image), rgb)
+    assert canvas.encode_png(pixels) == png  # the same bytes for the same pixels
+
+
 def test_the_painter_interpolates_the_grid_bilinearly_through_the_colormap() -> None:
     fig = canvas.new_figure((3, 2))
     ax = fig.add_axes((0.1, 0.1, 0.8, 0.8), xlim=(0, 4), ylim=(0, 2))
