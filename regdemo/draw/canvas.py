@@ -27,6 +27,7 @@ matplotlib.use("Agg")  # headless: no display is ever needed
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import text as mpl_text
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
@@ -84,7 +85,7 @@ class TextReusingRenderer(RendererAgg):
     def _sprite(self, gc, fx: float, fy: float, s: str, prop, angle: float, ismath) -> tuple[int, int, np.ndarray]:
         """The text rendered alone at (fx, fy) past a scratch canvas' corner, cropped: (row, col) of its top
         left corner from the text's anchor pixel, and its RGBA pixels (straight alpha)."""
-        width, height, descent = self.get_text_width_height_descent(s, prop, ismath)
+        width, height, descent = _text_metrics(self, s, prop, ismath)
         text = (gc, fx, fy, s, prop, angle, ismath)
         sprite, edge = self._render_alone(text, _text_box(width, height, descent, angle))
         if edge:  # glyphs past the text's box and its margin: again on a square with room for any angle
@@ -123,6 +124,15 @@ def _font_heights(prop, dpi: float) -> tuple[float, float, float] | tuple[None, 
             scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72  # its order
             return table[ascent] * scale, -table[descent] * scale, table[gap] * scale
     return None, None, None
+
+
+def _text_metrics(renderer: RendererAgg, s: str, prop, ismath) -> tuple[float, float, float]:
+    """``renderer.get_text_width_height_descent``, from matplotlib's cache of it where it has one: the text's
+    layout measured it already (measuring again lays the text out again in FreeType)."""
+    cached = getattr(mpl_text, "_get_text_metrics_with_cache", None)
+    if cached is None:
+        return renderer.get_text_width_height_descent(s, prop, ismath)
+    return cached(renderer, s, prop, ismath, renderer.dpi)
 
 
 def _text_box(width: float, height: float, descent: float, angle: float) -> tuple[int, int, int, int]:
