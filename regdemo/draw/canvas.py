@@ -2,6 +2,8 @@
 
 - :class:`Canvas`: an Agg canvas whose renderer renders each text once per process and lays it over
   wherever it is drawn again (a figure's tick labels, axis labels and legend are the same run after run).
+  It also keeps what matplotlib would look up again at every text's layout: the fonts' heights, and
+  one mathtext parser (whose parses are cached per parser) for every canvas.
 - A figure redrawn for every run (or every frame of the film) is split by what changes: a background
   rendered once (axes, ticks, labels), the artists of one run or frame drawn on a copy of it, and static
   artists that must stay on top (a legend, the frame) rendered once onto transparent pixels and laid over
