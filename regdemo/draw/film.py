@@ -149,12 +149,10 @@ def encode(images: np.ndarray) -> tuple[bytes, bytes]:
     strip = Image.fromarray(stacked).quantize(palette=palette, dither=Image.Dither.NONE)
     png = io.BytesIO()
     strip.save(png, format="PNG", compress_level=canvas.PNG_LEVEL)
-    index = np.asarray(strip).reshape(len(images), height, -1)
-    unchanged = np.concatenate([np.zeros_like(index[:1], dtype=bool), index[1:] == index[:-1]])
-    cut = [
-        Image.fromarray(np.where(same, np.uint8(UNCHANGED), frame), "P")
-        for frame, same in zip(index, unchanged, strict=True)
-    ]
+    index = np.array(strip).reshape(len(images), height, -1)  # a copy, cut in place
+    for later, earlier in zip(index[:0:-1], index[-2::-1], strict=True):  # from the last: each before is uncut
+        later[later == earlier] = UNCHANGED
+    cut = [Image.fromarray(frame, "P") for frame in index]
     for frame in cut:
         frame.putpalette(strip.getpalette())
     gif = io.BytesIO()

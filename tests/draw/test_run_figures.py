@@ -67,6 +67,19 @@ def test_a_runs_pngs_do_not_depend_on_what_the_process_drew_before() -> None:
     assert frames.shape == (4, 300, 660, 3)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_png_decodes_to_its_pixels(channels: int) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgb[:20, :30] = (255, 255, 255)  # a flat region, as plots have, beside noise
+    pixels = np.concatenate([rgb, np.full((37, 53, 1), 255, np.uint8)], axis=2) if channels == 4 else rgb
+    png = canvas.encode_png(pixels)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "RGB" and image.size == (53, 37) and not image.info  # no metadata
+        assert np.array_equal(np.asarray(image), rgb)
+    assert canvas.encode_png(pixels) == png  # the same bytes for the same pixels
+
+
 def test_the_painter_interpolates_the_grid_bilinearly_through_the_colormap() -> None:
     fig = canvas.new_figure((3, 2))
     ax = fig.add_axes((0.1, 0.1, 0.8, 0.8), xlim=(0, 4), ylim=(0, 2))
@@ -120,6 +133,29 @@ def test_reused_texts_are_the_texts_as_rendered() -> None:
     assert np.array_equal(reused, again)
     differ = np.abs(plain - reused).max(axis=2) > 64
     assert differ.mean() < 0.002  # a quarter-pixel placement at most: a few edge pixels of a few glyphs
+
+
+TEXTS = [  # (text, keywords): one line, several lines (monospace as the weights' statistics), mathtext
+    ("a title, λ=0.01", {"fontsize": 12}),
+    ("range [-1.00, 1.00]\nstd 0.500\nexactly 0: 0.0%", {"family": "monospace", "fontsize": "small"}),
+    ("$x_1$", {"fontsize": 10}),
+]
+
+
+@pytest.mark.parametrize("angle", [0, 30, 90, 200])
+def test_texts_are_laid_out_and_rendered_as_matplotlib_does_at_any_angle(angle: float) -> None:
+    def render(make_canvas) -> tuple[list, np.ndarray]:
+        fig = matplotlib.figure.Figure(figsize=(4, 3), dpi=canvas.DPI)
+        make_canvas(fig)
+        texts = [fig.text(0.5, 0.2 + 0.3 * i, s, rotation=angle, **kw) for i, (s, kw) in enumerate(TEXTS)]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        return [t.get_window_extent(renderer).bounds for t in texts], canvas.pixels(fig).astype(int)
+
+    (plain_boxes, plain), (boxes, reused) = render(FigureCanvasAgg), render(canvas.Canvas)
+    assert boxes == plain_boxes  # the cached font heights are matplotlib's own, to the last bit
+    differ = np.abs(plain - reused).max(axis=2) > 64
+    assert np.abs(plain - 255).sum() > 0 and differ.mean() < 0.002  # texts drawn, as matplotlib draws them
 
 
 def test_a_diverged_run_gets_its_figures_with_a_note() -> None:
