@@ -4,8 +4,8 @@ one compiled program (:mod:`regdemo.train.packed`), each worker a pack at a time
 Pure arithmetic on configs, no TensorFlow (the driver plans; the workers train). A pack never mixes keys; a run
 the packed engine cannot train (key None: ``engine: fit``) is a pack of its own, and so is every run when
 TensorBoard's histograms are kept (they read the model while it trains). A group is split into packs of
-at most :data:`MAX_PACK` runs, at least as many as there are workers (each gets work), sized alike, and
-small enough that the stacked weights of a pack fit in the memory its worker has.
+at most :data:`MAX_PACK` runs, as many as there are workers where each gets :data:`SPLIT_AT` runs or more,
+sized alike, and small enough that the stacked weights of a pack fit in the memory its worker has.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from regdemo.train.packing import CHUNK_EPOCHS, pack_key
 
 # Runs per pack at most: past a few dozen the per-run time stops falling, and a kill loses the pack in flight.
 MAX_PACK = 48
+# Runs per pack at least before a group is split for the workers: a small pack's epoch costs about what one of
+# a few more runs does (the program's fixed cost), and each worker holds a TensorFlow of its own.
+SPLIT_AT = 8
 
 
 def stacked_bytes(cfg: RunConfig) -> int:
@@ -40,10 +43,12 @@ def _split(group: list[RunConfig], parts: int) -> list[list[RunConfig]]:
     return packs
 
 
-def packs(todo: Sequence[RunConfig], workers: int, memory: int, alone: bool = False) -> list[list[RunConfig]]:
+def packs(
+    todo: Sequence[RunConfig], workers: int, memory: int, alone: bool = False, split_at: int = SPLIT_AT
+) -> list[list[RunConfig]]:
     """``todo`` as packs, in the order of each group's first run (runs keep their order within a group):
-    per group of one key, at least ``min(workers, runs)`` packs, each at most :data:`MAX_PACK` runs and at most
-    ``memory / workers`` bytes of :func:`stacked_bytes`. ``alone``: every run a pack of one."""
+    per group of one key, at least ``min(workers, runs // split_at)`` packs, each at most :data:`MAX_PACK` runs
+    and at most ``memory / workers`` bytes of :func:`stacked_bytes`. ``alone``: every run a pack of one."""
     groups: dict[object, list[RunConfig]] = {}
     for i, cfg in enumerate(todo):
         key = None if alone else pack_key(cfg)
@@ -52,7 +57,7 @@ def packs(todo: Sequence[RunConfig], workers: int, memory: int, alone: bool = Fa
     planned: list[list[RunConfig]] = []
     for group in groups.values():
         per_pack = max(1, min(MAX_PACK, int(share // max(1, max(map(stacked_bytes, group))))))
-        parts = max(min(workers, len(group)), math.ceil(len(group) / per_pack))
+        parts = max(min(workers, len(group) // split_at), math.ceil(len(group) / per_pack))
         planned.extend(_split(group, parts))
     return planned
 

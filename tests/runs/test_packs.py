@@ -11,7 +11,7 @@ import pytest
 from conftest import TINY
 from regdemo.config.loading import load_experiment
 from regdemo.runs import one_run
-from regdemo.runs.packs import MAX_PACK, pack_label, packs, stacked_bytes
+from regdemo.runs.packs import MAX_PACK, SPLIT_AT, pack_label, packs, stacked_bytes
 
 SWEEP = (
     TINY.replace("epochs: 30", "epochs: 12")
@@ -51,9 +51,10 @@ def test_a_pack_holds_one_key_and_every_run_once_in_order(runs) -> None:
 
 def test_packs_are_split_across_workers_evenly_and_by_memory(runs) -> None:
     adam = [cfg for cfg in runs if cfg.variant == "adam"]
-    assert [len(p) for p in packs(adam, 2, PLENTY)] == [6, 6]
-    assert [len(p) for p in packs(adam, 5, PLENTY)] == [3, 3, 2, 2, 2]
-    assert [len(p) for p in packs(adam, 100, PLENTY)] == [1] * 12
+    assert [len(p) for p in packs(adam, 2, PLENTY)] == [12]  # split in two, each pack would be under SPLIT_AT
+    assert [len(p) for p in packs(adam * 2, 2, PLENTY)] == [12, 12]
+    assert [len(p) for p in packs(adam * 4, 5, PLENTY)] == [10, 10, 10, 9, 9]
+    assert [len(p) for p in packs(adam * 4, 100, PLENTY)] == [SPLIT_AT] * 6
     room_for_five = 5 * stacked_bytes(adam[0])
     assert [len(p) for p in packs(adam, 1, room_for_five)] == [4, 4, 4]  # ceil(12 / 5) packs, sized alike
     assert [len(p) for p in packs(adam * 5, 1, PLENTY)] == [30, 30]  # at most MAX_PACK, sized alike

@@ -143,7 +143,7 @@ def _summary_share(job: Job, shares: int, share: int) -> list[Path]:
 
 
 def _run_here(job: Job, packs: list[list[RunConfig]]) -> Iterator[RunDone]:
-    """Train ``packs`` one after another in this process (one worker: no pool to start)."""
+    """Train ``packs`` one after another in this process (one worker or one pack: no pool to start)."""
     if packs:  # nothing to train: don't pay for TensorFlow
         load_tensorflow()
         from regdemo.runs.one_run import execute_pack
@@ -159,9 +159,9 @@ def _run_here(job: Job, packs: list[list[RunConfig]]) -> Iterator[RunDone]:
 
 def execute(job: Job) -> Iterator[RunDone]:
     """The local backend (see :mod:`regdemo.runs.backends`): ``job.workers`` spawned processes, or this
-    process for one worker."""
+    process for one worker or one pack."""
     planned = packs(job.todo, job.workers, available_memory(), alone=job.options.tensorboard)
-    if job.workers <= 1:
+    if job.workers <= 1 or len(planned) <= 1:  # one pack: no pool to start, one TensorFlow to import
         yield from _run_here(job, planned)
         return
     with Workers(min(job.workers, len(planned)), job.exp_dir) as pool:

@@ -118,14 +118,15 @@ def connect(address: str | None, workers: int) -> None:
 def _plan(job: Job) -> list[list[RunConfig]]:
     """``job.todo`` as packs (:func:`regdemo.runs.packs.packs`) for the Ray instance just joined: as many workers
     as it has CPUs (one task a CPU); the memory of this machine for an instance started here, else, on a cluster,
-    what its leanest node has per CPU, for every CPU (a pack may land on any node)."""
+    what its leanest node has per CPU, for every CPU (a pack may land on any node). Split for every CPU however
+    small the packs: spreading the runs over the cluster is what a Ray backend is for."""
     cpus = max(1, int(ray.cluster_resources().get("CPU", job.workers)))
     if job.options.ray_address is None:
-        return packs(job.todo, cpus, available_memory(), alone=job.options.tensorboard)
+        return packs(job.todo, cpus, available_memory(), job.options.tensorboard, split_at=1)
     nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive") and node["Resources"].get("CPU")]
     # a node that declares no memory resource: packs of one, as if no memory were known
     per_cpu = min((node.get("memory", 0) / node["CPU"] for node in nodes), default=0)
-    return packs(job.todo, cpus, int(per_cpu * cpus), alone=job.options.tensorboard)
+    return packs(job.todo, cpus, int(per_cpu * cpus), job.options.tensorboard, split_at=1)
 
 
 def _collect(ref: ray.ObjectRef, pack: list[RunConfig], exp_dir: Path) -> Iterator[RunDone]:
