@@ -19,8 +19,8 @@ from regdemo.errors import ConfigError
 from regdemo.results import rundir
 from regdemo.runs.one_run import compute_run, execute_run
 from regdemo.train.build import prepare
-from regdemo.train.engines import CHUNK_EPOCHS
 from regdemo.train.metrics import SNAPSHOT_RESOLUTION
+from regdemo.train.packing import CHUNK_EPOCHS
 from regdemo.train.snapshots import chunk_spans, snapshot_epochs
 
 SNAPSHOT_KEYS = {"snapshot_epochs", "snapshot_grid_x", "snapshot_grid_y", "snapshot_grid_prob", "snapshot_kernel"}
