@@ -87,3 +87,18 @@ def test_a_runs_numbers_do_not_depend_on_its_company(runs, tmp_path) -> None:
     timing = json.loads((tmp_path / "all" / target.name / "metrics.json").read_text())["timing"]
     assert timing["pack_runs"] == 12
     assert timing["pack_train_seconds"] == pytest.approx(12 * timing["train_seconds"])
+
+
+def test_a_lone_pack_trains_in_this_process_with_no_pool_whatever_the_workers(write_config, tmp_path, monkeypatch):
+    """Three runs of one key with --workers 2: too few to split (SPLIT_AT), so one pack, trained here; a pool
+    of workers would start a second TensorFlow for nothing."""
+    from regdemo.cli import main
+    from regdemo.runs.backends import local
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for a lone pack")
+
+    monkeypatch.setattr(local, "Workers", no_pool)
+    assert main(["run", str(write_config(TINY)), "--out", str(tmp_path), "--quiet", "--workers", "2"]) == 0
+    numbers = [json.loads(path.read_text()) for path in (tmp_path / "tiny").glob("*/metrics.json")]
+    assert len(numbers) == 3 and {n["timing"]["pack_runs"] for n in numbers} == {3}
