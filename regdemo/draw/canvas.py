@@ -38,6 +38,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager, get_font
 from matplotlib.mathtext import MathTextParser
 
+from regdemo.results.rundir.safe import PNG_SIGNATURE
+
 DPI = 110  # every PNG regdemo writes
 PNG_LEVEL = 1
 
@@ -249,9 +251,6 @@ def encode_png(pixels: np.ndarray) -> bytes:
     copy_rgb(pixels, rows[:, 1:].reshape(height, width, 3))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, deflate, no interlace
     return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows, PNG_LEVEL)) + _chunk(b"IEND")
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _chunk(kind: bytes, data: bytes = b"") -> bytes:

@@ -240,20 +240,11 @@ def execute_pack(
 # ---------------------------------------------------------------- run folders as data (no shared file system)
 
 
-def execute_to_files(cfg: RunConfig, tensorboard: bool = False) -> dict[str, bytes]:
-    """Run one config with :func:`execute_run` into a private temporary folder and return that run folder
-    as ``{relative POSIX path: bytes}`` (a failed run is a folder too). For workers that share no
-    file system with the driver: the driver writes the folder with
-    :func:`regdemo.results.rundir.write_folder_files`."""
-    with tempfile.TemporaryDirectory(prefix="regdemo-run-") as tmp:
-        execute_run(cfg, Path(tmp), tensorboard=tensorboard)
-        return rundir.folder_files(Path(tmp) / cfg.name)
-
-
 def execute_pack_to_files(cfgs: Sequence[RunConfig], tensorboard: bool = False) -> list[dict[str, bytes]]:
-    """:func:`execute_to_files` for a pack: the runs ``cfgs`` through :func:`execute_pack` into a private temporary
-    folder; return each run folder as ``{relative POSIX path: bytes}``, one mapping per run in ``cfgs``' order (a
-    run that raised is its ``failed`` folder, as :func:`execute_pack` writes it)."""
+    """Train the pack ``cfgs`` with :func:`execute_pack` into a private temporary folder and return each run
+    folder as ``{relative POSIX path: bytes}``, one mapping per run in ``cfgs``' order (a run that raised is its
+    ``failed`` folder, as :func:`execute_pack` writes it). For workers that share no file system with the
+    driver: the driver writes each folder with :func:`regdemo.results.rundir.write_folder_files`."""
     with tempfile.TemporaryDirectory(prefix="regdemo-pack-") as tmp:
         for _ in execute_pack(cfgs, Path(tmp), tensorboard=tensorboard):
             pass  # each folder is whole once its status is yielded; all are read back after the last
